@@ -636,6 +636,21 @@ export class StructuredNpyWriter {
     while (done < bytes.length) done += await this.#file.write(bytes.subarray(done));
   }
 
+  /** Temporary path the data is being written to. */
+  get tempPath(): string {
+    return this.#tmp;
+  }
+
+  /** Flush and close without renaming; returns the temporary path (for a caller's commit). */
+  async finish(): Promise<string> {
+    if (this.#file) {
+      await this.#file.sync().catch(() => {});
+      this.#file.close();
+      this.#file = null;
+    }
+    return this.#tmp;
+  }
+
   /** Flush, close and rename into place. */
   async commit(): Promise<void> {
     if (!this.#file) return;

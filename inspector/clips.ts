@@ -1,0 +1,540 @@
+/**
+ * Clip loading for `inspect`: a clips folder becomes one normalised `(B, T, 3, size, size)`
+ * float32 batch plus the frame files and gaze points of every sampled frame.
+ *
+ * Clips folder format:
+ * - one sub-folder per clip, taken in natural name order (`clip2` before `clip10`); the first
+ *   `batchSize` clips form the batch. A folder without sub-folders that directly holds frames is
+ *   one clip. Hidden entries (starting with `.`) are ignored;
+ * - frames are `.png`, `.jpg` or `.jpeg` files (format detected from the bytes), in natural name
+ *   order (`frame_2` before `frame_10`);
+ * - an optional `gaze.csv` per clip: a header row naming the columns `frame,x,y` (other columns
+ *   are ignored), then one row per gaze sample, `frame` being the 0-based index into the clip's
+ *   sorted frame files and `x, y` in [0, 1] (fractions of width and height); several rows per
+ *   frame are allowed.
+ *
+ * Sampling: a clip with `n >= T` frames contributes frames `floor(i * n / T)` for
+ * `i = 0..T-1` (evenly spaced over the whole clip, TSN-style; all frames in order when `n = T`).
+ * A clip with fewer than `T` frames is an error.
+ *
+ * Gaze: each sampled frame gets the rows of its own frame index; all of them with `denseGaze`,
+ * else the dataset's `gaze_per_frame` rows evenly picked (`floor(j * m / k)` of the `m` rows),
+ * or all `m` when `m <= k`. No `gaze.csv`: no gaze points.
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { InspectorError } from "./errors.ts";
+import { type DatasetInfo, resolveDataset } from "./datasets.ts";
+import { frameToTensor } from "./image_io.ts";
+import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";
+
+/** A gaze point in frame coordinates: fractions of the width (`x`) and height (`y`). */
+export interface GazePoint {
+  /** Horizontal position in [0, 1], 0 = left edge. */
+  x: number;
+  /** Vertical position in [0, 1], 0 = top edge. */
+  y: number;
+}
+
+/** One row of a `gaze.csv`. */
+export interface GazeRow extends GazePoint {
+  /** 0-based index into the clip's sorted frame files. */
+  frame: number;
+  /** 1-based line number in the file. */
+  line: number;
+}
+
+/** One loaded clip of the batch. */
+export interface LoadedClip {
+  /** Clip id: the clip folder's name. */
+  id: string;
+  /** The clip folder. */
+  dir: string;
+  /** Names (relative to `dir`) of the `T` sampled frames, in batch order. */
+  frameFiles: string[];
+  /** Index of each sampled frame among all of the clip's sorted frames. */
+  frameIndices: number[];
+  /** How many frames the clip holds in all. */
+  frameCount: number;
+  /** Gaze points of each sampled frame (empty lists when the clip has no `gaze.csv`). */
+  gaze: GazePoint[][];
+}
+
+/** A loaded batch. */
+export interface ClipBatch {
+  /** `(B, T, 3, size, size)` float32 values, C order, normalised with the dataset mean/std. */
+  data: Float32Array;
+  /** `[B, T, 3, size, size]`. */
+  shape: [number, number, number, number, number];
+  /** The clips in batch order. */
+  clips: LoadedClip[];
+  /** The dataset the clips came from. */
+  dataset: DatasetInfo;
+}
+
+/** Options of {@linkcode loadClips}. */
+export interface LoadClipsOptions {
+  /** Clips per batch (default 2). */
+  batchSize?: number;
+  /** Frames per clip, T (default 8). */
+  maxLen?: number;
+  /** Frame width and height after resizing (default 512). */
+  size?: number;
+  /** Frame-decoding Web Workers; 1 decodes on the calling thread (default 1). */
+  workers?: number;
+  /** Keep every gaze row of a frame instead of the dataset's `gaze_per_frame` (default false). */
+  denseGaze?: boolean;
+  /** Folder of named datasets, instead of the `FEATURE_INSPECTOR_DATA` environment variable. */
+  dataRoot?: string;
+}
+
+const FRAME_EXT = /\.(png|jpe?g)$/i;
+
+/**
+ * Load the first `batchSize` clips of a clips folder (or dataset name) as one normalised batch.
+ *
+ * @example Usage
+ * ```ts
+ * import { loadClips } from "./clips.ts";
+ * const batch = await loadClips("fixture", { batchSize: 2, maxLen: 8, size: 112 });
+ * console.log(batch.shape, batch.clips.map((c) => c.id), batch.clips[0].gaze[0]);
+ * ```
+ */
+export async function loadClips(
+  dset: string | DatasetInfo | undefined,
+  options: LoadClipsOptions = {},
+): Promise<ClipBatch> {
+  const batchSize = positiveInt(options.batchSize ?? 2, "--batch_size");
+  const maxLen = positiveInt(options.maxLen ?? 8, "--max_len");
+  const size = positiveInt(options.size ?? 512, "--size");
+  const workers = positiveInt(options.workers ?? 1, "--workers");
+  const dataset = typeof dset === "object" && dset !== null
+    ? dset
+    : await resolveDataset(dset, { dataRoot: options.dataRoot });
+
+  const all = await listClips(dataset.dir);
+  if (all.length < batchSize) {
+    throw new InspectorError(
+      `${dataset.dir} holds ${all.length} clip${all.length === 1 ? "" : "s"}` +
+        ` (${all.map((c) => c.id).join(", ")}), fewer than --batch_size ${batchSize}: ` +
+        `pass --batch_size ${all.length} or add clips`,
+    );
+  }
+  const chosen = all.slice(0, batchSize);
+
+  const frameLists: string[][] = [];
+  for (const clip of chosen) {
+    const frames = await listFrames(clip.dir);
+    if (frames.length === 0) {
+      throw new InspectorError(
+        `clip folder ${clip.dir} has no frames (.png/.jpg/.jpeg files): ` +
+          `extract the clip's frames into it or remove the folder`,
+      );
+    }
+    frameLists.push(frames);
+  }
+  const counts = frameLists.map((f) => f.length);
+  const fewest = Math.min(...counts);
+  if (fewest < maxLen) {
+    const short = chosen.filter((_, i) => counts[i] < maxLen);
+    const worst = chosen[counts.indexOf(fewest)];
+    const others = short.length > 1 ? ` (${short.length} of the ${batchSize} clips are short)` : "";
+    throw new InspectorError(
+      `clip ${worst.id} has ${fewest} frame${fewest === 1 ? "" : "s"}, fewer than --max_len ` +
+        `${maxLen}${others}: pass --max_len ${fewest} or use longer clips`,
+    );
+  }
+
+  const clips: LoadedClip[] = [];
+  for (let b = 0; b < chosen.length; b++) {
+    const frames = frameLists[b];
+    const indices = sampleIndices(frames.length, maxLen);
+    const rows = await readGaze(chosen[b].dir, frames.length);
+    const gaze = indices.map((idx) =>
+      selectGaze(rows, idx, { perFrame: dataset.gazePerFrame, dense: options.denseGaze ?? false })
+    );
+    clips.push({
+      id: chosen[b].id,
+      dir: chosen[b].dir,
+      frameFiles: indices.map((i) => frames[i]),
+      frameIndices: indices,
+      frameCount: frames.length,
+      gaze,
+    });
+  }
+
+  const plane = 3 * size * size;
+  const total = batchSize * maxLen * plane;
+  let data: Float32Array;
+  try {
+    data = new Float32Array(total);
+  } catch (err) {
+    throw new InspectorError(
+      `the batch (${batchSize}x${maxLen}x3x${size}x${size} float32 = ` +
+        `${(total * 4 / 2 ** 30).toFixed(1)} GiB) does not fit in memory: lower --size, ` +
+        `--max_len or --batch_size`,
+      { cause: err },
+    );
+  }
+  const jobs: FrameJob[] = [];
+  clips.forEach((clip, b) =>
+    clip.frameFiles.forEach((f, t) =>
+      jobs.push({ path: join(clip.dir, f), offset: (b * maxLen + t) * plane })
+    )
+  );
+  const prep = { size, mean: dataset.mean, std: dataset.std };
+  if (workers <= 1 || jobs.length <= 1) {
+    for (const job of jobs) {
+      const bytes = await readFrame(job.path);
+      frameToTensor(bytes, { ...prep, name: job.path, out: data, offset: job.offset });
+    }
+  } else {
+    await decodeInWorkers(jobs, data, { ...prep, workers: Math.min(workers, jobs.length) });
+  }
+  return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+}
+
+/**
+ * The `t` frame indices sampled from a clip of `n` frames: `floor(i * n / t)` for `i < t`,
+ * evenly spaced over the whole clip (TSN-style segments, first frame of each). Needs `n >= t`.
+ *
+ * @example Usage
+ * ```ts
+ * import { sampleIndices } from "./clips.ts";
+ * console.log(sampleIndices(10, 4)); // [0, 2, 5, 7]
+ * ```
+ */
+export function sampleIndices(n: number, t: number): number[] {
+  if (!(Number.isInteger(n) && Number.isInteger(t) && t > 0 && n >= t)) {
+    throw new RangeError(`sampleIndices: need integers n >= t > 0, got n=${n}, t=${t}`);
+  }
+  return Array.from({ length: t }, (_, i) => Math.floor((i * n) / t));
+}
+
+/**
+ * Natural order of names: digit runs compare as numbers, so `frame_2 < frame_10`.
+ *
+ * @example Usage
+ * ```ts
+ * import { naturalCompare } from "./clips.ts";
+ * console.log(["f10.png", "f2.png", "f1.png"].sort(naturalCompare)); // ["f1.png", "f2.png", "f10.png"]
+ * ```
+ */
+export function naturalCompare(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i], y = rb[i];
+    if (x === y) continue;
+    const dx = /^\d/.test(x), dy = /^\d/.test(y);
+    if (dx && dy) {
+      const sx = x.replace(/^0+(?=\d)/, ""), sy = y.replace(/^0+(?=\d)/, "");
+      if (sx.length !== sy.length) return sx.length - sy.length;
+      if (sx !== sy) return sx < sy ? -1 : 1;
+      continue; // same number, different zero padding: decided by the plain order below
+    }
+    return x < y ? -1 : 1;
+  }
+  if (ra.length !== rb.length) return ra.length - rb.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The clips of a clips folder in natural order: its sub-folders, or the folder itself when it
+ * has no sub-folders but directly holds frames. Throws when it holds neither.
+ *
+ * @example Usage
+ * ```ts
+ * import { listClips } from "./clips.ts";
+ * for (const c of await listClips("fixtures/clips")) console.log(c.id, c.dir);
+ * ```
+ */
+export async function listClips(dir: string): Promise<{ id: string; dir: string }[]> {
+  const subdirs: string[] = [];
+  let frames = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name.startsWith(".")) continue;
+      const kind = await entryKind(dir, e);
+      if (kind === "dir") subdirs.push(e.name);
+      else if (kind === "file" && FRAME_EXT.test(e.name)) frames++;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new InspectorError(`clips folder ${dir} does not exist: pass --dset with a folder`);
+    }
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    throw new InspectorError(`cannot read clips folder ${dir}: ${firstLine(err)}`, { cause: err });
+  }
+  if (subdirs.length > 0) {
+    return subdirs.sort(naturalCompare).map((name) => ({ id: name, dir: join(dir, name) }));
+  }
+  if (frames > 0) return [{ id: basename(dir.replace(/[\\/]+$/, "")) || dir, dir }];
+  throw new InspectorError(
+    `clips folder ${dir} is empty: it holds no clip sub-folders and no frames; put one ` +
+      `folder of .png/.jpg frames per clip in it`,
+  );
+}
+
+/**
+ * The frame files (`.png`, `.jpg`, `.jpeg`) of a clip folder, in natural order.
+ *
+ * @example Usage
+ * ```ts
+ * import { listFrames } from "./clips.ts";
+ * console.log(await listFrames("fixtures/clips/c01_bars"));
+ * ```
+ */
+export async function listFrames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name.startsWith(".") || !FRAME_EXT.test(e.name)) continue;
+      if ((await entryKind(dir, e)) === "file") names.push(e.name);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    throw new InspectorError(`cannot read clip folder ${dir}: ${firstLine(err)}`, { cause: err });
+  }
+  return names.sort(naturalCompare);
+}
+
+/** Options of {@linkcode parseGazeCsv}. */
+export interface ParseGazeOptions {
+  /** File name for error messages. */
+  name?: string;
+  /** Number of frames of the clip: rows with `frame >= frameCount` are errors. */
+  frameCount?: number;
+}
+
+/**
+ * Parse a `gaze.csv` (`frame,x,y` header, then rows). A first line that is all numbers is taken
+ * as data in the order `frame,x,y`. Blank lines are skipped; a malformed row is an
+ * {@linkcode InspectorError} naming the file and line.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseGazeCsv } from "./clips.ts";
+ * const rows = parseGazeCsv("frame,x,y\n0,0.5,0.25\n0,0.6,0.3\n", { name: "gaze.csv" });
+ * console.log(rows.length, rows[1]); // 2 { frame: 0, x: 0.6, y: 0.3, line: 3 }
+ * ```
+ */
+export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): GazeRow[] {
+  const name = options.name ?? "gaze.csv";
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  let cols = [0, 1, 2];
+  let first = true;
+  const rows: GazeRow[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === "") continue;
+    const fields = raw.split(",").map((f) => f.trim());
+    const where = `${name}:${i + 1}`;
+    if (first) {
+      first = false;
+      if (!fields.every((f) => f !== "" && Number.isFinite(Number(f)))) {
+        const lower = fields.map((f) => f.toLowerCase().replace(/^"|"$/g, ""));
+        cols = ["frame", "x", "y"].map((c) => lower.indexOf(c));
+        if (cols.some((c) => c < 0)) {
+          throw new InspectorError(
+            `${where}: the header must name the columns frame,x,y (found "${raw}"); ` +
+              `write "frame,x,y" as the first line`,
+          );
+        }
+        continue;
+      }
+    }
+    const need = Math.max(...cols) + 1;
+    if (fields.length < need) {
+      throw new InspectorError(
+        `${where}: expected frame,x,y but found ${fields.length} field` +
+          `${fields.length === 1 ? "" : "s"} ("${raw}"); fix or remove the row`,
+      );
+    }
+    const [fs, xs, ys] = cols.map((c) => fields[c]);
+    const frame = Number(fs), x = Number(xs), y = Number(ys);
+    if (fs === "" || !Number.isInteger(frame) || frame < 0) {
+      throw new InspectorError(
+        `${where}: frame "${fs}" is not a non-negative integer frame index; fix or remove the row`,
+      );
+    }
+    if (options.frameCount !== undefined && frame >= options.frameCount) {
+      throw new InspectorError(
+        `${where}: frame ${frame} is out of range: the clip has ${options.frameCount} frames ` +
+          `(0..${options.frameCount - 1}); fix or remove the row`,
+      );
+    }
+    for (const [label, s, v] of [["x", xs, x], ["y", ys, y]] as const) {
+      if (s === "" || !Number.isFinite(v) || v < 0 || v > 1) {
+        throw new InspectorError(
+          `${where}: ${label} "${s}" is not a number in [0, 1] (gaze is given as fractions of ` +
+            `the frame's width and height); fix or remove the row`,
+        );
+      }
+    }
+    rows.push({ frame, x, y, line: i + 1 });
+  }
+  return rows;
+}
+
+/** Options of {@linkcode selectGaze}. */
+export interface SelectGazeOptions {
+  /** Points to keep per frame (the dataset's gaze rate), default 1. */
+  perFrame?: number;
+  /** Keep every point (`--dense_gaze`). */
+  dense?: boolean;
+}
+
+/**
+ * The gaze points of one frame: every row of that frame when `dense`, else `perFrame` of its
+ * `m` rows evenly picked (`floor(j * m / perFrame)`), or all of them when `m <= perFrame`.
+ *
+ * @example Usage
+ * ```ts
+ * import { selectGaze } from "./clips.ts";
+ * const rows = [0.1, 0.2, 0.3, 0.4].map((x, i) => ({ frame: 3, x, y: 0.5, line: i + 2 }));
+ * console.log(selectGaze(rows, 3, { perFrame: 2 })); // [{x: 0.1, y: 0.5}, {x: 0.3, y: 0.5}]
+ * ```
+ */
+export function selectGaze(
+  rows: readonly GazeRow[],
+  frame: number,
+  options: SelectGazeOptions = {},
+): GazePoint[] {
+  const mine = rows.filter((r) => r.frame === frame);
+  const k = options.perFrame ?? 1;
+  const pick = options.dense || mine.length <= k
+    ? mine
+    : Array.from({ length: k }, (_, j) => mine[Math.floor((j * mine.length) / k)]);
+  return pick.map((r) => ({ x: r.x, y: r.y }));
+}
+
+async function readGaze(dir: string, frameCount: number): Promise<GazeRow[]> {
+  const path = join(dir, "gaze.csv");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    throw new InspectorError(`cannot read ${path}: ${firstLine(err)}`, { cause: err });
+  }
+  return parseGazeCsv(text, { name: path, frameCount });
+}
+
+interface FrameJob {
+  path: string;
+  offset: number;
+}
+
+async function readFrame(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    throw new InspectorError(
+      `cannot read frame ${path}: ${firstLine(err)}; check the file or remove it`,
+      { cause: err },
+    );
+  }
+}
+
+let liveWorkers = 0;
+
+/**
+ * How many frame-decoding workers are alive right now (0 whenever no `loadClips` call is
+ * running: workers are terminated after every batch, also when decoding fails).
+ *
+ * @example Usage
+ * ```ts
+ * import { liveDecodeWorkers } from "./clips.ts";
+ * console.log(liveDecodeWorkers()); // 0
+ * ```
+ */
+export function liveDecodeWorkers(): number {
+  return liveWorkers;
+}
+
+async function decodeInWorkers(
+  jobs: FrameJob[],
+  out: Float32Array,
+  options: { size: number; mean: number[]; std: number[]; workers: number },
+): Promise<void> {
+  const pool: Worker[] = [];
+  let next = 0;
+  let failure: unknown = undefined;
+  const run = async (worker: Worker): Promise<void> => {
+    while (failure === undefined && next < jobs.length) {
+      const id = next++;
+      const job = jobs[id];
+      try {
+        const bytes = await readFrame(job.path);
+        const req: DecodeRequest = {
+          id,
+          bytes,
+          name: job.path,
+          size: options.size,
+          mean: [...options.mean],
+          std: [...options.std],
+        };
+        const res = await ask(worker, req);
+        if (!res.ok) {
+          throw res.inspector ? new InspectorError(res.message) : new Error(res.message);
+        }
+        out.set(res.data, job.offset);
+      } catch (err) {
+        if (failure === undefined) failure = err;
+      }
+    }
+  };
+  try {
+    for (let i = 0; i < options.workers; i++) {
+      pool.push(new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" }));
+      liveWorkers++;
+    }
+    await Promise.all(pool.map(run));
+  } finally {
+    for (const w of pool) {
+      w.terminate();
+      liveWorkers--;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+
+function ask(worker: Worker, req: DecodeRequest): Promise<DecodeResponse> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<DecodeResponse>) => resolve(e.data);
+    worker.onmessageerror = () => reject(new Error(`decode worker: unreadable reply`));
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      reject(new Error(`decode worker failed on ${req.name}: ${e.message}`));
+    };
+    worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
+  });
+}
+
+async function entryKind(dir: string, e: Deno.DirEntry): Promise<"dir" | "file" | null> {
+  if (e.isDirectory) return "dir";
+  if (e.isFile) return "file";
+  if (!e.isSymlink) return null;
+  try {
+    const st = await Deno.stat(join(dir, e.name));
+    return st.isDirectory ? "dir" : st.isFile ? "file" : null;
+  } catch {
+    return null; // dangling link
+  }
+}
+
+function positiveInt(v: number, flag: string): number {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new InspectorError(`${flag} must be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+function firstLine(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
+}

@@ -1,0 +1,366 @@
+/**
+ * The `inspect` command as a library function: load a model and a batch (clips folder or
+ * preprocessed `.npy`), tap the layers, run one forward pass, and write the features `.npy`,
+ * the manifest and the feature-grid PNGs atomically.
+ *
+ * @module
+ */
+
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { InspectorError } from "./errors.ts";
+import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
+import { listModules, resolveLayers } from "./layers.ts";
+import { parseIndexSpec } from "./layout.ts";
+import { readPlainNpy } from "./npy.ts";
+import { type ClipBatch, type GazePoint, loadClips } from "./clips.ts";
+import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
+import { OutputSet } from "./atomic.ts";
+import {
+  DEFAULT_LAYERS,
+  type Extraction,
+  FeatureMapInspector,
+  parseLayoutFlags,
+} from "./inspector.ts";
+import type { GpuChoice } from "../analysis/reduce.ts";
+
+/** Path of the bundled default model. */
+export const DEFAULT_MODEL: string = fromFileUrl(
+  new URL("../fixtures/resnet18_video.onnx", import.meta.url),
+);
+
+/** Options of {@linkcode runInspect}; names follow the CLI flags. */
+export interface InspectOptions {
+  /** `.onnx` model (default: the bundled fixture model). */
+  checkpoint?: string;
+  /** Clips folder or dataset name (default: the bundled fixture clips). */
+  dset?: string;
+  /** Preprocessed batch(es): `path.npy` or `name=path.npy` (replaces `dset`). */
+  input?: readonly string[];
+  /** Clips per batch (default 2). */
+  batchSize?: number;
+  /** Frames per clip (default 8). */
+  maxLen?: number;
+  /** Frame size; when omitted, the model's fixed size or 512. */
+  size?: number;
+  /** Frame-decoding workers (default 1). */
+  workers?: number;
+  /** Output folder (default `out`). */
+  saveDir?: string;
+  /** `0`, `0,1`, `all` (default `0`). */
+  batchIdx?: string;
+  /** `2`, `0,4`, `0-7`, `all` (default `0`). */
+  timestep?: string;
+  /** Use every gaze point (default false). */
+  denseGaze?: boolean;
+  /** Layers (default conv1 bn1 relu maxpool layer1..layer4). */
+  layers?: readonly string[];
+  /** Module scope prefix (e.g. `backbone`). */
+  prefix?: string;
+  /** `--layout` values. */
+  layout?: readonly string[];
+  /** Execution provider (default `auto`). */
+  ep?: EpChoice;
+  /** CPU threads. */
+  threads?: number;
+  /** Where statistics run (default `auto`). */
+  gpu?: GpuChoice;
+  /** Output stem (default `features`). */
+  name?: string;
+  /** `.npy` element type (default float32). */
+  dtype?: "float32" | "float16";
+  /** Channels per feature grid (default 16); 0 writes no grids. */
+  gridChannels?: number;
+  /** Lines for people (progress, notes, warnings). */
+  onInfo?: (line: string) => void;
+}
+
+/** What {@linkcode runInspect} did. */
+export interface InspectResult {
+  /** Paths written. */
+  files: string[];
+  /** The `.npy` path. */
+  npy: string;
+  /** The manifest path. */
+  json: string;
+  /** The extraction (activations of the saved frames and statistics). */
+  extraction: Extraction;
+  /** Milliseconds per phase. */
+  timings: Record<string, number>;
+}
+
+/** A batch and where it came from. */
+interface LoadedBatch {
+  feeds: FeedTensor | Record<string, FeedTensor>;
+  data: Record<string, unknown>;
+  clips?: ClipBatch;
+}
+
+function fixedSize(graph: OnnxGraph): number | null {
+  const main = graph.inputs.find((i) => i.dims?.length === 5) ?? graph.inputs[0];
+  const d = main?.dims;
+  if (!d || d.length < 4) return null;
+  const h = d[d.length - 2], w = d[d.length - 1];
+  if (typeof h === "number" && typeof w === "number" && h > 0) {
+    if (h !== w) return null;
+    return h;
+  }
+  return null;
+}
+
+async function loadBatch(graph: OnnxGraph, options: InspectOptions, size: number): Promise<LoadedBatch> {
+  if (options.input && options.input.length > 0) {
+    const feeds: Record<string, FeedTensor> = {};
+    const files: Record<string, string> = {};
+    for (const spec of options.input) {
+      const eq = spec.indexOf("=");
+      let name: string, path: string;
+      if (eq > 0 && !spec.slice(0, eq).includes("/")) {
+        name = spec.slice(0, eq);
+        path = spec.slice(eq + 1);
+      } else {
+        if (graph.inputs.length !== 1) {
+          throw new InspectorError(
+            `the model has inputs ${graph.inputs.map((i) => i.name).join(", ")}: ` +
+              `give each as --input name=path.npy`,
+          );
+        }
+        name = graph.inputs[0].name;
+        path = spec;
+      }
+      if (!graph.inputs.some((i) => i.name === name)) {
+        throw new InspectorError(
+          `--input ${name}=...: the model has no input '${name}' (it has ` +
+            `${graph.inputs.map((i) => i.name).join(", ")})`,
+        );
+      }
+      const arr = await readPlainNpy(path);
+      feeds[name] = { data: arr.data, dims: arr.shape };
+      files[name] = path;
+    }
+    const shapes = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
+    return { feeds, data: { source: "npy", inputs: files, input_shapes: shapes } };
+  }
+  const clips = await loadClips(options.dset ?? "fixture", {
+    batchSize: options.batchSize ?? 2,
+    maxLen: options.maxLen ?? 8,
+    size,
+    workers: options.workers ?? 1,
+    denseGaze: options.denseGaze ?? false,
+  });
+  return {
+    feeds: { data: clips.data, dims: [...clips.shape] },
+    clips,
+    data: {
+      source: "clips",
+      dataset: clips.dataset.name,
+      dir: clips.dataset.dir,
+      mean: clips.dataset.mean,
+      std: clips.dataset.std,
+      gaze_per_frame: clips.dataset.gazePerFrame,
+      dense_gaze: options.denseGaze ?? false,
+      size,
+      max_len: clips.shape[1],
+      batch_size: clips.shape[0],
+      input_shape: [...clips.shape],
+    },
+  };
+}
+
+function mainDims(feeds: FeedTensor | Record<string, FeedTensor>, graph: OnnxGraph): number[] {
+  if ("dims" in feeds && Array.isArray(feeds.dims)) return feeds.dims as number[];
+  const r = feeds as Record<string, FeedTensor>;
+  const main = graph.inputs.find((i) => i.dims?.length === 5) ?? graph.inputs[0];
+  return r[main.name].dims;
+}
+
+/**
+ * Run `inspect`: one forward pass, all requested frames of all requested layers.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runInspect } from "./inspect.ts";
+ * const r = await runInspect({ size: 112, timestep: "0-3", saveDir: "out" });
+ * console.log(r.files);
+ * ```
+ */
+export async function runInspect(options: InspectOptions = {}): Promise<InspectResult> {
+  const info = options.onInfo ?? (() => {});
+  const timings: Record<string, number> = {};
+  const tAll = performance.now();
+  let t = performance.now();
+  const modelPath = options.checkpoint ?? DEFAULT_MODEL;
+  const graph = await loadOnnxModel(modelPath);
+  timings.load_model = performance.now() - t;
+
+  const fixed = fixedSize(graph);
+  let size = options.size ?? fixed ?? 512;
+  if (fixed !== null && options.size !== undefined && options.size !== fixed) {
+    throw new InspectorError(
+      `--size ${options.size} does not fit the model: its input takes ${fixed}x${fixed} frames; ` +
+        `pass --size ${fixed}`,
+    );
+  }
+  if (fixed !== null) size = fixed;
+  const layout = parseLayoutFlags(options.layout ?? []);
+
+  t = performance.now();
+  const batch = await loadBatch(graph, options, size);
+  timings.load_data = performance.now() - t;
+  const dims = mainDims(batch.feeds, graph);
+  const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
+  const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
+  const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
+
+  const out = await OutputSet.open(options.saveDir ?? "out");
+  try {
+    t = performance.now();
+    await using insp = await FeatureMapInspector.create(graph, {
+      layers: options.layers && options.layers.length ? options.layers : DEFAULT_LAYERS,
+      prefix: options.prefix,
+      layout,
+      ep: options.ep,
+      threads: options.threads,
+      gpu: options.gpu,
+      saveDir: out.dir,
+      name: options.name,
+      dtype: options.dtype,
+      onInfo: info,
+    });
+    timings.session = performance.now() - t;
+    const b = insp.backend;
+    info(
+      `backend: ${b.ep}${b.adapter ? ` on ${b.adapter}` : ""} (${b.threads} thread${
+        b.threads === 1 ? "" : "s"
+      }) — ${b.reason}`,
+    );
+    insp.setTarget({ batchIdx, timestep });
+    const ex = await insp.extractFeatures(batch.feeds);
+    timings.forward = ex.timings.forward;
+    timings.reduce = ex.timings.reduce;
+
+    const gaze: GazePoint[][][] | undefined = batch.clips
+      ? batchIdx.map((bb) => timestep.map((tt) => batch.clips!.clips[bb].gaze[tt] ?? []))
+      : undefined;
+    const data = { ...batch.data };
+    if (batch.clips) {
+      data.clips = batch.clips.clips.map((c) => ({ id: c.id, dir: c.dir, frame_count: c.frameCount }));
+      data.saved_frames = batchIdx.map((bb) =>
+        timestep.map((tt) => ({
+          clip: batch.clips!.clips[bb].id,
+          batch_idx: bb,
+          timestep: tt,
+          file: batch.clips!.clips[bb].frameFiles[tt],
+          frame_index: batch.clips!.clips[bb].frameIndices[tt],
+          gaze: batch.clips!.clips[bb].gaze[tt] ?? [],
+        }))
+      );
+    }
+
+    t = performance.now();
+    const grids = options.gridChannels ?? 16;
+    let pngFiles: string[] = [];
+    if (grids > 0) {
+      pngFiles = await insp.visualizeFeatureMaps(undefined, { numChannels: grids, gaze, output: out });
+    }
+    timings.png = performance.now() - t;
+    t = performance.now();
+    timings.total = performance.now() - tAll;
+    const saved = await insp.saveFeatures({ data, timings, gaze, output: out });
+    timings.write = performance.now() - t;
+    const files = await out.commit();
+    for (const l of ex.layers) {
+      const s = l.stats.summary;
+      const flag = l.resolved.folded
+        ? ` [folded: ${l.resolved.folded.join(", ")}]`
+        : l.resolved.aliasOf
+        ? ` [= ${l.resolved.aliasOf}, BN folded]`
+        : "";
+      info(
+        `${l.name.padEnd(10)} ${l.layout.label.padEnd(18)} frame (${l.layout.frameShape.join(", ")})` +
+          `  mean ${s.mean.toPrecision(4)}  std ${s.std.toPrecision(4)}  sparsity ${
+            (100 * s.sparsity).toFixed(1)
+          }%${s.nonfinite ? `  non-finite ${s.nonfinite}` : ""}${flag}`,
+      );
+    }
+    info(`wrote ${saved.npy}, ${saved.json} and ${pngFiles.length} feature grids`);
+    return { files, npy: saved.npy, json: saved.json, extraction: ex, timings };
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
+}
+
+/** One row of `--list_layers`. */
+export interface LayerListing {
+  /** Name to pass to `--layers`. */
+  name: string;
+  /** Full dotted module path (or null for a folded BN alias). */
+  module: string;
+  /** The tensor it taps. */
+  tensor: string;
+  /** Operator producing it. */
+  opType: string;
+  /** Shape for the probe input. */
+  dims: number[];
+  /** Folded-BN notes. */
+  note: string;
+}
+
+/**
+ * Every tappable module with its tensor and shape, found by one forward pass on a zero batch
+ * (`B = 1`, `T = maxLen`, `size` x `size`) or on the given `--input`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { listLayers } from "./inspect.ts";
+ * for (const row of await listLayers({ size: 112 })) console.log(row.name, row.dims);
+ * ```
+ */
+export async function listLayers(options: InspectOptions = {}): Promise<LayerListing[]> {
+  const graph = await loadOnnxModel(options.checkpoint ?? DEFAULT_MODEL);
+  const modules = listModules(graph);
+  const fixed = fixedSize(graph);
+  const size = fixed ?? options.size ?? 112;
+  let feeds: Record<string, FeedTensor>;
+  if (options.input && options.input.length) {
+    const b = await loadBatch(graph, options, size);
+    feeds = "dims" in b.feeds && Array.isArray(b.feeds.dims)
+      ? { [graph.inputs[0].name]: b.feeds as FeedTensor }
+      : b.feeds as Record<string, FeedTensor>;
+  } else {
+    feeds = {};
+    for (const i of graph.inputs) {
+      const d = i.dims ?? [1, options.maxLen ?? 8, 3, size, size];
+      const dims = d.map((x, k) => {
+        if (typeof x === "number" && x > 0) return x;
+        if (k === 0) return 1;
+        if (d.length === 5 && k === 1) return options.maxLen ?? 8;
+        if (k >= d.length - 2) return size;
+        return 3;
+      });
+      feeds[i.name] = { data: new Float32Array(dims.reduce((a, x) => a * x, 1)), dims };
+    }
+  }
+  const tensors = [...new Set(modules.map((m) => m.lastNode.outputs[0]))];
+  await using session = await createSession(tapModel(graph, tensors), {
+    ep: options.ep === "webgpu" ? "webgpu" : options.ep ?? "auto",
+    threads: options.threads,
+  });
+  const outs = await session.run(feeds);
+  const { layers } = resolveLayers(graph, modules.map((m) => m.path));
+  const rows: LayerListing[] = [];
+  for (const m of modules) {
+    const o = outs[m.lastNode.outputs[0]];
+    const r = layers.find((l) => l.module === m.path);
+    rows.push({
+      name: m.shortName,
+      module: m.path,
+      tensor: m.lastNode.outputs[0],
+      opType: m.lastNode.opType,
+      dims: o ? o.dims : [],
+      note: r?.folded ? `BN folded in: ${r.folded.join(", ")} resolves here too` : "",
+    });
+  }
+  for (const o of Object.values(outs)) o.dispose();
+  return rows;
+}

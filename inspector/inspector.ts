@@ -1,0 +1,626 @@
+/**
+ * {@linkcode FeatureMapInspector}: the original toolkit's workflow (create, set a target,
+ * extract, save, visualise) on an ONNX model, with every requested frame from one forward pass.
+ *
+ * @module
+ */
+
+import { basename, join } from "node:path";
+import { InspectorError } from "./errors.ts";
+import { loadOnnxModel, type OnnxGraph, parseOnnxModel, tapModel } from "./onnx_model.ts";
+import { resolveLayers, type ResolvedLayer, type UnresolvedLayer } from "./layers.ts";
+import {
+  detectLayout,
+  extractFrame,
+  type LayoutKind,
+  parseIndexSpec,
+  parseLayoutOverride,
+  rowLayout,
+  tensorFrameOf,
+  timeChannelSwaps,
+  type TimeLayout,
+} from "./layout.ts";
+import {
+  type BackendInfo,
+  createSession,
+  type EpChoice,
+  type FeedTensor,
+  type ModelSession,
+  type OutputTensor,
+} from "./runtime.ts";
+import {
+  type ChannelStats,
+  channelStatsOf,
+  type RowMoments,
+  summarizeFrames,
+  type SummaryStats,
+} from "../analysis/stats.ts";
+import { createReducer, type GpuChoice, type Reducer } from "../analysis/reduce.ts";
+import { StructuredNpyWriter } from "./npy.ts";
+import { OutputSet } from "./atomic.ts";
+import {
+  type Manifest,
+  MANIFEST_FORMAT_VERSION,
+  type ManifestLayer,
+  manifestSummary,
+  TOOL,
+} from "./manifest.ts";
+import { renderFeatureGrid } from "../analysis/feature_grid.ts";
+import type { GazePoint } from "./clips.ts";
+
+/** The default layers, as in the original toolkit. */
+export const DEFAULT_LAYERS: readonly string[] = [
+  "conv1",
+  "bn1",
+  "relu",
+  "maxpool",
+  "layer1",
+  "layer2",
+  "layer3",
+  "layer4",
+];
+
+/** Options of {@linkcode FeatureMapInspector.create}. */
+export interface InspectorOptions {
+  /** Layer names, globs or tensor names (default {@linkcode DEFAULT_LAYERS}). */
+  layers?: readonly string[];
+  /** Only resolve modules under this scope (e.g. `backbone`). */
+  prefix?: string;
+  /** Layout override for every layer, or per layer name. */
+  layout?: LayoutKind | Record<string, LayoutKind>;
+  /** Execution provider (default `auto`). */
+  ep?: EpChoice;
+  /** CPU threads for the wasm/cpu EPs. */
+  threads?: number;
+  /** Where statistics are computed (default `auto`). */
+  gpu?: GpuChoice;
+  /** Output folder for `saveFeatures`/`visualizeFeatureMaps` (default `out`). */
+  saveDir?: string;
+  /** Output file stem (default `features`). */
+  name?: string;
+  /** Element type of the saved `.npy` (default `float32`). */
+  dtype?: "float32" | "float16";
+  /** Receives one-line progress and notes meant for people. */
+  onInfo?: (line: string) => void;
+  /** Fail when no requested layer resolves (default true). */
+  requireLayers?: boolean;
+}
+
+/** Which clips and frames to keep. */
+export interface TargetSpec {
+  /** `0`, `[0, 1]`, `"0,1"`, `"0-3"` or `"all"`. */
+  batchIdx?: number | readonly number[] | string;
+  /** `2`, `[0, 4]`, `"0-7"` or `"all"`. */
+  timestep?: number | readonly number[] | string;
+}
+
+/** A batch to run: the model's main input, or every input by name. */
+export type BatchInput = FeedTensor | Record<string, FeedTensor>;
+
+/** Statistics of one layer. */
+export interface LayerStats {
+  /** Summary over the saved frames. */
+  summary: SummaryStats;
+  /** Per channel over the saved frames. */
+  channels: ChannelStats;
+  /** Summary of every (b, t) of the batch, `[b][t]`. */
+  perFrame: SummaryStats[][];
+}
+
+/** One layer's extracted activations. */
+export interface LayerFeatures {
+  /** Field name. */
+  name: string;
+  /** How the name resolved. */
+  resolved: ResolvedLayer;
+  /** Time layout of the tapped tensor. */
+  layout: TimeLayout;
+  /** Saved frames `[bi][ti]` for the target's batch indices and timesteps, each `frameShape`. */
+  frames: Float32Array[][];
+  /** Statistics. */
+  stats: LayerStats;
+}
+
+/** Result of {@linkcode FeatureMapInspector.extractFeatures}. */
+export interface Extraction {
+  /** Batch size B. */
+  batch: number;
+  /** Frames per clip T. */
+  time: number;
+  /** Saved batch indices and timesteps. */
+  targets: { batchIdx: number[]; timestep: number[] };
+  /** Per layer, in request order. */
+  layers: LayerFeatures[];
+  /** The model's own outputs (e.g. logits), downloaded. */
+  modelOutputs: Record<string, { dims: number[]; data: Float32Array }>;
+  /** Milliseconds: forward and reductions. */
+  timings: { forward: number; reduce: number };
+  /** Warnings for people (non-finite values ...). */
+  warnings: string[];
+}
+
+/** Extra information for the manifest (data source, timings ...). */
+export interface SaveMetadata {
+  /** The `data` section (dataset, clips, frame files, gaze ...). */
+  data?: Record<string, unknown>;
+  /** More timings to record. */
+  timings?: Record<string, number>;
+  /** Gaze points per saved frame `[bi][ti]`, drawn on the grids. */
+  gaze?: GazePoint[][][];
+  /** Write into this output set instead of committing at once. */
+  output?: OutputSet;
+}
+
+function toIndexSpec(v: number | readonly number[] | string | undefined, count: number, flag: string) {
+  if (v === undefined) return [0].filter((k) => k < count).length ? [0] : [];
+  if (typeof v === "number") return parseIndexSpec(String(v), { count, flag });
+  if (typeof v === "string") return parseIndexSpec(v, { count, flag });
+  return parseIndexSpec(v.join(","), { count, flag });
+}
+
+/** File-name-safe form of a layer name. */
+export function safeFileName(name: string): string {
+  return name.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/**
+ * Extracts, saves and visualises the feature maps of an ONNX video model.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { FeatureMapInspector } from "./inspector.ts";
+ * await using insp = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", {
+ *   layers: ["conv1", "layer1"],
+ *   saveDir: "out",
+ * });
+ * insp.setTarget({ batchIdx: 0, timestep: "0,4" });
+ * const batch = { data: new Float32Array(2 * 8 * 3 * 112 * 112), dims: [2, 8, 3, 112, 112] };
+ * const ex = await insp.extractFeatures(batch);
+ * console.log(ex.layers.map((l) => [l.name, l.layout.label, l.frames[0][0].length]));
+ * await insp.saveFeatures();
+ * await insp.visualizeFeatureMaps("layer1", { numChannels: 16 });
+ * ```
+ */
+export class FeatureMapInspector implements AsyncDisposable {
+  /** The parsed model. */
+  readonly graph: OnnxGraph;
+  /** Layers that resolved. */
+  readonly layers: ResolvedLayer[];
+  /** Names that did not resolve. */
+  readonly unresolved: UnresolvedLayer[];
+  /** Options in force. */
+  readonly options: Readonly<InspectorOptions>;
+  #session: ModelSession;
+  #reducer: Reducer | null = null;
+  #target: TargetSpec = { batchIdx: 0, timestep: 0 };
+  #last: Extraction | null = null;
+  #swapped: Map<string, boolean>;
+  #disposed = false;
+
+  private constructor(
+    graph: OnnxGraph,
+    resolved: { layers: ResolvedLayer[]; unresolved: UnresolvedLayer[] },
+    session: ModelSession,
+    options: InspectorOptions,
+  ) {
+    this.graph = graph;
+    this.layers = resolved.layers;
+    this.unresolved = resolved.unresolved;
+    this.#session = session;
+    this.options = options;
+    this.#swapped = timeChannelSwaps(graph);
+  }
+
+  /**
+   * Load a model (path or bytes), resolve the layers and open a session with the taps added.
+   */
+  static async create(
+    model: string | Uint8Array | OnnxGraph,
+    options: InspectorOptions = {},
+  ): Promise<FeatureMapInspector> {
+    const graph = typeof model === "string"
+      ? await loadOnnxModel(model)
+      : model instanceof Uint8Array
+      ? await parseOnnxModel(model)
+      : model;
+    const resolved = resolveLayers(graph, options.layers ?? DEFAULT_LAYERS, {
+      prefix: options.prefix,
+    });
+    const info = options.onInfo ?? (() => {});
+    for (const u of resolved.unresolved) {
+      info(
+        `warning: layer '${u.request}' not found (${u.reason})` +
+          (u.candidates.length ? `; closest: ${u.candidates.join(", ")}` : ""),
+      );
+    }
+    for (const l of resolved.layers) {
+      if (l.folded) info(`note: ${l.name} is flagged folded: ${l.notes[0]}`);
+      if (l.aliasOf) info(`note: ${l.notes[0]}`);
+    }
+    if (resolved.layers.length === 0 && options.requireLayers !== false) {
+      throw new InspectorError(
+        `none of the requested layers resolved in ${graph.source}; run with --list_layers to ` +
+          `see what can be tapped`,
+      );
+    }
+    const tensors = [...new Set(resolved.layers.map((l) => l.tensor))];
+    const session = await createSession(tapModel(graph, tensors), {
+      ep: options.ep ?? "auto",
+      threads: options.threads,
+      onInfo: options.onInfo,
+    });
+    return new FeatureMapInspector(graph, resolved, session, options);
+  }
+
+  /** The backend the forward pass runs on. */
+  get backend(): BackendInfo {
+    return this.#session.info;
+  }
+
+  /** The last extraction, or null. */
+  get lastExtraction(): Extraction | null {
+    return this.#last;
+  }
+
+  /** Where reductions ran (after the first extraction). */
+  get reductions(): Record<string, unknown> {
+    return this.#reducer
+      ? { ...this.#reducer.info, bytes_read_back: this.#reducer.bytesReadBack }
+      : { where: "not run" };
+  }
+
+  /** Choose the clips and frames to keep; checked against the batch at extraction. */
+  setTarget(target: TargetSpec): void {
+    this.#target = { ...target };
+  }
+
+  #feeds(batch: BatchInput): { feeds: Record<string, FeedTensor>; B: number; T: number } {
+    const inputs = this.graph.inputs;
+    let feeds: Record<string, FeedTensor>;
+    if ("data" in batch && "dims" in batch && batch.data instanceof Float32Array) {
+      if (inputs.length !== 1) {
+        throw new InspectorError(
+          `the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(", ")}); ` +
+            `give each as name=path.npy`,
+        );
+      }
+      feeds = { [inputs[0].name]: batch as FeedTensor };
+    } else feeds = { ...(batch as Record<string, FeedTensor>) };
+    for (const i of inputs) {
+      if (!feeds[i.name]) {
+        throw new InspectorError(
+          `model input '${i.name}' was not given; pass --input ${i.name}=path.npy`,
+        );
+      }
+    }
+    // The main input decides B and T: (B, T, C, H, W), or (B, C, H, W) with T = 1.
+    const main = inputs.find((i) => i.dims?.length === 5) ?? inputs[0];
+    let feed = feeds[main.name];
+    let B: number, T: number;
+    if (feed.dims.length === 5 && main.dims?.length === 4) {
+      // Clips for an image model: fold time into batch, keep B and T for the layouts.
+      B = feed.dims[0];
+      T = feed.dims[1];
+      feed = { data: feed.data, dims: [B * T, ...feed.dims.slice(2)] };
+      feeds[main.name] = feed;
+    } else if (feed.dims.length === 5) {
+      B = feed.dims[0];
+      T = feed.dims[1];
+    } else {
+      B = feed.dims[0];
+      T = 1;
+    }
+    for (const i of inputs) {
+      const f = feeds[i.name];
+      const want = i.dims;
+      if (!want) continue;
+      const ok = want.length === f.dims.length &&
+        want.every((d, k) => typeof d !== "number" || d <= 0 || d === f.dims[k]);
+      if (!ok) {
+        throw new InspectorError(
+          `input '${i.name}' has shape (${f.dims.join(", ")}) but the model expects ` +
+            `(${want.join(", ")}); check --size / --max_len or the .npy you pass`,
+        );
+      }
+    }
+    return { feeds, B, T };
+  }
+
+  /**
+   * Run one forward pass and extract every target frame of every layer, with statistics of
+   * the whole batch.
+   */
+  async extractFeatures(batch: BatchInput): Promise<Extraction> {
+    if (this.#disposed) throw new Error("FeatureMapInspector was disposed");
+    const { feeds, B, T } = this.#feeds(batch);
+    const batchIdx = toIndexSpec(this.#target.batchIdx, B, "--batch_idx");
+    const timestep = toIndexSpec(this.#target.timestep, T, "--timestep");
+    this.#reducer ??= await createReducer({
+      gpu: this.options.gpu ?? "auto",
+      device: this.#session.device ?? undefined,
+      onInfo: this.options.onInfo,
+    });
+    const t0 = performance.now();
+    const keep = this.#session.info.ep === "webgpu"
+      ? [...new Set(this.layers.map((l) => l.tensor))]
+      : [];
+    let outputs: Record<string, OutputTensor>;
+    try {
+      outputs = await this.#session.run(feeds, { keepOnGpu: keep });
+    } catch (err) {
+      if (err instanceof InspectorError) throw err;
+      throw new InspectorError(
+        `the forward pass failed: ${(err as Error).message.split("\n")[0]}; check the input ` +
+          `shape (--size, --max_len) against the model`,
+      );
+    }
+    const tForward = performance.now() - t0;
+    const warnings: string[] = [];
+    const layers: LayerFeatures[] = [];
+    const cache = new Map<string, { layout: TimeLayout; data: Float32Array; m: RowMoments }>();
+    const t1 = performance.now();
+    try {
+      for (const layer of this.layers) {
+        const out = outputs[layer.tensor];
+        if (!out) throw new Error(`tapped tensor ${layer.tensor} missing from the outputs`);
+        const override = typeof this.options.layout === "string"
+          ? this.options.layout
+          : this.options.layout?.[layer.name];
+        const layout = detectLayout(out.dims, {
+          batch: B,
+          time: T,
+          swapped: this.#swapped.get(layer.tensor) ?? false,
+          override,
+          name: layer.name,
+        });
+        let entry = cache.get(layer.tensor);
+        if (!entry || entry.layout.kind !== layout.kind) {
+          const rl = rowLayout(layout);
+          const m = await this.#reducer.reduceRows(out, rl.rows, rl.width);
+          const data = out.data ?? await out.download();
+          entry = { layout, data, m };
+          cache.set(layer.tensor, entry);
+        }
+        const { index } = rowLayout(layout);
+        const savedFrames = batchIdx.flatMap((b) => timestep.map((t) => tensorFrameOf(layout, b, t)));
+        const summary = summarizeFrames(entry.m, index, savedFrames);
+        const channels = channelStatsOf(entry.m, index, savedFrames);
+        const perFrame = Array.from(
+          { length: B },
+          (_, b) =>
+            Array.from(
+              { length: T },
+              (_, t) => summarizeFrames(entry!.m, index, [tensorFrameOf(layout, b, t)]),
+            ),
+        );
+        const allBad = perFrame.flat().reduce((a, s) => a + s.nonfinite, 0);
+        if (allBad > 0) {
+          warnings.push(
+            `layer ${layer.name} has ${allBad} non-finite values (NaN/Inf) in the batch; ` +
+              `they are counted and left out of mean/std/min/max`,
+          );
+        }
+        const frames = batchIdx.map((b) => timestep.map((t) => extractFrame(entry!.data, layout, b, t)));
+        layers.push({ name: layer.name, resolved: layer, layout, frames, stats: { summary, channels, perFrame } });
+      }
+      const modelOutputs: Extraction["modelOutputs"] = {};
+      for (const o of this.graph.outputs) {
+        const t = outputs[o.name];
+        if (t) modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
+      }
+      this.#last = {
+        batch: B,
+        time: T,
+        targets: { batchIdx, timestep },
+        layers,
+        modelOutputs,
+        timings: { forward: tForward, reduce: performance.now() - t1 },
+        warnings,
+      };
+      for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
+      return this.#last;
+    } finally {
+      for (const o of Object.values(outputs)) o.dispose();
+    }
+  }
+
+  #requireExtraction(): Extraction {
+    if (!this.#last) throw new InspectorError("call extractFeatures() before saving or visualising");
+    return this.#last;
+  }
+
+  /** Build the manifest of the last extraction. */
+  manifest(metadata: SaveMetadata = {}): Manifest {
+    const ex = this.#requireExtraction();
+    const name = this.options.name ?? "features";
+    const layers: ManifestLayer[] = ex.layers.map((l) => ({
+      name: l.name,
+      request: l.resolved.request,
+      tensor: l.resolved.tensor,
+      node: l.resolved.node,
+      op_type: l.resolved.opType,
+      module: l.resolved.module,
+      resolved_as: l.resolved.kind,
+      layout: l.layout.label,
+      layout_kind: l.layout.kind,
+      layout_evidence: l.layout.evidence,
+      tensor_shape: l.layout.dims,
+      shape: l.layout.frameShape,
+      time_map: l.layout.timeMap,
+      ...(l.resolved.folded ? { folded: l.resolved.folded } : {}),
+      ...(l.resolved.aliasOf ? { alias_of: l.resolved.aliasOf } : {}),
+      notes: l.resolved.notes,
+      stats: manifestSummary(l.stats.summary),
+      channels: {
+        mean: l.stats.channels.mean.map((v) => (Number.isFinite(v) ? v : null)),
+        std: l.stats.channels.std.map((v) => (Number.isFinite(v) ? v : null)),
+        max: l.stats.channels.max.map((v) => (Number.isFinite(v) ? v : null)),
+        sparsity: l.stats.channels.sparsity,
+      },
+      per_frame: l.stats.perFrame.map((row) => row.map(manifestSummary)),
+    }));
+    return {
+      format: "feature-inspector/manifest",
+      format_version: MANIFEST_FORMAT_VERSION,
+      tool: { ...TOOL },
+      created: new Date().toISOString(),
+      model: {
+        path: this.graph.source,
+        sha256: this.graph.sha256,
+        producer: this.graph.producer,
+        opset: this.graph.opset,
+        inputs: this.graph.inputs.map((i) => ({ name: i.name, dims: i.dims, elem_type: i.elemType })),
+        outputs: this.graph.outputs.map((o) => o.name),
+      },
+      data: metadata.data ?? {},
+      backend: { ...this.backend },
+      reductions: this.reductions,
+      timings_ms: {
+        forward: ex.timings.forward,
+        reduce: ex.timings.reduce,
+        ...(metadata.timings ?? {}),
+      },
+      targets: { batch_idx: ex.targets.batchIdx, timestep: ex.targets.timestep },
+      npy: {
+        file: `${name}.npy`,
+        dtype: this.options.dtype ?? "float32",
+        shape: [ex.targets.batchIdx.length, ex.targets.timestep.length],
+        fields: ex.layers.map((l) => l.name),
+      },
+      layers,
+      unresolved: this.unresolved,
+      warnings: ex.warnings,
+      files: [],
+    };
+  }
+
+  /**
+   * Write `<name>.npy` (one structured array) and `<name>.json` (the manifest) to the save dir.
+   * Returns the paths written.
+   */
+  async saveFeatures(metadata: SaveMetadata = {}): Promise<{ npy: string; json: string }> {
+    const ex = this.#requireExtraction();
+    const dir = this.options.saveDir ?? "out";
+    const name = this.options.name ?? "features";
+    const own = !metadata.output;
+    const out = metadata.output ?? await OutputSet.open(dir);
+    try {
+      const npyPath = join(out.dir, `${name}.npy`);
+      const scalar = this.options.dtype === "float16" ? "f2" : "f4";
+      const writer = await StructuredNpyWriter.create(npyPath, {
+        shape: [ex.targets.batchIdx.length, ex.targets.timestep.length],
+        fields: ex.layers.map((l) => ({ name: l.name, scalar, shape: l.layout.frameShape })),
+      });
+      try {
+        const nt = ex.targets.timestep.length;
+        for (const l of ex.layers) {
+          for (let bi = 0; bi < l.frames.length; bi++) {
+            for (let ti = 0; ti < nt; ti++) await writer.writeField(l.name, bi * nt + ti, l.frames[bi][ti]);
+          }
+        }
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      // The writer renames on commit; hand its temporary file to the output set instead.
+      out.adopt(npyPath, await writer.finish());
+      const manifest = this.manifest(metadata);
+      manifest.files = out.files.map((f) => basename(f));
+      const jsonName = `${name}.json`;
+      manifest.files.push(jsonName);
+      await out.writeFile(jsonName, new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"));
+      if (own) await out.commit();
+      return { npy: npyPath, json: join(out.dir, jsonName) };
+    } catch (err) {
+      if (own) await out.abort();
+      throw err;
+    }
+  }
+
+  /**
+   * Render `<layer>_b<b>_t<t>.png` feature grids for every saved frame of `layer` (all layers
+   * when omitted). Returns the paths written.
+   */
+  async visualizeFeatureMaps(
+    layer?: string,
+    options: { numChannels?: number; gaze?: GazePoint[][][]; output?: OutputSet } = {},
+  ): Promise<string[]> {
+    const ex = this.#requireExtraction();
+    const chosen = layer === undefined ? ex.layers : ex.layers.filter((l) => l.name === layer);
+    if (layer !== undefined && chosen.length === 0) {
+      throw new InspectorError(
+        `layer '${layer}' was not extracted; extracted: ${ex.layers.map((l) => l.name).join(", ")}`,
+      );
+    }
+    const own = !options.output;
+    const out = options.output ?? await OutputSet.open(this.options.saveDir ?? "out");
+    const written: string[] = [];
+    try {
+      for (const l of chosen) {
+        const fs = l.layout.frameShape;
+        const shape: [number, number, number] = fs.length >= 3
+          ? [fs[0], fs[fs.length - 2], fs[fs.length - 1]]
+          : fs.length === 2
+          ? [fs[0], fs[1], 1]
+          : [fs[0], 1, 1];
+        for (let bi = 0; bi < ex.targets.batchIdx.length; bi++) {
+          for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
+            const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
+            const fold = l.resolved.folded ? ` (BN ${l.resolved.folded.join(", ")} folded in)` : "";
+            const png = await renderFeatureGrid(l.frames[bi][ti], shape, {
+              channels: options.numChannels ?? 16,
+              gaze: options.gaze?.[bi]?.[ti],
+              title: `${l.name}${fold} · batch ${b} · frame ${t}` +
+                (l.layout.kind === "b_c_t_hw" ? ` (t'=${l.layout.timeMap[t]})` : ""),
+            });
+            const file = `${safeFileName(l.name)}_b${b}_t${t}.png`;
+            await out.writeFile(file, png);
+            written.push(join(out.dir, file));
+          }
+        }
+      }
+      if (own) await out.commit();
+      return written;
+    } catch (err) {
+      if (own) await out.abort();
+      throw err;
+    }
+  }
+
+  /** Free the session and GPU resources. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#last = null;
+    await this.#reducer?.[Symbol.asyncDispose]();
+    await this.#session[Symbol.asyncDispose]();
+  }
+
+  /** Same as `[Symbol.asyncDispose]()`. */
+  async dispose(): Promise<void> {
+    await this[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * Parse `--layout` values: `b_c_t_hw` for every layer, or `layer3=b_c_t_hw` for one.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseLayoutFlags } from "./inspector.ts";
+ * console.log(parseLayoutFlags(["layer1=bt_chw"])); // { layer1: "bt_chw" }
+ * ```
+ */
+export function parseLayoutFlags(values: readonly string[]): LayoutKind | Record<string, LayoutKind> | undefined {
+  if (values.length === 0) return undefined;
+  if (values.length === 1 && !values[0].includes("=")) return parseLayoutOverride(values[0]);
+  const out: Record<string, LayoutKind> = {};
+  for (const v of values) {
+    const k = v.lastIndexOf("=");
+    if (k < 0) {
+      throw new InspectorError(`--layout ${v}: with several values use layer=layout for each`);
+    }
+    out[v.slice(0, k)] = parseLayoutOverride(v.slice(k + 1));
+  }
+  return out;
+}

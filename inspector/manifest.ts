@@ -1,0 +1,168 @@
+/**
+ * The manifest written beside the features `.npy` (`<name>.json`): what was run, on what, how,
+ * and the statistics of every layer. Its shape is part of the contract (DESIGN.md, "Outputs").
+ *
+ * @module
+ */
+
+import type { SummaryStats } from "../analysis/stats.ts";
+
+/** Version of the manifest format; bump on incompatible changes. */
+export const MANIFEST_FORMAT_VERSION = 1;
+
+/** Tool name and version written into manifests. */
+export const TOOL = { name: "feature-inspector", version: "0.1.0" } as const;
+
+/** Summary statistics as written to the manifest (no `count`, non-finite numbers as null). */
+export interface ManifestSummary {
+  /** Mean of the finite values. */
+  mean: number | null;
+  /** Population standard deviation of the finite values. */
+  std: number | null;
+  /** Minimum finite value. */
+  min: number | null;
+  /** Maximum finite value. */
+  max: number | null;
+  /** Fraction of exact zeros. */
+  sparsity: number;
+  /** Count of NaN/Inf values. */
+  nonfinite: number;
+}
+
+/** Per-channel statistics as written to the manifest. */
+export interface ManifestChannels {
+  /** Mean per channel. */
+  mean: (number | null)[];
+  /** Standard deviation per channel. */
+  std: (number | null)[];
+  /** Maximum per channel. */
+  max: (number | null)[];
+  /** Fraction of exact zeros per channel. */
+  sparsity: number[];
+}
+
+/** One layer's entry. */
+export interface ManifestLayer {
+  /** Field name in the `.npy`. */
+  name: string;
+  /** What the user asked for. */
+  request: string;
+  /** Tapped ONNX tensor. */
+  tensor: string;
+  /** Producing node. */
+  node: string;
+  /** Producing operator. */
+  op_type: string;
+  /** Dotted module path, or null for raw tensors. */
+  module: string | null;
+  /** How the name resolved (`module`, `tensor`, `node`, `folded_bn`). */
+  resolved_as: string;
+  /** Layout label, e.g. `(B*T, C, H, W)`. */
+  layout: string;
+  /** Layout kind, e.g. `bt_chw`. */
+  layout_kind: string;
+  /** Why this layout was chosen. */
+  layout_evidence: string;
+  /** Whole tensor shape. */
+  tensor_shape: number[];
+  /** Per-frame shape (the field's sub-array shape). */
+  shape: number[];
+  /** Input frame t -> the tensor's time index. */
+  time_map: number[];
+  /** BatchNorm modules folded into this Conv. */
+  folded?: string[];
+  /** For a folded BatchNorm: the module carrying its values. */
+  alias_of?: string;
+  /** Notes for people. */
+  notes: string[];
+  /** Summary over the saved frames. */
+  stats: ManifestSummary;
+  /** Per-channel statistics over the saved frames. */
+  channels: ManifestChannels;
+  /** Summary of every (batch, frame) of the whole batch, indexed `[b][t]`. */
+  per_frame: ManifestSummary[][];
+}
+
+/** The whole manifest. */
+export interface Manifest {
+  /** Always `"feature-inspector/manifest"`. */
+  format: string;
+  /** {@linkcode MANIFEST_FORMAT_VERSION}. */
+  format_version: number;
+  /** Tool name and version. */
+  tool: { name: string; version: string };
+  /** ISO time of the run. */
+  created: string;
+  /** The model. */
+  model: {
+    path: string;
+    sha256: string;
+    producer: string;
+    opset: number;
+    inputs: { name: string; dims: (number | string)[] | null; elem_type: string }[];
+    outputs: string[];
+  };
+  /** What went in. */
+  data: Record<string, unknown>;
+  /** Backend the forward pass ran on. */
+  backend: Record<string, unknown>;
+  /** Where the reductions ran. */
+  reductions: Record<string, unknown>;
+  /** Milliseconds per phase. */
+  timings_ms: Record<string, number>;
+  /** The saved (batch, frame) targets. */
+  targets: { batch_idx: number[]; timestep: number[] };
+  /** The `.npy` file. */
+  npy: { file: string; dtype: string; shape: number[]; fields: string[] };
+  /** Per layer, in the order requested. */
+  layers: ManifestLayer[];
+  /** Names that resolved to nothing, with candidates. */
+  unresolved: { request: string; reason: string; candidates: string[] }[];
+  /** Warnings (non-finite values, ...). */
+  warnings: string[];
+  /** Other files written. */
+  files: string[];
+}
+
+const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/**
+ * Convert summary statistics for JSON (non-finite numbers become null).
+ *
+ * @example Usage
+ * ```ts
+ * import { manifestSummary } from "./manifest.ts";
+ * const s = manifestSummary({ mean: 1, std: 0, min: 1, max: 1, sparsity: 0, nonfinite: 0, count: 4 });
+ * console.log(s.mean); // 1
+ * ```
+ */
+export function manifestSummary(s: SummaryStats): ManifestSummary {
+  return {
+    mean: num(s.mean),
+    std: num(s.std),
+    min: num(s.min),
+    max: num(s.max),
+    sparsity: s.sparsity,
+    nonfinite: s.nonfinite,
+  };
+}
+
+/**
+ * Read a manifest written by `inspect` (returns null when the file does not exist).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { readManifest } from "./manifest.ts";
+ * const m = await readManifest("out/features.json");
+ * console.log(m?.layers.map((l) => l.name));
+ * ```
+ */
+export async function readManifest(path: string): Promise<Manifest | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as Manifest;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    if (err instanceof SyntaxError) return null;
+    throw err;
+  }
+}

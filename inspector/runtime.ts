@@ -1,0 +1,610 @@
+/**
+ * Execution providers: one {@linkcode ModelSession} API over onnxruntime-web (WebGPU and
+ * multi-threaded WASM) and the native CPU EP of onnxruntime-node.
+ *
+ * Which package serves which EP in Deno (all pinned in deno.json):
+ * - `wasm`: `onnxruntime-web` resolves, under Deno's `node` export condition, to its Node build
+ *   (`ort.node.min.mjs`). That build starts its WASM threads with `worker_threads` on the file URL
+ *   of `ort-wasm-simd-threaded.mjs`, which works in Deno, so `numThreads > 1` is real
+ *   multi-threading (the browser bundles preload the script into a `blob:` URL that Deno's
+ *   `worker_threads` refuses).
+ * - `webgpu`: `onnxruntime-web/webgpu` (the browser bundle with the JSEP WebGPU kernels) on Deno's
+ *   `navigator.gpu`; its CPU side runs single-threaded for the reason above.
+ * - `cpu`: `onnxruntime-node`, the native onnxruntime as an N-API addon. Deno loads it without its
+ *   install script; it needs `--allow-ffi` (and `--allow-read`). When it cannot be loaded, `auto`
+ *   falls back to `wasm` and says why in {@linkcode BackendInfo.reason}.
+ *
+ * @module
+ */
+
+import { InspectorError } from "./errors.ts";
+
+/** Execution provider requested by the user (`--ep`). */
+export type EpChoice = "auto" | "webgpu" | "wasm" | "cpu";
+
+/** The execution provider a session actually runs on, and why. */
+export interface BackendInfo {
+  /** The EP in use. */
+  ep: "webgpu" | "wasm" | "cpu";
+  /** What was asked for. */
+  requested: EpChoice;
+  /** GPU adapter description (WebGPU only; also filled for `auto` when one was probed). */
+  adapter: string | null;
+  /** Whether that adapter is a software/fallback adapter (llvmpipe, SwiftShader...). */
+  fallbackAdapter: boolean | null;
+  /** CPU threads the EP uses (intra-op threads for `cpu`, WASM threads for `wasm`). */
+  threads: number;
+  /** One line saying why this EP was chosen (for `auto`) or that it was requested. */
+  reason: string;
+}
+
+/** A float32 input tensor in C order. */
+export interface FeedTensor {
+  /** Values, C order. */
+  data: Float32Array;
+  /** Shape. */
+  dims: number[];
+}
+
+/** One graph output of a run, on the CPU or left on ORT's WebGPU device. */
+export interface OutputTensor {
+  /** Graph output name (for tapped tensors: the ONNX tensor name). */
+  name: string;
+  /** Shape. */
+  dims: number[];
+  /** ONNX element type of the output (`float32`, `float16`, `int64`...). */
+  type: string;
+  /** Where the values are. */
+  location: "cpu" | "gpu-buffer";
+  /** Values as float32 when on the CPU. */
+  data?: Float32Array;
+  /** The GPU buffer (on {@linkcode ModelSession.device}) when kept on the GPU; float32 C order. */
+  gpuBuffer?: GPUBuffer;
+  /** The values as float32 (reads back from the GPU when needed; counted in the stats). */
+  download(): Promise<Float32Array>;
+  /** Release the tensor (frees the GPU buffer). Safe to call twice. */
+  dispose(): void;
+}
+
+/** Counters of a session, for the bench and the manifest. */
+export interface SessionStats {
+  /** Completed runs. */
+  runs: number;
+  /** Bytes read back from the GPU to the CPU by this session (WebGPU only). */
+  gpuBytesRead: number;
+  /** Milliseconds spent in `run` (forward pass including output transfer), summed. */
+  runMs: number;
+}
+
+/** Options of {@linkcode ModelSession.run}. */
+export interface RunOptions {
+  /** Output names to leave as GPU buffers when the EP is WebGPU (ignored otherwise). */
+  keepOnGpu?: string[];
+}
+
+/** A loaded model on one execution provider, reused for every batch. */
+export interface ModelSession extends AsyncDisposable {
+  /** Backend in use. */
+  readonly info: BackendInfo;
+  /** Graph input names. */
+  readonly inputNames: string[];
+  /** Graph output names (the model's outputs plus the tapped tensors). */
+  readonly outputNames: string[];
+  /** ORT's WebGPU device (WebGPU EP only), on which kept outputs live. */
+  readonly device: GPUDevice | null;
+  /** Run the model; returns every graph output. */
+  run(
+    feeds: Record<string, FeedTensor>,
+    options?: RunOptions,
+  ): Promise<Record<string, OutputTensor>>;
+  /** Counters so far. */
+  stats(): SessionStats;
+  /** Release the session. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode createSession}. */
+export interface CreateSessionOptions {
+  /** Execution provider (default `auto`). */
+  ep?: EpChoice;
+  /** CPU threads (default: `navigator.hardwareConcurrency`). WASM's count is fixed by the first WASM session of the process. */
+  threads?: number;
+  /** Receives one-line notes (the chosen backend, fallbacks). */
+  onInfo?: (line: string) => void;
+  /** External-data files of the model (`location` as written in the model, and bytes); onnxruntime-web only. */
+  externalData?: { path: string; data: Uint8Array }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimal structural types of the parts of the two ORT packages we use (they share
+// onnxruntime-common's API; typing them structurally keeps `any` out of this module).
+
+interface OrtTensorLike {
+  readonly dims: readonly number[];
+  readonly type: string;
+  readonly location: string;
+  readonly data: unknown;
+  readonly gpuBuffer?: GPUBuffer;
+  getData(releaseData?: boolean): Promise<unknown>;
+  dispose(): void;
+}
+
+interface OrtSessionLike {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
+  release(): Promise<void>;
+}
+
+interface OrtModuleLike {
+  InferenceSession: {
+    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSessionLike>;
+  };
+  Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
+}
+
+/** Result of probing Deno's WebGPU. */
+export interface GpuProbe {
+  /** The adapter, or null when there is none. */
+  adapter: GPUAdapter | null;
+  /** Adapter description ("llvmpipe (LLVM 19.1.7, 256 bits)", "NVIDIA H200"...). */
+  description: string | null;
+  /** Software/fallback adapter? */
+  fallback: boolean | null;
+  /** Why there is no adapter, when there is none. */
+  why?: string;
+}
+
+let gpuProbe: Promise<GpuProbe> | null = null;
+
+/**
+ * Find Deno's WebGPU adapter once per process and say whether it is real hardware.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { probeGpu } from "./runtime.ts";
+ * const g = await probeGpu();
+ * console.log(g.description, g.fallback); // "llvmpipe (...)" true
+ * ```
+ */
+export function probeGpu(): Promise<GpuProbe> {
+  gpuProbe ??= (async (): Promise<GpuProbe> => {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    if (!gpu) {
+      return {
+        adapter: null,
+        description: null,
+        fallback: null,
+        why: "this Deno has no navigator.gpu",
+      };
+    }
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    } catch (err) {
+      return { adapter: null, description: null, fallback: null, why: shortOrtMessage(err) };
+    }
+    if (!adapter) {
+      return { adapter: null, description: null, fallback: null, why: "no WebGPU adapter found" };
+    }
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+    const description = info.description ||
+      [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") ||
+      "unknown adapter";
+    const soft = /llvmpipe|lavapipe|swiftshader|software|warp/i.test(description);
+    return { adapter, description, fallback: info.isFallbackAdapter === true || soft };
+  })();
+  return gpuProbe;
+}
+
+let nodeOrt: Promise<OrtModuleLike> | null = null;
+
+/**
+ * Load onnxruntime-node (native CPU EP) once; rejects with a one-line reason when it cannot.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadNativeOrt } from "./runtime.ts";
+ * const ok = await loadNativeOrt().then(() => true, () => false);
+ * ```
+ */
+export function loadNativeOrt(): Promise<OrtModuleLike> {
+  nodeOrt ??= (async (): Promise<OrtModuleLike> => {
+    try {
+      const m = await import("onnxruntime-node");
+      return (m.default ?? m) as unknown as OrtModuleLike;
+    } catch (err) {
+      const msg = shortOrtMessage(err);
+      if (/ffi|NotCapable|permission/i.test(msg) || err instanceof Deno.errors.NotCapable) {
+        throw new Error("onnxruntime-node needs --allow-ffi");
+      }
+      throw new Error(`onnxruntime-node could not be loaded: ${msg}`);
+    }
+  })();
+  return nodeOrt;
+}
+
+let wasmOrt: Promise<{ ort: OrtModuleLike; threads: number }> | null = null;
+
+function loadWasmOrt(threads: number): Promise<{ ort: OrtModuleLike; threads: number }> {
+  wasmOrt ??= (async () => {
+    const m = await import("onnxruntime-web");
+    m.env.wasm.numThreads = threads;
+    m.env.logLevel = "error";
+    return { ort: m as unknown as OrtModuleLike, threads };
+  })();
+  return wasmOrt;
+}
+
+interface WebGpuOrt {
+  ort: OrtModuleLike;
+  env: { webgpu: { device: Promise<GPUDevice> } };
+}
+let webgpuOrt: Promise<WebGpuOrt> | null = null;
+
+function loadWebGpuOrt(adapter: GPUAdapter): Promise<WebGpuOrt> {
+  webgpuOrt ??= (async () => {
+    const m = await import("onnxruntime-web/webgpu");
+    m.env.wasm.numThreads = 1;
+    m.env.logLevel = "error";
+    (m.env.webgpu as { adapter: unknown }).adapter = adapter;
+    return {
+      ort: m as unknown as OrtModuleLike,
+      env: m.env as unknown as { webgpu: { device: Promise<GPUDevice> } },
+    };
+  })();
+  return webgpuOrt;
+}
+
+/**
+ * Shorten an onnxruntime error to one line: the `ERROR_MESSAGE` part when present, whitespace
+ * collapsed, at most 300 characters.
+ *
+ * @example Usage
+ * ```ts
+ * import { shortOrtMessage } from "./runtime.ts";
+ * const e = new Error("failed to call OrtRun(). ERROR_CODE: 2, ERROR_MESSAGE: Got invalid dimensions\n index: 3");
+ * console.log(shortOrtMessage(e)); // "Got invalid dimensions index: 3"
+ * ```
+ */
+export function shortOrtMessage(err: unknown): string {
+  let msg = err instanceof Error ? err.message : String(err);
+  const i = msg.indexOf("ERROR_MESSAGE:");
+  if (i >= 0) msg = msg.slice(i + "ERROR_MESSAGE:".length);
+  msg = msg.replace(/\[[^\]]*onnxruntime[^\]]*\]/g, "").replace(/\s+/g, " ").trim();
+  msg = msg.replace(/ ?Please fix either the inputs\/outputs or the model\.?/, "").replace(
+    /\.+$/,
+    "",
+  );
+  return msg.length > 300 ? msg.slice(0, 297) + "..." : msg;
+}
+
+function defaultThreads(): number {
+  const n = navigator.hardwareConcurrency;
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 16) : 1;
+}
+
+function toFloat32(data: unknown, type: string): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
+    return Float32Array.from(data as ArrayLike<bigint>, (v) => Number(v));
+  }
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    if (type === "float16" && data instanceof Uint16Array) return halfToFloat32(data);
+    return Float32Array.from(data as unknown as ArrayLike<number>);
+  }
+  throw new InspectorError(`output of type ${type} is not numeric; it cannot be inspected`);
+}
+
+function halfToFloat32(h: Uint16Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) {
+    const x = h[i], s = x & 0x8000 ? -1 : 1, e = (x >> 10) & 0x1f, f = x & 0x3ff;
+    out[i] = e === 0
+      ? s * f * 2 ** -24
+      : e === 31
+      ? (f ? NaN : s * Infinity)
+      : s * (1 + f / 1024) * 2 ** (e - 15);
+  }
+  return out;
+}
+
+function byteSizeOf(type: string, n: number): number {
+  const sizes: Record<string, number> = {
+    float32: 4,
+    float16: 2,
+    int64: 8,
+    uint64: 8,
+    int32: 4,
+    uint32: 4,
+    int16: 2,
+    uint16: 2,
+    int8: 1,
+    uint8: 1,
+    bool: 1,
+    float64: 8,
+  };
+  return (sizes[type] ?? 4) * n;
+}
+
+/**
+ * Pick the execution provider for `auto` (or check a requested one) without loading a model.
+ *
+ * `auto` picks WebGPU only on a hardware adapter; otherwise the native CPU EP when
+ * onnxruntime-node loads, else multi-threaded WASM.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { chooseBackend } from "./runtime.ts";
+ * const c = await chooseBackend("auto");
+ * console.log(c.ep, c.reason); // "cpu" "no hardware GPU adapter (llvmpipe ...); native onnxruntime CPU EP"
+ * ```
+ */
+export async function chooseBackend(
+  ep: EpChoice = "auto",
+): Promise<{ ep: "webgpu" | "wasm" | "cpu"; reason: string; gpu: GpuProbe | null }> {
+  if (ep === "webgpu") {
+    const gpu = await probeGpu();
+    if (!gpu.adapter) {
+      throw new InspectorError(
+        `--ep webgpu: ${gpu.why ?? "no WebGPU adapter"}; use --ep wasm or --ep cpu, or --ep auto`,
+      );
+    }
+    return { ep, reason: "requested with --ep webgpu", gpu };
+  }
+  if (ep === "wasm") return { ep, reason: "requested with --ep wasm", gpu: null };
+  if (ep === "cpu") {
+    try {
+      await loadNativeOrt();
+    } catch (err) {
+      throw new InspectorError(
+        `--ep cpu (native onnxruntime) is unavailable: ${(err as Error).message}. Run with ` +
+          "--allow-ffi (the deno tasks grant it), or use --ep wasm",
+      );
+    }
+    return { ep, reason: "requested with --ep cpu", gpu: null };
+  }
+  if (ep !== "auto") {
+    throw new InspectorError(`--ep ${ep} is not known; use auto, webgpu, wasm or cpu`);
+  }
+  const gpu = await probeGpu();
+  let why: string;
+  if (gpu.adapter && gpu.fallback === false) {
+    return { ep: "webgpu", reason: `hardware GPU adapter: ${gpu.description}`, gpu };
+  } else if (gpu.adapter) {
+    why = `only a software GPU adapter (${gpu.description})`;
+  } else {
+    why = `no GPU adapter (${gpu.why ?? "none found"})`;
+  }
+  try {
+    await loadNativeOrt();
+    return { ep: "cpu", reason: `${why}; native onnxruntime CPU EP`, gpu };
+  } catch (err) {
+    return {
+      ep: "wasm",
+      reason: `${why}; native CPU EP unavailable (${(err as Error).message}); WASM`,
+      gpu,
+    };
+  }
+}
+
+/**
+ * Load a model (bytes, taps already appended as graph outputs) on an execution provider.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createSession } from "./runtime.ts";
+ * await using s = await createSession(await Deno.readFile("model.onnx"), { ep: "auto" });
+ * const out = await s.run({ frames: { data: new Float32Array(2 * 8 * 3 * 112 * 112), dims: [2, 8, 3, 112, 112] } });
+ * console.log(s.info.ep, out.logits.dims);
+ * ```
+ */
+export async function createSession(
+  model: Uint8Array,
+  options: CreateSessionOptions = {},
+): Promise<ModelSession> {
+  const requested = options.ep ?? "auto";
+  const choice = await chooseBackend(requested);
+  const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
+  let ort: OrtModuleLike;
+  let sessionOptions: Record<string, unknown>;
+  let device: GPUDevice | null = null;
+  let usedThreads = threads;
+  let webgpuEnv: WebGpuOrt["env"] | null = null;
+  if (choice.ep === "cpu") {
+    ort = await loadNativeOrt();
+    sessionOptions = {
+      executionProviders: ["cpu"],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+    };
+  } else if (choice.ep === "wasm") {
+    const w = await loadWasmOrt(threads);
+    ort = w.ort;
+    usedThreads = w.threads;
+    sessionOptions = {
+      executionProviders: ["wasm"],
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+    };
+  } else {
+    const w = await loadWebGpuOrt(choice.gpu!.adapter!);
+    ort = w.ort;
+    webgpuEnv = w.env;
+    usedThreads = 1;
+    sessionOptions = {
+      executionProviders: ["webgpu"],
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+      preferredOutputLocation: "gpu-buffer",
+    };
+  }
+  if (options.externalData?.length) {
+    if (choice.ep === "cpu") {
+      throw new InspectorError(
+        "the model keeps its weights in external data files, which --ep cpu cannot take from " +
+          "memory; use --ep wasm or --ep webgpu",
+      );
+    }
+    sessionOptions.externalData = options.externalData;
+  }
+  let session: OrtSessionLike;
+  try {
+    session = await ort.InferenceSession.create(model, sessionOptions);
+  } catch (err) {
+    const msg = shortOrtMessage(err);
+    if (/external data|external_data|\.bin|data file/i.test(msg)) {
+      throw new InspectorError(
+        `the model's external data could not be loaded (${msg}); keep the data file(s) next to ` +
+          "the .onnx file under the name the model records",
+        { cause: err },
+      );
+    }
+    throw new InspectorError(
+      `onnxruntime (${choice.ep}) cannot load the model: ${msg}. Check that it is a valid ` +
+        "ONNX file (re-export it with torch.onnx.export)",
+      { cause: err },
+    );
+  }
+  if (webgpuEnv) device = await webgpuEnv.webgpu.device;
+  const info: BackendInfo = {
+    ep: choice.ep,
+    requested,
+    adapter: choice.gpu?.description ?? null,
+    fallbackAdapter: choice.gpu?.fallback ?? null,
+    threads: usedThreads,
+    reason: choice.reason,
+  };
+  options.onInfo?.(
+    `backend: ${info.ep} (${info.reason}), ${info.threads} thread${info.threads > 1 ? "s" : ""}` +
+      (info.ep === "webgpu" ? `, adapter ${info.adapter}` : ""),
+  );
+  return new OrtModelSession(session, ort, info, device);
+}
+
+class OrtModelSession implements ModelSession {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  #stats: SessionStats = { runs: 0, gpuBytesRead: 0, runMs: 0 };
+  #closed = false;
+
+  constructor(
+    private readonly session: OrtSessionLike,
+    private readonly ort: OrtModuleLike,
+    readonly info: BackendInfo,
+    readonly device: GPUDevice | null,
+  ) {
+    this.inputNames = [...session.inputNames];
+    this.outputNames = [...session.outputNames];
+  }
+
+  stats(): SessionStats {
+    return { ...this.#stats };
+  }
+
+  async run(
+    feeds: Record<string, FeedTensor>,
+    options: RunOptions = {},
+  ): Promise<Record<string, OutputTensor>> {
+    if (this.#closed) throw new Error("session is closed");
+    const t0 = performance.now();
+    const ortFeeds: Record<string, unknown> = {};
+    for (const name of this.inputNames) {
+      const f = feeds[name];
+      if (!f) {
+        throw new InspectorError(
+          `the model needs input '${name}' (inputs: ${this.inputNames.join(", ")}); pass it ` +
+            `with --input ${name}=file.npy`,
+        );
+      }
+      const n = f.dims.reduce((a, b) => a * b, 1);
+      if (n !== f.data.length) {
+        throw new InspectorError(
+          `input '${name}' has ${f.data.length} values but shape (${f.dims.join(", ")}) needs ${n}`,
+        );
+      }
+      ortFeeds[name] = new this.ort.Tensor("float32", f.data, f.dims);
+    }
+    let raw: Record<string, OrtTensorLike>;
+    try {
+      raw = await this.session.run(ortFeeds);
+    } catch (err) {
+      const shapes = Object.entries(feeds).map(([k, v]) => `${k} (${v.dims.join(", ")})`);
+      throw new InspectorError(
+        `the model rejected the input ${shapes.join(", ")}: ${shortOrtMessage(err)}. Check ` +
+          "--size, --max_len and --batch_size against the model's input shape (--list_layers)",
+        { cause: err },
+      );
+    }
+    const keep = new Set(options.keepOnGpu ?? []);
+    const out: Record<string, OutputTensor> = {};
+    try {
+      for (const [name, t] of Object.entries(raw)) {
+        if (t.location === "gpu-buffer" && keep.has(name) && t.type === "float32") {
+          out[name] = this.#gpuOutput(name, t);
+        } else if (t.location === "gpu-buffer") {
+          const bytes = byteSizeOf(t.type, t.dims.reduce((a, b) => a * b, 1));
+          const data = toFloat32(await t.getData(true), t.type);
+          this.#stats.gpuBytesRead += bytes;
+          out[name] = cpuOutput(name, [...t.dims], t.type, data);
+        } else {
+          out[name] = cpuOutput(name, [...t.dims], t.type, toFloat32(t.data, t.type));
+        }
+      }
+    } catch (err) {
+      for (const t of Object.values(raw)) t.dispose();
+      throw err;
+    }
+    this.#stats.runs++;
+    this.#stats.runMs += performance.now() - t0;
+    return out;
+  }
+
+  #gpuOutput(name: string, t: OrtTensorLike): OutputTensor {
+    const stats = this.#stats;
+    let disposed = false;
+    const dims = [...t.dims];
+    return {
+      name,
+      dims,
+      type: t.type,
+      location: "gpu-buffer",
+      gpuBuffer: t.gpuBuffer,
+      async download(): Promise<Float32Array> {
+        if (disposed) throw new Error(`output ${name} was disposed`);
+        const data = toFloat32(await t.getData(false), t.type);
+        stats.gpuBytesRead += data.byteLength;
+        return data;
+      },
+      dispose(): void {
+        if (!disposed) t.dispose();
+        disposed = true;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.session.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function cpuOutput(name: string, dims: number[], type: string, data: Float32Array): OutputTensor {
+  return {
+    name,
+    dims,
+    type,
+    location: "cpu",
+    data,
+    download: () => Promise.resolve(data),
+    dispose: () => {},
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Shared command-line parsing for the scripts: snake_case flags with kebab-case aliases, and
+ * flags that take several values after one flag (`--layers layer1 layer2`), as the original
+ * toolkit's argparse `nargs='+'` did.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { InspectorError } from "../inspector/errors.ts";
+
+/** A flag: its type, and whether it takes several values. */
+export interface FlagSpec {
+  /** `string` or `boolean`. */
+  type: "string" | "boolean";
+  /** Several values: repeated flags, comma lists and values after one flag. */
+  multiple?: boolean;
+  /** One-letter alias. */
+  short?: string;
+}
+
+/** Parsed flags and positionals. */
+export interface ParsedArgs {
+  /** Flag values by snake_case name. */
+  values: Record<string, string | boolean | string[] | undefined>;
+  /** Positional arguments (only for commands that take them). */
+  positionals: string[];
+}
+
+/**
+ * Parse `args` against `flags`; unknown flags and stray positionals are one clear error.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseCli } from "./cli_args.ts";
+ * const r = parseCli(["--layers", "layer1", "layer2", "--batch-idx", "1"], {
+ *   flags: { layers: { type: "string", multiple: true }, batch_idx: { type: "string" } },
+ * });
+ * console.log(r.values.layers, r.values.batch_idx); // ["layer1", "layer2"] "1"
+ * ```
+ */
+export function parseCli(
+  args: readonly string[],
+  options: { flags: Record<string, FlagSpec>; positionals?: number },
+): ParsedArgs {
+  const names = Object.keys(options.flags);
+  const norm = args.map((a) => {
+    if (!a.startsWith("--")) return a;
+    const [flag, ...rest] = a.slice(2).split("=");
+    const snake = flag.replaceAll("-", "_");
+    return names.includes(snake) ? ["--" + snake, ...rest].join("=") : a;
+  });
+  const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
+    {};
+  for (const [k, v] of Object.entries(options.flags)) {
+    spec[k] = { type: v.type, multiple: v.multiple, ...(v.short ? { short: v.short } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: norm, options: spec, allowPositionals: true, tokens: true, strict: true });
+  } catch (err) {
+    const m = (err as Error).message.split("\n")[0];
+    throw new InspectorError(`${m}; run with --help to see the flags`);
+  }
+  const values: ParsedArgs["values"] = { ...parsed.values } as ParsedArgs["values"];
+  const positionals: string[] = [];
+  let attach: string | null = null;
+  for (const tok of parsed.tokens ?? []) {
+    if (tok.kind === "option") {
+      attach = options.flags[tok.name]?.multiple && tok.value !== undefined && !tok.inlineValue
+        ? tok.name
+        : null;
+      continue;
+    }
+    if (tok.kind === "positional") {
+      if (attach) {
+        (values[attach] as string[]).push(tok.value);
+      } else positionals.push(tok.value);
+    } else attach = null;
+  }
+  for (const [k, v] of Object.entries(options.flags)) {
+    if (v.multiple && Array.isArray(values[k])) {
+      values[k] = (values[k] as string[]).flatMap((s) => s.split(",")).map((s) => s.trim())
+        .filter(Boolean);
+    }
+  }
+  const maxPos = options.positionals ?? 0;
+  if (positionals.length > maxPos) {
+    throw new InspectorError(
+      `unexpected argument '${positionals[maxPos]}'; run with --help to see the flags`,
+    );
+  }
+  return { values, positionals };
+}
+
+/**
+ * Parse a whole-number flag value.
+ *
+ * @example Usage
+ * ```ts
+ * import { intFlag } from "./cli_args.ts";
+ * console.log(intFlag("8", "--max_len", { min: 1 })); // 8
+ * ```
+ */
+export function intFlag(
+  value: string | boolean | string[] | undefined,
+  flag: string,
+  options: { min?: number } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const s = String(value);
+  const n = Number(s);
+  if (!/^-?\d+$/.test(s.trim()) || !Number.isSafeInteger(n) || n < (options.min ?? 0)) {
+    throw new InspectorError(`${flag} ${s}: expected a whole number >= ${options.min ?? 0}`);
+  }
+  return n;
+}
+
+/**
+ * Run a CLI main function: print `error: ...` as one line and exit non-zero on failure.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runMain } from "./cli_args.ts";
+ * await runMain(async () => { console.log("hello"); });
+ * ```
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  const { describeError, InspectorError: IE } = await import("../inspector/errors.ts");
+  try {
+    await main();
+  } catch (err) {
+    console.error(`error: ${describeError(err)}`);
+    if (!(err instanceof IE) && Deno.env.get("FEATURE_INSPECTOR_DEBUG")) console.error(err);
+    Deno.exit(err instanceof IE ? err.exitCode : 1);
+  }
+}
