@@ -53,14 +53,19 @@ export function parseCli(
   const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
     {};
   for (const [k, v] of Object.entries(options.flags)) {
-    spec[k] = { type: v.type, multiple: v.multiple, ...(v.short ? { short: v.short } : {}) };
+    spec[k] = { type: v.type, multiple: v.multiple ?? false, ...(v.short ? { short: v.short } : {}) };
   }
   let parsed;
   try {
     parsed = parseArgs({ args: norm, options: spec, allowPositionals: true, tokens: true, strict: true });
   } catch (err) {
     const m = (err as Error).message.split("\n")[0];
-    throw new InspectorError(`${m}; run with --help to see the flags`);
+    const unknown = /Unknown option '([^']+)'/.exec(m);
+    throw new InspectorError(
+      unknown
+        ? `unknown flag ${unknown[1]}; run with --help to see the flags`
+        : `${m.replace(/\.$/, "")}; run with --help to see the flags`,
+    );
   }
   const values: ParsedArgs["values"] = { ...parsed.values } as ParsedArgs["values"];
   const positionals: string[] = [];

@@ -9,7 +9,7 @@ import { intFlag, parseCli, runMain } from "./cli_args.ts";
 import { listLayers, runInspect } from "../inspector/inspect.ts";
 import { InspectorError } from "../inspector/errors.ts";
 import type { EpChoice } from "../inspector/runtime.ts";
-import type { GpuChoice } from "../analysis/reduce.ts";
+import type { GpuChoice } from "../inspector/_reduce_shim.ts";
 
 /** Help text. */
 export const INSPECT_HELP = `feature-inspector inspect — extract feature maps from an ONNX video model
