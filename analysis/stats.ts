@@ -78,7 +78,9 @@ export interface ChannelStats {
  */
 export function reduceRows(data: Float32Array, rows: number, width: number): RowMoments {
   if (rows * width > data.length) {
-    throw new RangeError(`${rows} rows of ${width} need ${rows * width} values, got ${data.length}`);
+    throw new RangeError(
+      `${rows} rows of ${width} need ${rows * width} values, got ${data.length}`,
+    );
   }
   const out = emptyMoments(rows, width);
   for (let r = 0; r < rows; r++) {

@@ -38,7 +38,9 @@ export class OutputSet {
     try {
       const st = await Deno.stat(dir);
       if (!st.isDirectory) {
-        throw new InspectorError(`--save_dir ${dir} exists and is not a folder: choose another path`);
+        throw new InspectorError(
+          `--save_dir ${dir} exists and is not a folder: choose another path`,
+        );
       }
     } catch (err) {
       if (err instanceof InspectorError) throw err;

@@ -21,7 +21,7 @@ import {
   FeatureMapInspector,
   parseLayoutFlags,
 } from "./inspector.ts";
-import type { GpuChoice } from "../analysis/reduce.ts";
+import type { GpuMode } from "../analysis/reduce.ts";
 
 /** Path of the bundled default model. */
 export const DEFAULT_MODEL: string = fromFileUrl(
@@ -63,7 +63,7 @@ export interface InspectOptions {
   /** CPU threads. */
   threads?: number;
   /** Where statistics run (default `auto`). */
-  gpu?: GpuChoice;
+  gpu?: GpuMode;
   /** Output stem (default `features`). */
   name?: string;
   /** `.npy` element type (default float32). */
@@ -107,7 +107,11 @@ function fixedSize(graph: OnnxGraph): number | null {
   return null;
 }
 
-async function loadBatch(graph: OnnxGraph, options: InspectOptions, size: number): Promise<LoadedBatch> {
+async function loadBatch(
+  graph: OnnxGraph,
+  options: InspectOptions,
+  size: number,
+): Promise<LoadedBatch> {
   if (options.input && options.input.length > 0) {
     const feeds: Record<string, FeedTensor> = {};
     const files: Record<string, string> = {};
@@ -227,12 +231,6 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       onInfo: info,
     });
     timings.session = performance.now() - t;
-    const b = insp.backend;
-    info(
-      `backend: ${b.ep}${b.adapter ? ` on ${b.adapter}` : ""} (${b.threads} thread${
-        b.threads === 1 ? "" : "s"
-      }) — ${b.reason}`,
-    );
     insp.setTarget({ batchIdx, timestep });
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;
@@ -243,7 +241,11 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       : undefined;
     const data = { ...batch.data };
     if (batch.clips) {
-      data.clips = batch.clips.clips.map((c) => ({ id: c.id, dir: c.dir, frame_count: c.frameCount }));
+      data.clips = batch.clips.clips.map((c) => ({
+        id: c.id,
+        dir: c.dir,
+        frame_count: c.frameCount,
+      }));
       data.saved_frames = batchIdx.map((bb) =>
         timestep.map((tt) => ({
           clip: batch.clips!.clips[bb].id,
@@ -260,7 +262,11 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     const grids = options.gridChannels ?? 16;
     let pngFiles: string[] = [];
     if (grids > 0) {
-      pngFiles = await insp.visualizeFeatureMaps(undefined, { numChannels: grids, gaze, output: out });
+      pngFiles = await insp.visualizeFeatureMaps(undefined, {
+        numChannels: grids,
+        gaze,
+        output: out,
+      });
     }
     timings.png = performance.now() - t;
     t = performance.now();
@@ -276,7 +282,9 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
         ? ` [= ${l.resolved.aliasOf}, BN folded]`
         : "";
       info(
-        `${l.name.padEnd(10)} ${l.layout.label.padEnd(18)} frame (${l.layout.frameShape.join(", ")})` +
+        `${l.name.padEnd(10)} ${l.layout.label.padEnd(18)} frame (${
+          l.layout.frameShape.join(", ")
+        })` +
           `  mean ${s.mean.toPrecision(4)}  std ${s.std.toPrecision(4)}  sparsity ${
             (100 * s.sparsity).toFixed(1)
           }%${s.nonfinite ? `  non-finite ${s.nonfinite}` : ""}${flag}`,

@@ -8,7 +8,7 @@
 import { basename, join } from "node:path";
 import { InspectorError } from "./errors.ts";
 import { loadOnnxModel, type OnnxGraph, parseOnnxModel, tapModel } from "./onnx_model.ts";
-import { resolveLayers, type ResolvedLayer, type UnresolvedLayer } from "./layers.ts";
+import { type ResolvedLayer, resolveLayers, type UnresolvedLayer } from "./layers.ts";
 import {
   detectLayout,
   extractFrame,
@@ -35,7 +35,8 @@ import {
   summarizeFrames,
   type SummaryStats,
 } from "../analysis/stats.ts";
-import { createReducer, type GpuChoice, type Reducer } from "../analysis/reduce.ts";
+import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
+import { frameRanges, readRanges } from "./gpu_readback.ts";
 import { StructuredNpyWriter } from "./npy.ts";
 import { OutputSet } from "./atomic.ts";
 import {
@@ -73,7 +74,7 @@ export interface InspectorOptions {
   /** CPU threads for the wasm/cpu EPs. */
   threads?: number;
   /** Where statistics are computed (default `auto`). */
-  gpu?: GpuChoice;
+  gpu?: GpuMode;
   /** Output folder for `saveFeatures`/`visualizeFeatureMaps` (default `out`). */
   saveDir?: string;
   /** Output file stem (default `features`). */
@@ -151,7 +152,11 @@ export interface SaveMetadata {
   output?: OutputSet;
 }
 
-function toIndexSpec(v: number | readonly number[] | string | undefined, count: number, flag: string) {
+function toIndexSpec(
+  v: number | readonly number[] | string | undefined,
+  count: number,
+  flag: string,
+) {
   if (v === undefined) return [0].filter((k) => k < count).length ? [0] : [];
   if (typeof v === "number") return parseIndexSpec(String(v), { count, flag });
   if (typeof v === "string") return parseIndexSpec(v, { count, flag });
@@ -196,6 +201,8 @@ export class FeatureMapInspector implements AsyncDisposable {
   #last: Extraction | null = null;
   #swapped: Map<string, boolean>;
   #disposed = false;
+  #frameBytesRead = 0;
+  #fullBytes = 0;
 
   private constructor(
     graph: OnnxGraph,
@@ -264,9 +271,17 @@ export class FeatureMapInspector implements AsyncDisposable {
 
   /** Where reductions ran (after the first extraction). */
   get reductions(): Record<string, unknown> {
-    return this.#reducer
-      ? { ...this.#reducer.info, bytes_read_back: this.#reducer.bytesReadBack }
-      : { where: "not run" };
+    if (!this.#reducer) return { where: "not run" };
+    const u = this.#reducer.usage();
+    return {
+      ...this.#reducer.info,
+      kernel_calls: { webgpu: u.webgpu, cpu: u.cpu },
+      bytes_read_back: u.bytesReadBack + this.#frameBytesRead,
+      bytes_read_back_statistics: u.bytesReadBack,
+      bytes_read_back_frames: this.#frameBytesRead,
+      bytes_full_readback_would_be: this.#fullBytes,
+      bytes_uploaded: u.bytesUploaded,
+    };
   }
 
   /** Choose the clips and frames to keep; checked against the batch at extraction. */
@@ -357,7 +372,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     const tForward = performance.now() - t0;
     const warnings: string[] = [];
     const layers: LayerFeatures[] = [];
-    const cache = new Map<string, { layout: TimeLayout; data: Float32Array; m: RowMoments }>();
+    const cache = new Map<string, { layout: TimeLayout; m: RowMoments }>();
     const t1 = performance.now();
     try {
       for (const layer of this.layers) {
@@ -376,13 +391,15 @@ export class FeatureMapInspector implements AsyncDisposable {
         let entry = cache.get(layer.tensor);
         if (!entry || entry.layout.kind !== layout.kind) {
           const rl = rowLayout(layout);
-          const m = await this.#reducer.reduceRows(out, rl.rows, rl.width);
-          const data = out.data ?? await out.download();
-          entry = { layout, data, m };
+          const m = await this.#reducer.reduceRows(tensorInput(out), [rl.rows, rl.width]);
+          entry = { layout, m };
           cache.set(layer.tensor, entry);
+          this.#fullBytes += out.dims.reduce((a, x) => a * x, 1) * 4;
         }
         const { index } = rowLayout(layout);
-        const savedFrames = batchIdx.flatMap((b) => timestep.map((t) => tensorFrameOf(layout, b, t)));
+        const savedFrames = batchIdx.flatMap((b) =>
+          timestep.map((t) => tensorFrameOf(layout, b, t))
+        );
         const summary = summarizeFrames(entry.m, index, savedFrames);
         const channels = channelStatsOf(entry.m, index, savedFrames);
         const perFrame = Array.from(
@@ -400,8 +417,14 @@ export class FeatureMapInspector implements AsyncDisposable {
               `they are counted and left out of mean/std/min/max`,
           );
         }
-        const frames = batchIdx.map((b) => timestep.map((t) => extractFrame(entry!.data, layout, b, t)));
-        layers.push({ name: layer.name, resolved: layer, layout, frames, stats: { summary, channels, perFrame } });
+        const frames = await this.#frames(out, layout, batchIdx, timestep);
+        layers.push({
+          name: layer.name,
+          resolved: layer,
+          layout,
+          frames,
+          stats: { summary, channels, perFrame },
+        });
       }
       const modelOutputs: Extraction["modelOutputs"] = {};
       for (const o of this.graph.outputs) {
@@ -424,8 +447,34 @@ export class FeatureMapInspector implements AsyncDisposable {
     }
   }
 
+  /** The saved frames of one output: sliced on the host, or read back range by range. */
+  async #frames(
+    out: OutputTensor,
+    layout: TimeLayout,
+    batchIdx: readonly number[],
+    timestep: readonly number[],
+  ): Promise<Float32Array[][]> {
+    if (out.data) {
+      const data = out.data;
+      return batchIdx.map((b) => timestep.map((t) => extractFrame(data, layout, b, t)));
+    }
+    const device = this.#session.device;
+    if (!out.gpuBuffer || !device) {
+      const data = await out.download();
+      return batchIdx.map((b) => timestep.map((t) => extractFrame(data, layout, b, t)));
+    }
+    const per = layout.frameShape.reduce((a, x) => a * x, 1);
+    const ranges = batchIdx.flatMap((b) => timestep.flatMap((t) => frameRanges(layout, b, t)));
+    const all = await readRanges(device, out.gpuBuffer, ranges);
+    this.#frameBytesRead += all.byteLength;
+    let k = 0;
+    return batchIdx.map(() => timestep.map(() => all.slice(per * k, per * ++k)));
+  }
+
   #requireExtraction(): Extraction {
-    if (!this.#last) throw new InspectorError("call extractFeatures() before saving or visualising");
+    if (!this.#last) {
+      throw new InspectorError("call extractFeatures() before saving or visualising");
+    }
     return this.#last;
   }
 
@@ -469,7 +518,11 @@ export class FeatureMapInspector implements AsyncDisposable {
         sha256: this.graph.sha256,
         producer: this.graph.producer,
         opset: this.graph.opset,
-        inputs: this.graph.inputs.map((i) => ({ name: i.name, dims: i.dims, elem_type: i.elemType })),
+        inputs: this.graph.inputs.map((i) => ({
+          name: i.name,
+          dims: i.dims,
+          elem_type: i.elemType,
+        })),
         outputs: this.graph.outputs.map((o) => o.name),
       },
       data: metadata.data ?? {},
@@ -515,7 +568,9 @@ export class FeatureMapInspector implements AsyncDisposable {
         const nt = ex.targets.timestep.length;
         for (const l of ex.layers) {
           for (let bi = 0; bi < l.frames.length; bi++) {
-            for (let ti = 0; ti < nt; ti++) await writer.writeField(l.name, bi * nt + ti, l.frames[bi][ti]);
+            for (let ti = 0; ti < nt; ti++) {
+              await writer.writeField(l.name, bi * nt + ti, l.frames[bi][ti]);
+            }
           }
         }
       } catch (err) {
@@ -528,7 +583,10 @@ export class FeatureMapInspector implements AsyncDisposable {
       manifest.files = out.files.map((f) => basename(f));
       const jsonName = `${name}.json`;
       manifest.files.push(jsonName);
-      await out.writeFile(jsonName, new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"));
+      await out.writeFile(
+        jsonName,
+        new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"),
+      );
       if (own) await out.commit();
       return { npy: npyPath, json: join(out.dir, jsonName) };
     } catch (err) {
@@ -611,7 +669,9 @@ export class FeatureMapInspector implements AsyncDisposable {
  * console.log(parseLayoutFlags(["layer1=bt_chw"])); // { layer1: "bt_chw" }
  * ```
  */
-export function parseLayoutFlags(values: readonly string[]): LayoutKind | Record<string, LayoutKind> | undefined {
+export function parseLayoutFlags(
+  values: readonly string[],
+): LayoutKind | Record<string, LayoutKind> | undefined {
   if (values.length === 0) return undefined;
   if (values.length === 1 && !values[0].includes("=")) return parseLayoutOverride(values[0]);
   const out: Record<string, LayoutKind> = {};

@@ -365,7 +365,10 @@ export function resolveLayers(
         unresolved.push({
           request,
           reason: "no module matches this pattern",
-          candidates: closestNames(request.replace(/[*?[\]]/g, ""), modules.map((m) => m.shortName)),
+          candidates: closestNames(
+            request.replace(/[*?[\]]/g, ""),
+            modules.map((m) => m.shortName),
+          ),
         });
       }
       for (const m of hits) addModule(request, m, m.shortName);
@@ -403,7 +406,7 @@ export function resolveLayers(
           aliasOf: conv.path,
           notes: [
             `BatchNorm ${request} was folded into ${conv.shortName} by the exporter: its output ` +
-              `is ${conv.shortName}'s output tensor (exactly the BN output)`,
+            `is ${conv.shortName}'s output tensor (exactly the BN output)`,
           ],
         });
         continue;

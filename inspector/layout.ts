@@ -213,7 +213,12 @@ export function detectLayout(
  * console.log(extractFrame(new Float32Array([5, 6, 7, 8]), l, 0, 1)); // Float32Array [6, 8]
  * ```
  */
-export function extractFrame(data: Float32Array, layout: TimeLayout, b: number, t: number): Float32Array {
+export function extractFrame(
+  data: Float32Array,
+  layout: TimeLayout,
+  b: number,
+  t: number,
+): Float32Array {
   const per = layout.frameShape.reduce((a, x) => a * x, 1);
   const out = new Float32Array(per);
   const tp = layout.timeMap[t];
@@ -301,7 +306,9 @@ export function parseIndexSpec(value: string, options: { count: number; flag: st
   for (const part of v.split(",").map((s) => s.trim()).filter(Boolean)) {
     const m = /^(-?\d+)(?:-(\d+))?$/.exec(part);
     if (!m) {
-      throw new InspectorError(`${flag} ${value}: use a number, a list (0,4), a range (0-7) or all`);
+      throw new InspectorError(
+        `${flag} ${value}: use a number, a list (0,4), a range (0-7) or all`,
+      );
     }
     const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
     if (b < a) throw new InspectorError(`${flag} ${value}: range ${part} runs backwards`);

@@ -90,7 +90,9 @@ function parseDescr(descr: string, what: string): NpyScalar {
   const m = /^([<>|=]?)([fiub])(\d+)$/.exec(descr);
   if (!m) throw new InspectorError(`${what}: unsupported dtype '${descr}'`);
   if (m[1] === ">" && m[3] !== "1") {
-    throw new InspectorError(`${what}: big-endian dtype '${descr}' is not supported; save little-endian`);
+    throw new InspectorError(
+      `${what}: big-endian dtype '${descr}' is not supported; save little-endian`,
+    );
   }
   const s = `${m[2]}${m[3]}` as NpyScalar;
   if (!(s in SCALAR_SIZE)) throw new InspectorError(`${what}: unsupported dtype '${descr}'`);
@@ -624,7 +626,9 @@ export class StructuredNpyWriter {
     const f = this.header.fields.find((x) => x.name === name);
     if (!f) throw new RangeError(`no field '${name}'`);
     if (data.length !== shapeSize(f.shape)) {
-      throw new RangeError(`field '${name}' takes ${shapeSize(f.shape)} values, got ${data.length}`);
+      throw new RangeError(
+        `field '${name}' takes ${shapeSize(f.shape)} values, got ${data.length}`,
+      );
     }
     let bytes: Uint8Array;
     if (f.scalar === "f4") bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

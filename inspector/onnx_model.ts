@@ -108,9 +108,9 @@ function specOf(vi: any): TensorSpec {
   const shape = tt?.shape;
   const dims: Dim[] | null = shape
     ? (shape.dim ?? []).map((d: { dimValue?: unknown; dimParam?: string }) =>
-      d.dimParam ? d.dimParam : (d.dimValue !== undefined && d.dimValue !== null
-        ? longToNumber(d.dimValue)
-        : "?")
+      d.dimParam
+        ? d.dimParam
+        : (d.dimValue !== undefined && d.dimValue !== null ? longToNumber(d.dimValue) : "?")
     )
     : null;
   return { name: vi.name, elemType: ELEM_TYPES[tt?.elemType ?? 0] ?? "unknown", dims };
@@ -226,7 +226,9 @@ export async function parseOnnxModel(
     );
   }
   await inlineExternalData(graph, source, options.baseDir);
-  const initializers = new Set<string>((graph.initializer ?? []).map((t: { name: string }) => t.name));
+  const initializers = new Set<string>(
+    (graph.initializer ?? []).map((t: { name: string }) => t.name),
+  );
   const inputs = (graph.input ?? []).filter((i: { name: string }) => !initializers.has(i.name))
     .map(specOf);
   const outputs = (graph.output ?? []).map(specOf);

@@ -53,11 +53,21 @@ export function parseCli(
   const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
     {};
   for (const [k, v] of Object.entries(options.flags)) {
-    spec[k] = { type: v.type, multiple: v.multiple ?? false, ...(v.short ? { short: v.short } : {}) };
+    spec[k] = {
+      type: v.type,
+      multiple: v.multiple ?? false,
+      ...(v.short ? { short: v.short } : {}),
+    };
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: norm, options: spec, allowPositionals: true, tokens: true, strict: true });
+    parsed = parseArgs({
+      args: norm,
+      options: spec,
+      allowPositionals: true,
+      tokens: true,
+      strict: true,
+    });
   } catch (err) {
     const m = (err as Error).message.split("\n")[0];
     const unknown = /Unknown option '([^']+)'/.exec(m);

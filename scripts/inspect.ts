@@ -9,10 +9,11 @@ import { intFlag, parseCli, runMain } from "./cli_args.ts";
 import { listLayers, runInspect } from "../inspector/inspect.ts";
 import { InspectorError } from "../inspector/errors.ts";
 import type { EpChoice } from "../inspector/runtime.ts";
-import type { GpuChoice } from "../inspector/_reduce_shim.ts";
+import type { GpuMode } from "../analysis/reduce.ts";
 
 /** Help text. */
-export const INSPECT_HELP = `feature-inspector inspect — extract feature maps from an ONNX video model
+export const INSPECT_HELP =
+  `feature-inspector inspect — extract feature maps from an ONNX video model
 
 Usage: deno task inspect [flags]
 
@@ -106,7 +107,7 @@ if (import.meta.main) {
       layout: v.layout as string[] | undefined,
       ep: oneOf<EpChoice>(v.ep, "--ep", ["auto", "webgpu", "wasm", "cpu"]),
       threads: intFlag(v.threads, "--threads", { min: 1 }),
-      gpu: oneOf<GpuChoice>(v.gpu, "--gpu", ["auto", "on", "off"]),
+      gpu: oneOf<GpuMode>(v.gpu, "--gpu", ["auto", "on", "off"]),
       name: v.name as string | undefined,
       dtype: oneOf<"float32" | "float16">(v.dtype, "--dtype", ["float32", "float16"]),
       gridChannels: intFlag(v.grid_channels, "--grid_channels", { min: 0 }),

@@ -82,14 +82,19 @@ for (const model of ["resnet18w16_video", "r3d_tiny_video"]) {
       assert.ok(err <= 1e-4, `${model}/${name}: max abs error ${err}`);
     }
     // The model's own outputs are untouched by tapping: check the logits in the manifest run.
-    assert.ok(manifest.layers.every((l) => l.per_frame.length === 2 && l.per_frame[0].length === 8));
+    assert.ok(
+      manifest.layers.every((l) => l.per_frame.length === 2 && l.per_frame[0].length === 8),
+    );
   });
 }
 
 Deno.test("inspect: tapping does not change the model's own outputs", async () => {
   const g = await loadOnnxModel(FIXTURE);
   const dims = [2, 3, 3, 48, 48];
-  const data = Float32Array.from({ length: dims.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 0.01));
+  const data = Float32Array.from(
+    { length: dims.reduce((a, b) => a * b) },
+    (_, i) => Math.sin(i * 0.01),
+  );
   await using plain = await createSession(await Deno.readFile(FIXTURE), { ep: "wasm", threads: 1 });
   const a = await plain.run({ frames: { data, dims } });
   const tensors = g.nodes.filter((n) => n.opType === "Relu").map((n) => n.outputs[0]);
@@ -132,7 +137,8 @@ Deno.test("inspect: all frames from one pass equal the full tapped tensor; NumPy
   const { loadClips } = await import("../inspector/clips.ts");
   const clips = await loadClips("fixture", { batchSize: 2, maxLen: 4, size: 48 });
   await using s = await createSession(tapModel(g, [tensor]), { ep: "wasm", threads: 1 });
-  const full = await (await s.run({ frames: { data: clips.data, dims: [...clips.shape] } }))[tensor].download();
+  const full = await (await s.run({ frames: { data: clips.data, dims: [...clips.shape] } }))[tensor]
+    .download();
   const per = m.layers[1].shape.reduce((a, b) => a * b, 1);
   using npy = await StructuredNpyReader.open(join(out, "features.npy"));
   for (let b = 0; b < 2; b++) {
@@ -183,7 +189,10 @@ Deno.test("inspect: default layers on fixture clips write npy, manifest and grid
 Deno.test("inspect: --list_layers prints modules with shapes", async () => {
   const r = await inspect(["--list_layers", "--size", "32", "--max_len", "2"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /layer1\.0\s+\/backbone\/layer1\/layer1\.0\/relu_1\/Relu_output_0\s+Relu\s+\[2, /);
+  assert.match(
+    r.stdout,
+    /layer1\.0\s+\/backbone\/layer1\/layer1\.0\/relu_1\/Relu_output_0\s+Relu\s+\[2, /,
+  );
   assert.match(r.stdout, /conv1 .*BN folded in: bn1/);
 });
 
@@ -223,10 +232,19 @@ Deno.test("inspect errors: missing, corrupt, .pth and external-data models", asy
 
 Deno.test("inspect errors: shapes, --size and target ranges", async () => {
   const d = tempDir();
-  await Deno.writeFile(join(d, "x.npy"), encodePlainNpy(new Float32Array(2 * 3 * 32 * 32), [2, 3, 32, 32]));
+  await Deno.writeFile(
+    join(d, "x.npy"),
+    encodePlainNpy(new Float32Array(2 * 3 * 32 * 32), [2, 3, 32, 32]),
+  );
   await expectError(["--input", join(d, "x.npy")], /expects \(batch, time, 3, H, W\)|shape/);
-  await expectError(["--size", "32", "--max_len", "4", "--batch_idx", "5"], /--batch_idx 5 is out of range/);
-  await expectError(["--size", "32", "--max_len", "4", "--timestep", "4"], /--timestep 4 is out of range/);
+  await expectError(
+    ["--size", "32", "--max_len", "4", "--batch_idx", "5"],
+    /--batch_idx 5 is out of range/,
+  );
+  await expectError(
+    ["--size", "32", "--max_len", "4", "--timestep", "4"],
+    /--timestep 4 is out of range/,
+  );
   if (!HAVE_SHARED) return skip("../shared absent: --size check on a fixed-size model skipped");
   await expectError(
     ["--checkpoint", join(SHARED, "torch", "resnet18w16_video", "model.onnx"), "--size", "64"],
@@ -239,10 +257,25 @@ Deno.test("inspect errors: clip folders", async () => {
   await Deno.mkdir(join(d, "empty"));
   await expectError(["--dset", join(d, "empty"), "--size", "32"], /empty|no clips/i);
   await Deno.mkdir(join(d, "bad", "clip0"), { recursive: true });
-  await Deno.writeFile(join(d, "bad", "clip0", "frame_0000.png"), new TextEncoder().encode("garbage"));
-  await expectError(["--dset", join(d, "bad"), "--size", "32", "--batch_size", "1", "--max_len", "1"], /frame_0000\.png/);
+  await Deno.writeFile(
+    join(d, "bad", "clip0", "frame_0000.png"),
+    new TextEncoder().encode("garbage"),
+  );
+  await expectError([
+    "--dset",
+    join(d, "bad"),
+    "--size",
+    "32",
+    "--batch_size",
+    "1",
+    "--max_len",
+    "1",
+  ], /frame_0000\.png/);
   await expectError(["--size", "32", "--max_len", "400"], /--max_len/);
-  await expectError(["--dset", join(d, "missing"), "--size", "32"], /missing|not found|does not exist/i);
+  await expectError(
+    ["--dset", join(d, "missing"), "--size", "32"],
+    /missing|not found|does not exist/i,
+  );
 });
 
 Deno.test("inspect errors: unwritable --save_dir and a missing permission", async () => {
@@ -271,10 +304,61 @@ Deno.test("inspect: non-finite activations warn, are counted, and the run goes o
   data[3 * 32 * 32 + 7] = Infinity;
   await Deno.writeFile(join(d, "nan.npy"), encodePlainNpy(data, dims));
   const out = join(d, "out");
-  const r = await inspect(["--input", join(d, "nan.npy"), "--layers", "conv1", "--save_dir", out, "--grid_channels", "2"]);
+  const r = await inspect([
+    "--input",
+    join(d, "nan.npy"),
+    "--layers",
+    "conv1",
+    "--save_dir",
+    out,
+    "--grid_channels",
+    "2",
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /warning: layer conv1 has \d+ non-finite values/);
   const m = JSON.parse(await Deno.readTextFile(join(out, "features.json"))) as Manifest;
   assert.ok(m.layers[0].stats.nonfinite > 0);
   assert.ok(m.warnings.length > 0);
+});
+
+Deno.test("inspect: WebGPU EP keeps taps on the GPU, reads back only statistics and saved frames", async () => {
+  const adapter = await navigator.gpu?.requestAdapter();
+  if (!adapter) return skip("no WebGPU adapter");
+  const outs: Record<string, string> = {};
+  for (const ep of ["webgpu", "wasm"]) {
+    outs[ep] = tempDir();
+    const r = await runScript(INSPECT, [
+      "--ep",
+      ep,
+      "--size",
+      "48",
+      "--max_len",
+      "4",
+      "--timestep",
+      "1,3",
+      "--layers",
+      "conv1",
+      "layer3",
+      "--grid_channels",
+      "0",
+      "--save_dir",
+      outs[ep],
+    ]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+  }
+  const m = JSON.parse(await Deno.readTextFile(join(outs.webgpu, "features.json"))) as Manifest;
+  assert.equal(m.backend.ep, "webgpu");
+  const red = m.reductions as Record<string, number | string>;
+  assert.equal(red.whereDeviceTensors, "webgpu");
+  assert.ok((red.bytes_read_back as number) < (red.bytes_full_readback_would_be as number) / 2);
+  using a = await StructuredNpyReader.open(join(outs.webgpu, "features.npy"));
+  using b = await StructuredNpyReader.open(join(outs.wasm, "features.npy"));
+  for (const name of ["conv1", "layer3"]) {
+    for (let r = 0; r < 2; r++) {
+      assert.ok(maxAbsDiff(await a.readField(name, r), await b.readField(name, r)) <= 1e-4, name);
+    }
+  }
+  const mw = JSON.parse(await Deno.readTextFile(join(outs.wasm, "features.json"))) as Manifest;
+  const sa = m.layers[1].per_frame[1][3].mean!, sb = mw.layers[1].per_frame[1][3].mean!;
+  assert.ok(Math.abs(sa - sb) <= 1e-4 * Math.max(1, Math.abs(sb)));
 });

@@ -18,14 +18,24 @@ const KEPT = join(ROOT, "fixtures", "resnet18_video_bn.onnx");
 const R3D = join(ROOT, "fixtures", "r3d_video.onnx");
 
 Deno.test("layers: scope segments fold into dotted module paths", () => {
-  assert.equal(scopeToModulePath(["backbone", "layer1", "layer1.0", "conv1"]), "backbone.layer1.0.conv1");
+  assert.equal(
+    scopeToModulePath(["backbone", "layer1", "layer1.0", "conv1"]),
+    "backbone.layer1.0.conv1",
+  );
   assert.equal(scopeToModulePath(["features", "features.0", "features.0.0"]), "features.0.0");
   assert.equal(scopeToModulePath([]), "");
 });
 
 Deno.test("layers: folded BatchNorm — bn1 aliases the fused Conv, conv1 is flagged", async () => {
   const g = await loadOnnxModel(FOLDED);
-  const { layers, unresolved } = resolveLayers(g, ["conv1", "bn1", "relu", "maxpool", "layer1", "layer4"]);
+  const { layers, unresolved } = resolveLayers(g, [
+    "conv1",
+    "bn1",
+    "relu",
+    "maxpool",
+    "layer1",
+    "layer4",
+  ]);
   assert.deepEqual(unresolved, []);
   const by = Object.fromEntries(layers.map((l) => [l.name, l]));
   assert.equal(by.conv1.tensor, "/backbone/conv1/Conv_output_0");
@@ -129,7 +139,9 @@ Deno.test("layout: the four layouts, time maps and frame extraction", () => {
   for (let b = 0; b < 2; b++) {
     for (let c = 0; c < 3; c++) {
       for (let t = 0; t < 2; t++) {
-        for (let w = 0; w < 2; w++) data[((b * 3 + c) * 2 + t) * 2 + w] = 1000 * b + 100 * c + 10 * t + w;
+        for (let w = 0; w < 2; w++) {
+          data[((b * 3 + c) * 2 + t) * 2 + w] = 1000 * b + 100 * c + 10 * t + w;
+        }
       }
     }
   }
@@ -149,4 +161,23 @@ Deno.test("layout: index specs", () => {
   assert.deepEqual(parseIndexSpec("all", { count: 2, flag: "--batch_idx" }), [0, 1]);
   assert.throws(() => parseIndexSpec("8", { count: 8, flag: "--timestep" }), /out of range/);
   assert.throws(() => parseIndexSpec("x", { count: 8, flag: "--timestep" }), /use a number/);
+});
+
+Deno.test("layout: frame ranges for partial GPU readback match extractFrame", async () => {
+  const { frameRanges } = await import("../inspector/gpu_readback.ts");
+  const data = Float32Array.from({ length: 2 * 3 * 4 * 2 }, (_, i) => i);
+  for (
+    const [dims, swapped] of [[[2, 3, 4, 1, 2], true], [[8, 3, 1, 2], false], [
+      [2, 4, 3, 1, 2],
+      false,
+    ]] as const
+  ) {
+    const l = detectLayout(dims, { batch: 2, time: 4, swapped, name: "x" });
+    for (let b = 0; b < 2; b++) {
+      for (let t = 0; t < 4; t++) {
+        const got = frameRanges(l, b, t).flatMap(([s, n]) => Array.from(data.subarray(s, s + n)));
+        assert.deepEqual(got, Array.from(extractFrame(data, l, b, t)), `${l.kind} b${b} t${t}`);
+      }
+    }
+  }
 });

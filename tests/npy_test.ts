@@ -28,8 +28,14 @@ Deno.test("npy: plain round trip and header", () => {
 
 Deno.test("npy: truncated and foreign files give clear errors", () => {
   const bytes = encodePlainNpy(ramp(10), [10]);
-  assert.throws(() => decodePlainNpy(bytes.subarray(0, bytes.length - 4), "x.npy"), (e: Error) => e instanceof InspectorError && e.message.includes("truncated"));
-  assert.throws(() => decodePlainNpy(new TextEncoder().encode("hello world!"), "x.npy"), (e: Error) => e instanceof InspectorError && e.message.includes("not a NumPy"));
+  assert.throws(
+    () => decodePlainNpy(bytes.subarray(0, bytes.length - 4), "x.npy"),
+    (e: Error) => e instanceof InspectorError && e.message.includes("truncated"),
+  );
+  assert.throws(
+    () => decodePlainNpy(new TextEncoder().encode("hello world!"), "x.npy"),
+    (e: Error) => e instanceof InspectorError && e.message.includes("not a NumPy"),
+  );
 });
 
 Deno.test("npy: structured writer streams fields; reader reads them back", async () => {
@@ -59,7 +65,10 @@ Deno.test("npy: structured writer streams fields; reader reads them back", async
     const [name, r] = k.split(":");
     assert.deepEqual(maxAbsDiff(await rd.readField(name, Number(r)), v), 0);
   }
-  await assert.rejects(() => rd.readField("layer9", 0), (e: Error) => e instanceof InspectorError && e.message.includes("holds: conv1, layer1"));
+  await assert.rejects(
+    () => rd.readField("layer9", 0),
+    (e: Error) => e instanceof InspectorError && e.message.includes("holds: conv1, layer1"),
+  );
 });
 
 Deno.test("npy: NumPy reads the structured file (float32 and float16)", async () => {
@@ -67,7 +76,11 @@ Deno.test("npy: NumPy reads the structured file (float32 and float16)", async ()
   const dir = tempDir();
   for (const scalar of ["f4", "f2"] as const) {
     const path = join(dir, `f_${scalar}.npy`);
-    const fields = [{ name: "layer1", scalar, shape: [3, 2, 2] }, { name: "x/y", scalar, shape: [5] }];
+    const fields = [{ name: "layer1", scalar, shape: [3, 2, 2] }, {
+      name: "x/y",
+      scalar,
+      shape: [5],
+    }];
     const w = await StructuredNpyWriter.create(path, { shape: [1, 2], fields });
     await w.writeField("layer1", 0, ramp(12, 1));
     await w.writeField("layer1", 1, ramp(12, 2));
