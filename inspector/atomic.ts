@@ -10,6 +10,31 @@
 import { dirname, join } from "node:path";
 import { InspectorError } from "./errors.ts";
 
+/**
+ * Make sure Deno may write to `dir`: granted already, or asked for on an interactive terminal
+ * (Deno's own prompt), or else one clear error that names the flag to add.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { ensureWritePermission } from "./atomic.ts";
+ * await ensureWritePermission("out");
+ * ```
+ */
+export async function ensureWritePermission(dir: string): Promise<void> {
+  const desc = { name: "write", path: dir } as const;
+  let state = (await Deno.permissions.query(desc)).state;
+  if (state === "prompt" && Deno.stdin.isTerminal()) {
+    state = (await Deno.permissions.request(desc)).state;
+  }
+  if (state !== "granted") {
+    throw new InspectorError(
+      `Deno may not write to --save_dir ${dir}: add --allow-write=${dir} (e.g. deno run ` +
+        `-P=inspect --allow-write=${dir} scripts/inspect.ts ...; likewise for analyze and ` +
+        `compare) or use the folder the task allows (out/, feature_analysis/, comparison/)`,
+    );
+  }
+}
+
 /** A set of files written under temporary names and renamed into place together. */
 export class OutputSet {
   /** The output folder. */
@@ -34,6 +59,7 @@ export class OutputSet {
    * ```
    */
   static async open(dir: string): Promise<OutputSet> {
+    await ensureWritePermission(dir);
     let created = false;
     try {
       const st = await Deno.stat(dir);

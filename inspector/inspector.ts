@@ -37,6 +37,7 @@ import {
 } from "../analysis/stats.ts";
 import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
+import { trackGpuBuffers } from "./gpu_tracking.ts";
 import { StructuredNpyWriter } from "./npy.ts";
 import { OutputSet } from "./atomic.ts";
 import {
@@ -203,6 +204,7 @@ export class FeatureMapInspector implements AsyncDisposable {
   #disposed = false;
   #frameBytesRead = 0;
   #fullBytes = 0;
+  #liveBuffers: (() => number) | null = null;
 
   private constructor(
     graph: OnnxGraph,
@@ -216,6 +218,16 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#session = session;
     this.options = options;
     this.#swapped = timeChannelSwaps(graph);
+    if (session.device) this.#liveBuffers = trackGpuBuffers(session.device);
+  }
+
+  /**
+   * GPU buffers alive on the session's WebGPU device that were created since this inspector
+   * opened (ORT's pooled buffers included): flat across iterations when nothing leaks.
+   * Always 0 without WebGPU.
+   */
+  liveGpuBuffers(): number {
+    return this.#liveBuffers?.() ?? 0;
   }
 
   /**

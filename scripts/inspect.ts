@@ -78,9 +78,18 @@ function oneOf<T extends string>(v: unknown, flag: string, allowed: readonly T[]
   return v as T;
 }
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const { values: v } = parseCli(Deno.args, { flags: FLAGS });
+/**
+ * Run the inspect command on command-line arguments (without the command name).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { inspectCommand } from "./inspect.ts";
+ * await inspectCommand(["--size", "112", "--timestep", "0-3"]);
+ * ```
+ */
+export async function inspectCommand(args: readonly string[]): Promise<void> {
+  {
+    const { values: v } = parseCli(args, { flags: FLAGS });
     if (v.help) {
       console.log(INSPECT_HELP);
       return;
@@ -131,5 +140,7 @@ if (import.meta.main) {
       return;
     }
     await runInspect(opts);
-  });
+  }
 }
+
+if (import.meta.main) await runMain(() => inspectCommand(Deno.args));

@@ -1,0 +1,131 @@
+/**
+ * feature-inspector: see what each layer of a trained video CNN (exported to ONNX) has learned.
+ *
+ * The workflow of the original PyTorch forward-hook toolkit, on an ONNX model, with every
+ * requested frame from one forward pass:
+ *
+ * ```ts ignore
+ * import { FeatureMapInspector, loadClips } from "./mod.ts";
+ *
+ * await using inspector = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", {
+ *   layers: ["conv1", "layer1", "layer4"],
+ *   saveDir: "out",
+ * });
+ * const batch = await loadClips("fixture", { batchSize: 2, maxLen: 8, size: 112 });
+ * inspector.setTarget({ batchIdx: 0, timestep: "0-7" });
+ * const features = await inspector.extractFeatures({ data: batch.data, dims: [...batch.shape] });
+ * for (const layer of features.layers) {
+ *   console.log(layer.name, layer.layout.label, layer.stats.summary.mean);
+ * }
+ * await inspector.saveFeatures();
+ * await inspector.visualizeFeatureMaps("layer1", { numChannels: 16 });
+ * ```
+ *
+ * Building blocks for custom analyses: {@linkcode readFeatures}, {@linkcode analyzeFeatures},
+ * {@linkcode compareFeatures}, {@linkcode loadClips}, the metrics ({@linkcode linearCka} ...),
+ * the reductions ({@linkcode createReducer}) and the runtimes ({@linkcode createSession}).
+ *
+ * @module
+ */
+
+// Extraction
+export {
+  DEFAULT_LAYERS,
+  FeatureMapInspector,
+  parseLayoutFlags,
+  safeFileName,
+} from "./inspector/inspector.ts";
+export type {
+  BatchInput,
+  Extraction,
+  InspectorOptions,
+  LayerFeatures,
+  LayerStats,
+  SaveMetadata,
+  TargetSpec,
+} from "./inspector/inspector.ts";
+export { DEFAULT_MODEL, listLayers, runInspect } from "./inspector/inspect.ts";
+export type { InspectOptions, InspectResult, LayerListing } from "./inspector/inspect.ts";
+
+// Models, layers and layouts
+export {
+  loadOnnxModel,
+  parseOnnxModel,
+  scopeToModulePath,
+  tapModel,
+  tensorNames,
+} from "./inspector/onnx_model.ts";
+export type { Dim, GraphNode, OnnxGraph, TensorSpec } from "./inspector/onnx_model.ts";
+export { closestNames, listModules, resolveLayers } from "./inspector/layers.ts";
+export type { ModuleInfo, ResolvedLayer, UnresolvedLayer } from "./inspector/layers.ts";
+export {
+  detectLayout,
+  extractFrame,
+  LAYOUT_LABELS,
+  parseIndexSpec,
+  parseLayoutOverride,
+  rowLayout,
+  tensorFrameOf,
+  timeChannelSwaps,
+} from "./inspector/layout.ts";
+export type { LayoutKind, TimeLayout } from "./inspector/layout.ts";
+
+// Runtimes
+export { createSession, probeGpu } from "./inspector/runtime.ts";
+export type {
+  BackendInfo,
+  CreateSessionOptions,
+  EpChoice,
+  FeedTensor,
+  ModelSession,
+  OutputTensor,
+} from "./inspector/runtime.ts";
+
+// Data
+export { loadClips } from "./inspector/clips.ts";
+export type { ClipBatch, GazePoint, LoadClipsOptions, LoadedClip } from "./inspector/clips.ts";
+export { resolveDataset } from "./inspector/datasets.ts";
+export type { DatasetInfo } from "./inspector/datasets.ts";
+export { decodeImage, encodePng } from "./inspector/image_io.ts";
+
+// Files
+export {
+  decodePlainNpy,
+  encodePlainNpy,
+  readPlainNpy,
+  StructuredNpyReader,
+  StructuredNpyWriter,
+} from "./inspector/npy.ts";
+export type { NpyField, NpyHeader, PlainArray } from "./inspector/npy.ts";
+export { MANIFEST_FORMAT_VERSION, readManifest } from "./inspector/manifest.ts";
+export type { Manifest, ManifestLayer, ManifestSummary } from "./inspector/manifest.ts";
+export { readFeatures } from "./inspector/features_file.ts";
+export type { FeaturesFile, SavedLayer } from "./inspector/features_file.ts";
+export { describeError, InspectorError } from "./inspector/errors.ts";
+
+// Statistics and kernels
+export { channelStatsOf, mergeMoments, reduceRows, summarizeFrames } from "./analysis/stats.ts";
+export type { ChannelStats, RowMoments, SummaryStats } from "./analysis/stats.ts";
+export { createReducer, tensorInput } from "./analysis/reduce.ts";
+export type { GpuMode, Reducer, ReducerInfo, ReducerOptions } from "./analysis/reduce.ts";
+export { histogram, histogramEdges } from "./analysis/histogram.ts";
+export { spatialMaps } from "./analysis/spatial.ts";
+export { colormap, renderChannelTile } from "./analysis/colormap.ts";
+
+// Reports
+export { analyzeFeatures } from "./analysis/analyze.ts";
+export type { AnalysisSummary, AnalyzeOptions, LayerSummary } from "./analysis/analyze.ts";
+export { healthFlags } from "./analysis/health.ts";
+export type { HealthFlag } from "./analysis/health.ts";
+export { compareFeatures } from "./analysis/compare.ts";
+export type { CompareOptions, Comparison, LayerComparison } from "./analysis/compare.ts";
+export {
+  cosineSimilarity,
+  linearCka,
+  maxAbsDiff,
+  pearsonCorrelation,
+  relL2,
+} from "./analysis/compare_metrics.ts";
+export { renderFeatureGrid } from "./analysis/feature_grid.ts";
+export type { FeatureGridOptions } from "./analysis/feature_grid.ts";
+export { renderSvgPng, renderVegaPng } from "./analysis/render.ts";
