@@ -29,6 +29,8 @@ Options:
                                manifest (<stem>.json); without one, positions in the file.
                                Two timesteps of one run:
                                  compare run/features.npy run/features.npy --a_frame 0,0 --b_frame 0,4
+                               One run, --a_frame only: that frame against every saved
+                               timestep of the same sample (per-frame chart over time).
   --a_name, --a-name NAME      display name of run A (default: model file, backend or folder)
   --b_name, --b-name NAME      display name of run B
   --quiet                      print only the summary
