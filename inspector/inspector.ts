@@ -131,7 +131,7 @@ export interface Extraction {
   time: number;
   /** Saved batch indices and timesteps. */
   targets: { batchIdx: number[]; timestep: number[] };
-  /** Per layer, in request order. */
+  /** Per layer, in network (topological) order. */
   layers: LayerFeatures[];
   /** The model's own outputs (e.g. logits), downloaded. */
   modelOutputs: Record<string, { dims: number[]; data: Float32Array }>;
@@ -245,6 +245,10 @@ export class FeatureMapInspector implements AsyncDisposable {
     const resolved = resolveLayers(graph, options.layers ?? DEFAULT_LAYERS, {
       prefix: options.prefix,
     });
+    // Network (topological) order, so that files, reports and "first divergent" follow the
+    // data flow whatever order the names were given in; ties keep the request order.
+    const order = new Map(graph.nodes.map((n) => [n.name, n.index]));
+    resolved.layers.sort((a, b) => (order.get(a.node) ?? 0) - (order.get(b.node) ?? 0));
     const info = options.onInfo ?? (() => {});
     for (const u of resolved.unresolved) {
       info(
@@ -511,6 +515,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       ...(l.resolved.folded ? { folded: l.resolved.folded } : {}),
       ...(l.resolved.aliasOf ? { alias_of: l.resolved.aliasOf } : {}),
       notes: l.resolved.notes,
+      node_index: this.graph.nodes.findIndex((n) => n.name === l.resolved.node),
       stats: manifestSummary(l.stats.summary),
       channels: {
         mean: l.stats.channels.mean.map((v) => (Number.isFinite(v) ? v : null)),

@@ -75,6 +75,8 @@ export interface ManifestLayer {
   alias_of?: string;
   /** Notes for people. */
   notes: string[];
+  /** Position of the producing node in the graph's topological order. */
+  node_index: number;
   /** Summary over the saved frames. */
   stats: ManifestSummary;
   /** Per-channel statistics over the saved frames. */
@@ -114,7 +116,7 @@ export interface Manifest {
   targets: { batch_idx: number[]; timestep: number[] };
   /** The `.npy` file. */
   npy: { file: string; dtype: string; shape: number[]; fields: string[] };
-  /** Per layer, in the order requested. */
+  /** Per layer, in network (topological) order. */
   layers: ManifestLayer[];
   /** Names that resolved to nothing, with candidates. */
   unresolved: { request: string; reason: string; candidates: string[] }[];
