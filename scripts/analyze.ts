@@ -11,7 +11,8 @@ import { CHANNEL_SORT_KEYS, type ChannelSortKey } from "../analysis/charts_layer
 import { InspectorError } from "../inspector/errors.ts";
 
 /** Help text. */
-export const ANALYZE_HELP = `feature-inspector analyze — charts, statistics and health flags of saved features
+export const ANALYZE_HELP =
+  `feature-inspector analyze — charts, statistics and health flags of saved features
 
 Usage: deno task analyze FILE.npy [flags]
 

@@ -1,0 +1,746 @@
+/**
+ * Vega specs of the per-layer figures of `analyze`: the value distribution
+ * (`<layer>_distribution.png`), per-channel statistics (`<layer>_channel_stats.png`) and spatial
+ * patterns (`<layer>_spatial_patterns.png`).
+ *
+ * @module
+ */
+
+import type { LayerStatistics } from "./analyze_stats.ts";
+import {
+  COLORS,
+  figure,
+  finiteOrNull,
+  fmt,
+  panel,
+  pct,
+  textMark,
+  type VegaObject,
+} from "./charts_common.ts";
+import { heatmapDataUrl, type VegaSpec } from "./render.ts";
+import type { ColormapName } from "./colormap.ts";
+
+const shapeText = (s: readonly number[]): string => `(${s.join(", ")})`;
+
+function layerSubtitle(name: string, s: LayerStatistics): string {
+  return `${name} ${shapeText(s.shape)} · ${s.frames} saved frame${s.frames === 1 ? "" : "s"} · ` +
+    `${s.summary.count.toLocaleString("en-US")} values · mean ${fmt(s.summary.mean)} · std ${
+      fmt(s.summary.std)
+    } · ${pct(s.summary.sparsity)} zeros` +
+    (s.summary.nonfinite ? ` · ${s.summary.nonfinite} NaN/Inf` : "");
+}
+
+/** Options of {@linkcode distributionSpec}. */
+export interface DistributionOptions {
+  /** Logarithmic count axis for the histogram. */
+  logCounts?: boolean;
+}
+
+/**
+ * Histogram, box plot and cumulative distribution of one layer's values.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { distributionSpec } from "./charts_layer.ts";
+ * import { renderVegaPng } from "./render.ts";
+ * const png = await renderVegaPng(distributionSpec("layer1", stats, { logCounts: true }));
+ * ```
+ */
+export function distributionSpec(
+  name: string,
+  s: LayerStatistics,
+  options: DistributionOptions = {},
+): VegaSpec {
+  const W = 300, H = 230, gap = 80, boxW = 170;
+  const log = options.logCounts ?? false;
+  const hist = s.histogram.counts.map((count, i) => ({
+    x0: s.histogram.edges[i],
+    x1: s.histogram.edges[i + 1],
+    count,
+  })).filter((d) => !log || d.count > 0);
+  const { summary: sm, box, quantiles: q } = s;
+  const lo = finiteOrNull(sm.min) ?? 0, hi = finiteOrNull(sm.max) ?? 1;
+  const domain = lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi];
+  // A ReLU layer's exact zeros make one bin dwarf the rest: clip the count axis above the
+  // other bins (the tall bar is cut and labelled) so the shape of the non-zero values shows.
+  let clipAt: number | null = null;
+  let spike: { x0: number; x1: number; count: number } | null = null;
+  if (!log && sm.sparsity > 0.1 && hist.length > 2) {
+    const zi = hist.findIndex((d) => d.x0 <= 0 && 0 <= d.x1);
+    if (zi >= 0) {
+      const rest = Math.max(...hist.filter((_, i) => i !== zi).map((d) => d.count));
+      if (rest > 0 && hist[zi].count > 4 * rest) {
+        clipAt = rest * 1.3;
+        spike = hist[zi];
+      }
+    }
+  }
+
+  const histPanel = panel({
+    x: 0,
+    y: 0,
+    width: W,
+    height: H,
+    title: "Histogram",
+    subtitle: `${s.histogram.counts.length} bins${log ? ", log counts" : ""} · ${
+      pct(sm.sparsity)
+    } exact zeros${spike ? " (bar cut)" : ""}`,
+    data: [{ name: "hist", values: hist }],
+    scales: [
+      { name: "x", type: "linear", domain, range: "width", zero: false, nice: false },
+      log
+        ? {
+          name: "y",
+          type: "log",
+          domain: { data: "hist", field: "count" },
+          domainMin: 1,
+          range: "height",
+          nice: true,
+        }
+        : {
+          name: "y",
+          type: "linear",
+          domain: clipAt ? [0, clipAt] : { data: "hist", field: "count" },
+          range: "height",
+          nice: !clipAt,
+        },
+    ],
+    axes: [
+      { orient: "bottom", scale: "x", title: "activation", tickCount: 6 },
+      {
+        orient: "left",
+        scale: "y",
+        title: log ? "count (log)" : "count",
+        grid: true,
+        tickCount: 5,
+        format: log ? "~s" : "~s",
+      },
+    ],
+    marks: [
+      {
+        type: "rect",
+        from: { data: "hist" },
+        clip: true,
+        encode: {
+          enter: {
+            x: { scale: "x", field: "x0" },
+            x2: { scale: "x", field: "x1" },
+            y: { scale: "y", field: "count" },
+            y2: log ? { scale: "y", value: 1 } : { scale: "y", value: 0 },
+            fill: { value: COLORS.primary },
+            stroke: { value: "white" },
+            strokeWidth: { value: hist.length > 40 ? 0.2 : 0.5 },
+          },
+        },
+      },
+      ...(spike
+        ? [{
+          type: "text",
+          encode: {
+            enter: {
+              x: { scale: "x", value: spike.x1 },
+              dx: { value: 4 },
+              y: { value: 26 },
+              text: { value: `↑ ${spike.count.toLocaleString("en-US")} (zeros)` },
+              fill: { value: COLORS.dark },
+              fontSize: { value: 10 },
+            },
+          },
+        }, {
+          type: "rule",
+          encode: {
+            enter: {
+              x: { scale: "x", value: spike.x0, offset: -2 },
+              x2: { scale: "x", value: spike.x1, offset: 2 },
+              y: { value: 6 },
+              stroke: { value: "white" },
+              strokeWidth: { value: 3 },
+            },
+          },
+        }]
+        : []),
+      ...(Number.isFinite(sm.mean)
+        ? [{
+          type: "rule",
+          encode: {
+            enter: {
+              x: { scale: "x", value: sm.mean },
+              y: { value: 0 },
+              y2: { value: H },
+              stroke: { value: COLORS.accent },
+              strokeWidth: { value: 1.5 },
+              strokeDash: { value: [5, 3] },
+            },
+          },
+        }, {
+          type: "text",
+          encode: {
+            enter: {
+              x: { scale: "x", value: sm.mean },
+              dx: { value: 4 },
+              y: { value: 10 },
+              text: { value: `mean ${fmt(sm.mean)}` },
+              fill: { value: COLORS.accent },
+              fontSize: { value: 10 },
+              align: { value: sm.mean > (domain[0] + domain[1]) / 2 ? "right" : "left" },
+            },
+          },
+        }]
+        : []),
+    ],
+  });
+
+  const outliers = box.outlierSample.map((v) => ({ v }));
+  const boxPanel = panel({
+    x: W + gap,
+    y: 0,
+    width: boxW,
+    height: H,
+    title: "Box plot",
+    subtitle: `1.5 IQR whiskers · ${
+      (box.outliersLow + box.outliersHigh).toLocaleString("en-US")
+    } outliers · ◆ mean`,
+    data: [{ name: "out", values: outliers }],
+    scales: [
+      { name: "x", type: "linear", domain: [0, 1], range: "width" },
+      { name: "y", type: "linear", domain, range: "height", zero: false, nice: false },
+    ],
+    axes: [{ orient: "left", scale: "y", title: "activation", grid: true, tickCount: 6 }],
+    marks: Number.isFinite(box.q1)
+      ? [
+        {
+          type: "rule",
+          encode: {
+            enter: {
+              x: { value: 45 },
+              y: { scale: "y", value: box.whiskerLow },
+              y2: { scale: "y", value: box.whiskerHigh },
+              stroke: { value: COLORS.dark },
+            },
+          },
+        },
+        ...[box.whiskerLow, box.whiskerHigh].map((v) => ({
+          type: "rule",
+          encode: {
+            enter: {
+              x: { value: 33 },
+              x2: { value: 57 },
+              y: { scale: "y", value: v },
+              stroke: { value: COLORS.dark },
+            },
+          },
+        })),
+        {
+          type: "rect",
+          encode: {
+            enter: {
+              x: { value: 20 },
+              x2: { value: 70 },
+              y: { scale: "y", value: box.q3 },
+              y2: { scale: "y", value: box.q1 },
+              fill: { value: "#c9d8ee" },
+              stroke: { value: COLORS.primary },
+              strokeWidth: { value: 1.2 },
+            },
+          },
+        },
+        {
+          type: "rule",
+          encode: {
+            enter: {
+              x: { value: 20 },
+              x2: { value: 70 },
+              y: { scale: "y", value: box.median },
+              stroke: { value: COLORS.dark },
+              strokeWidth: { value: 2.2 },
+            },
+          },
+        },
+        {
+          type: "symbol",
+          from: { data: "out" },
+          encode: {
+            enter: {
+              x: { value: 45 },
+              y: { scale: "y", field: "v" },
+              size: { value: 14 },
+              shape: { value: "circle" },
+              stroke: { value: COLORS.muted },
+              strokeWidth: { value: 0.8 },
+              fill: { value: "transparent" },
+            },
+          },
+        },
+        ...(Number.isFinite(sm.mean)
+          ? [{
+            type: "symbol",
+            encode: {
+              enter: {
+                x: { value: 45 },
+                y: { scale: "y", value: sm.mean },
+                shape: { value: "diamond" },
+                size: { value: 50 },
+                fill: { value: COLORS.accent },
+              },
+            },
+          }]
+          : []),
+        ...[
+          [box.q3, `p75 ${fmt(box.q3)}`],
+          [box.median, `median ${fmt(box.median)}`],
+          [box.q1, `p25 ${fmt(box.q1)}`],
+        ].map(([_v, t], i, all) => ({
+          type: "text",
+          encode: {
+            enter: {
+              x: { value: 78 },
+              // Spread the labels when the box is thin.
+              y: { signal: labelY(all.map((a) => a[0] as number), i, domain, H) },
+              text: { value: t },
+              fontSize: { value: 10 },
+              fill: { value: COLORS.dark },
+              baseline: { value: "middle" },
+            },
+          },
+        })),
+      ]
+      : [textMark("no finite values", { x: 10, y: H / 2 })],
+  });
+
+  const cdf = s.cdf.value.map((v, i) => ({ v, f: s.cdf.fraction[i] })).filter((d) =>
+    Number.isFinite(d.v)
+  );
+  const cdfPanel = panel({
+    x: W + gap + boxW + gap + 40,
+    y: 0,
+    width: W,
+    height: H,
+    title: "Cumulative distribution",
+    subtitle: `p1 ${fmt(q.p1)} · p50 ${fmt(q.p50)} · p99 ${fmt(q.p99)}`,
+    data: [{ name: "cdf", values: cdf }],
+    scales: [
+      { name: "x", type: "linear", domain, range: "width", zero: false, nice: false },
+      { name: "y", type: "linear", domain: [0, 1], range: "height" },
+    ],
+    axes: [
+      { orient: "bottom", scale: "x", title: "activation", tickCount: 6 },
+      { orient: "left", scale: "y", title: "fraction of values ≤ x", grid: true, format: ".0%" },
+    ],
+    marks: [
+      {
+        type: "rule",
+        encode: {
+          enter: {
+            x: { value: 0 },
+            x2: { value: W },
+            y: { scale: "y", value: 0.5 },
+            stroke: { value: "#bbb" },
+            strokeDash: { value: [3, 3] },
+          },
+        },
+      },
+      {
+        type: "line",
+        from: { data: "cdf" },
+        encode: {
+          enter: {
+            x: { scale: "x", field: "v" },
+            y: { scale: "y", field: "f" },
+            stroke: { value: COLORS.primary },
+            strokeWidth: { value: 2 },
+            interpolate: { value: "step-after" },
+          },
+        },
+      },
+    ],
+  });
+
+  return figure({
+    title: `${name} — activation distribution`,
+    subtitle: layerSubtitle(name, s),
+    width: W + gap + boxW + gap + 40 + W,
+    height: H,
+    marks: [histPanel, boxPanel, cdfPanel],
+  });
+}
+
+/** Pixel y of label i, pushed apart so that labels of a thin box do not overlap. */
+function labelY(values: number[], i: number, domain: number[], H: number): string {
+  const ys = values.map((v) => H - (v - domain[0]) / (domain[1] - domain[0] || 1) * H);
+  // ys are in descending value order: top to bottom; enforce >= 12 px spacing around the middle.
+  const mid = ys[1];
+  const top = Math.min(ys[0], mid - 12), bottom = Math.max(ys[2], mid + 12);
+  return String([top, mid, bottom][i]);
+}
+
+/** Statistic to sort channels by in {@linkcode channelStatsSpec}. */
+export type ChannelSortKey = "index" | "mean" | "std" | "max" | "sparsity";
+
+/** The keys {@linkcode channelStatsSpec} can sort by. */
+export const CHANNEL_SORT_KEYS: readonly ChannelSortKey[] = [
+  "index",
+  "mean",
+  "std",
+  "max",
+  "sparsity",
+];
+
+/**
+ * Per-channel mean, std, max and sparsity as four aligned bar charts; dead channels in red.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { channelStatsSpec } from "./charts_layer.ts";
+ * const spec = channelStatsSpec("layer1", stats, { sortBy: "mean" });
+ * ```
+ */
+export function channelStatsSpec(
+  name: string,
+  s: LayerStatistics,
+  options: { sortBy?: ChannelSortKey } = {},
+): VegaSpec {
+  const sortBy = options.sortBy ?? "index";
+  const C = s.geometry.channels;
+  const dead = new Set(s.deadChannels);
+  const rows = Array.from({ length: C }, (_, c) => ({
+    c: String(c),
+    index: c,
+    mean: finiteOrNull(s.channels.mean[c]),
+    std: finiteOrNull(s.channels.std[c]),
+    max: finiteOrNull(s.channels.max[c]),
+    sparsity: s.channels.sparsity[c],
+    dead: dead.has(c),
+  }));
+  if (sortBy !== "index") {
+    rows.sort((a, b) => ((b[sortBy] ?? -Infinity) - (a[sortBy] ?? -Infinity)) || a.index - b.index);
+  }
+  const order = rows.map((r) => r.c);
+  const W = Math.min(1000, Math.max(640, C * 14));
+  const H = 120, gap = 62;
+  const step = Math.ceil(C / 48);
+  const labelValues = C <= 64 ? order : order.filter((_, i) => i % step === 0);
+  const metrics: [keyof typeof rows[0], string, string][] = [
+    ["mean", "mean", "mean activation"],
+    ["std", "std", "standard deviation"],
+    ["max", "max", "maximum"],
+    ["sparsity", "sparsity", "fraction of exact zeros"],
+  ];
+  const panels = metrics.map(([field, title, sub], k) =>
+    panel({
+      x: 0,
+      y: k * (H + gap),
+      width: W,
+      height: H,
+      title: title,
+      subtitle: sub + (field === "mean" ? ` · dashed: layer mean ${fmt(s.summary.mean)}` : ""),
+      scales: [
+        {
+          name: "x",
+          type: "band",
+          domain: order,
+          range: "width",
+          paddingInner: C <= 128 ? 0.15 : 0,
+        },
+        field === "sparsity" ? { name: "y", type: "linear", domain: [0, 1], range: "height" } : {
+          name: "y",
+          type: "linear",
+          domain: { data: "ch", field },
+          range: "height",
+          nice: true,
+          zero: true,
+        },
+      ],
+      axes: [
+        {
+          orient: "bottom",
+          scale: "x",
+          values: labelValues,
+          labelFontSize: C > 32 ? 8 : 10,
+          labelAngle: C > 32 ? -90 : 0,
+          labelAlign: C > 32 ? "right" : "center",
+          labelBaseline: C > 32 ? "middle" : "top",
+          labelPadding: C > 32 ? 4 : 2,
+          title: k === 3
+            ? (sortBy === "index" ? "channel" : `channel (sorted by ${sortBy}, descending)`)
+            : undefined,
+        },
+        {
+          orient: "left",
+          scale: "y",
+          grid: true,
+          tickCount: 4,
+          format: field === "sparsity" ? ".0%" : ".3~g",
+        },
+      ],
+      marks: [
+        ...(field === "sparsity"
+          ? [{
+            type: "rect",
+            encode: {
+              enter: {
+                x: { value: 0 },
+                x2: { value: W },
+                y: { scale: "y", value: 0.7 },
+                y2: { scale: "y", value: 0.3 },
+                fill: { value: COLORS.healthy },
+                opacity: { value: 0.1 },
+              },
+            },
+          }]
+          : []),
+        {
+          type: "rect",
+          from: { data: "ch" },
+          encode: {
+            enter: {
+              x: { scale: "x", field: "c" },
+              width: { scale: "x", band: 1 },
+              y: { scale: "y", field, offset: 0 },
+              y2: { scale: "y", value: 0 },
+              fill: [{ test: "datum.dead", value: COLORS.dead }, { value: COLORS.primary }],
+            },
+          },
+        },
+        ...(field !== "sparsity"
+          ? [{
+            type: "symbol",
+            from: { data: "ch" },
+            encode: {
+              enter: {
+                x: { scale: "x", field: "c", band: 0.5 },
+                y: { value: H - 5 },
+                shape: { value: "triangle-up" },
+                size: { value: C > 128 ? 12 : 30 },
+                fill: { value: COLORS.dead },
+                opacity: { signal: "datum.dead ? 1 : 0" },
+              },
+            },
+          }]
+          : []),
+        ...(field === "mean" && Number.isFinite(s.summary.mean)
+          ? [{
+            type: "rule",
+            encode: {
+              enter: {
+                x: { value: 0 },
+                x2: { value: W },
+                y: { scale: "y", value: s.summary.mean },
+                stroke: { value: COLORS.accent },
+                strokeDash: { value: [5, 3] },
+                strokeWidth: { value: 1.3 },
+              },
+            },
+          }]
+          : []),
+      ],
+    })
+  );
+  const deadText = s.deadChannels.length
+    ? `${s.deadChannels.length} dead channel${
+      s.deadChannels.length === 1 ? "" : "s"
+    } (all zero, red): ${s.deadChannels.slice(0, 20).join(", ")}${
+      s.deadChannels.length > 20 ? ", …" : ""
+    }`
+    : "no dead channels";
+  return figure({
+    title: `${name} — per-channel statistics`,
+    subtitle: [
+      `${C} channels over ${s.frames} saved frame${s.frames === 1 ? "" : "s"} · ${deadText}`,
+      `shaded band in sparsity: healthy 30–70 % · sorted by ${sortBy}`,
+    ],
+    width: W,
+    height: 4 * H + 3 * gap,
+    data: [{ name: "ch", values: rows }],
+    marks: panels,
+  });
+}
+
+/** Options of {@linkcode spatialSpec}. */
+export interface SpatialOptions {
+  /** Gaze points in [0, 1] frame coordinates to mark. */
+  gaze?: readonly { x: number; y: number }[];
+  /** Colormap (default viridis). */
+  colormap?: ColormapName;
+}
+
+function mapPanel(
+  title: string,
+  subtitle: string,
+  map: number[],
+  dims: { h: number; w: number },
+  at: { x: number; y: number; size: number },
+  options: SpatialOptions,
+): VegaObject {
+  const { h, w } = dims;
+  const aspect = h / w;
+  const pw = aspect <= 1 ? at.size : at.size / aspect;
+  const ph = aspect <= 1 ? at.size * aspect : at.size;
+  const values = Float32Array.from(map, (v) => (v === null ? NaN : v));
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) {
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!(lo <= hi)) lo = hi = 0;
+  const cmap = options.colormap ?? "viridis";
+  // Map-sized image; the renderer scales it with nearest neighbour (smooth: false).
+  const url = heatmapDataUrl(values, [h, w], { colormap: cmap });
+  const gaze = (options.gaze ?? []).filter((g) => Number.isFinite(g.x) && Number.isFinite(g.y));
+  return panel({
+    x: at.x,
+    y: at.y,
+    width: pw,
+    height: ph,
+    title,
+    subtitle,
+    data: [{ name: "gaze", values: gaze.map((g) => ({ x: g.x * pw, y: g.y * ph })) }],
+    scales: [{
+      name: "color",
+      type: "linear",
+      domain: lo === hi ? [lo, lo + 1e-9] : [lo, hi],
+      range: { scheme: cmap },
+      zero: false,
+      nice: false,
+    }],
+    legends: [{
+      fill: "color",
+      type: "gradient",
+      direction: "vertical",
+      gradientLength: Math.max(60, ph - 10),
+      gradientThickness: 10,
+      tickCount: 4,
+      format: ".3~g",
+      labelFontSize: 9,
+      offset: 8,
+    }],
+    marks: [
+      {
+        type: "image",
+        encode: {
+          enter: {
+            url: { value: url },
+            x: { value: 0 },
+            y: { value: 0 },
+            width: { value: pw },
+            height: { value: ph },
+            aspect: { value: false },
+            smooth: { value: false },
+          },
+        },
+      },
+      {
+        type: "rect",
+        encode: {
+          enter: {
+            x: { value: 0 },
+            y: { value: 0 },
+            width: { value: pw },
+            height: { value: ph },
+            stroke: { value: "#888" },
+            strokeWidth: { value: 0.5 },
+            fill: { value: "transparent" },
+          },
+        },
+      },
+      {
+        type: "symbol",
+        from: { data: "gaze" },
+        encode: {
+          enter: {
+            x: { field: "x" },
+            y: { field: "y" },
+            shape: { value: "circle" },
+            size: { value: at.size > 150 ? 160 : 90 },
+            stroke: { value: "white" },
+            strokeWidth: { value: 3 },
+            fill: { value: "transparent" },
+          },
+        },
+      },
+      {
+        type: "symbol",
+        from: { data: "gaze" },
+        encode: {
+          enter: {
+            x: { field: "x" },
+            y: { field: "y" },
+            shape: { value: "circle" },
+            size: { value: at.size > 150 ? 160 : 90 },
+            stroke: { value: "#ff1f5a" },
+            strokeWidth: { value: 1.6 },
+            fill: { value: "transparent" },
+          },
+        },
+      },
+    ],
+  });
+}
+
+/**
+ * Mean, max and std over channels as maps, and the strongest channels' mean maps; the gaze point
+ * marked when known.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { spatialSpec } from "./charts_layer.ts";
+ * const spec = spatialSpec("layer1", stats, { gaze: [{ x: 0.5, y: 0.4 }] });
+ * ```
+ */
+export function spatialSpec(
+  name: string,
+  s: LayerStatistics,
+  options: SpatialOptions = {},
+): VegaSpec {
+  const sp = s.spatial;
+  const dims = { h: sp.height, w: sp.width };
+  const big = 220, small = 130, bigGap = 110, smallGap = 72;
+  const marks: VegaObject[] = [];
+  const over = `over ${s.geometry.channels} channels` +
+    (s.frames > 1 ? ` and ${s.frames} frames` : "");
+  const aspect = sp.height / sp.width;
+  const bigH = aspect <= 1 ? big * aspect : big;
+  const bigW = aspect <= 1 ? big : big / aspect;
+  const top: [string, number[]][] = [["Mean", sp.mean], ["Max", sp.max], ["Std", sp.std]];
+  top.forEach(([t, m], i) => {
+    marks.push(mapPanel(t, over, m, dims, { x: i * (bigW + bigGap), y: 0, size: big }, options));
+  });
+  const rowY = bigH + 80;
+  const smallW = aspect <= 1 ? small : small / aspect;
+  const smallH = aspect <= 1 ? small * aspect : small;
+  sp.strongest.forEach((st, i) => {
+    marks.push(
+      mapPanel(
+        `ch ${st.channel}`,
+        `mean ${fmt(st.mean)}`,
+        st.map,
+        dims,
+        { x: i * (smallW + smallGap), y: rowY, size: small },
+        options,
+      ),
+    );
+  });
+  const width = Math.max(3 * bigW + 2 * bigGap, sp.strongest.length * (smallW + smallGap));
+  marks.push(
+    textMark(
+      `Strongest channels (highest mean activation), mean map over saved frames`,
+      { x: 0, y: rowY - 52 },
+      { fontSize: 12.5, fontWeight: "bold", fill: COLORS.dark },
+    ),
+  );
+  const nGaze = options.gaze?.length ?? 0;
+  const gazeNote = nGaze > 1
+    ? " · ◯ gaze points of the saved frames"
+    : nGaze === 1
+    ? " · ◯ gaze point"
+    : "";
+  return figure({
+    title: `${name} — spatial patterns`,
+    subtitle: `map ${sp.height}×${sp.width}` +
+      (s.geometry.depth > 1 ? ` (averaged over depth ${s.geometry.depth})` : "") +
+      ` · each map has its own colour scale${gazeNote}`,
+    width,
+    height: rowY + (sp.strongest.length ? smallH : 0),
+    marks,
+  });
+}

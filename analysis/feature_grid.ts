@@ -1,0 +1,255 @@
+/**
+ * The feature-map grid `inspect` saves for every saved frame of every layer
+ * (`<layer>_b<b>_t<t>.png`): a grid of channel maps, each normalised to its own min..max with a
+ * perceptual colormap, upscaled with nearest neighbour (small maps stay visible blocks), labelled
+ * with the channel index and its range, the gaze point(s) marked, a colour bar and a title.
+ *
+ * @module
+ */
+
+import { type ColormapName, finiteRange } from "./colormap.ts";
+import { colorbarDataUrl, heatmapDataUrl, renderSvgPng } from "./render.ts";
+
+/** Options of {@linkcode renderFeatureGrid}. */
+export interface FeatureGridOptions {
+  /** How many channels to show, from channel 0 (default 16; fewer when the layer has fewer). */
+  channels?: number;
+  /** Exactly which channels to show (overrides `channels`). */
+  channelIndices?: readonly number[];
+  /** Gaze point(s) in frame coordinates, x and y in [0, 1] (left/top = 0). */
+  gaze?: readonly { x: number; y: number }[];
+  /** Title, e.g. `"layer1 · batch 0 · frame 2"`. */
+  title?: string;
+  /** Colormap (default viridis). */
+  colormap?: ColormapName;
+  /** Tiles per row (default: about the square root of the tile count). */
+  columns?: number;
+  /** Device pixels per SVG pixel (default 2). */
+  scale?: number;
+}
+
+const esc = (s: string): string =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll(
+    '"',
+    "&quot;",
+  );
+
+/**
+ * Format a number compactly for labels (3 significant digits, exponent when very small/large).
+ *
+ * @example Usage
+ * ```ts
+ * import { formatValue } from "./feature_grid.ts";
+ * console.log(formatValue(0.000123), formatValue(12.345), formatValue(0)); // 1.23e-4 12.3 0
+ * ```
+ */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) {
+    return v.toExponential(2).replace(/e([+-])(\d)$/, "e$1$2").replace("e+", "e");
+  }
+  return String(Number(v.toPrecision(3)));
+}
+
+/** Where {@linkcode renderFeatureGrid} puts things, in SVG pixels (multiply by `scale` for PNG pixels). */
+export interface FeatureGridLayout {
+  /** Tiles per row. */
+  cols: number;
+  /** Rows of tiles. */
+  rows: number;
+  /** Nearest-neighbour factor from map pixels to PNG pixels. */
+  factor: number;
+  /** Tile width. */
+  tileWidth: number;
+  /** Tile height. */
+  tileHeight: number;
+  /** Top-left corner of each tile's map (in display order). */
+  tiles: { x: number; y: number }[];
+  /** Whole picture width. */
+  width: number;
+  /** Whole picture height. */
+  height: number;
+  /** Outer margin. */
+  margin: number;
+  /** Height of the title line (0 without a title). */
+  titleH: number;
+  /** Height of the channel label above each tile. */
+  labelH: number;
+  /** Top of the colour bar. */
+  barTop: number;
+}
+
+/**
+ * The layout {@linkcode renderFeatureGrid} uses for a `(C, H, W)` frame: tiles are the map
+ * upscaled by an integer factor to about 256 PNG pixels on the longer side (at least 128 SVG px
+ * at 2x), so 4x4 maps become clean blocks and large maps stay sharp.
+ *
+ * @example Usage
+ * ```ts
+ * import { featureGridLayout } from "./feature_grid.ts";
+ * const l = featureGridLayout([64, 4, 4], { channels: 16 });
+ * console.log(l.cols, l.rows, l.factor, l.tileWidth); // 4 4 64 128
+ * ```
+ */
+export function featureGridLayout(
+  shape: readonly [number, number, number],
+  options: Pick<FeatureGridOptions, "channels" | "channelIndices" | "columns" | "title" | "scale"> =
+    {},
+): FeatureGridLayout {
+  const [C, H, W] = shape;
+  const n = options.channelIndices?.length ?? Math.min(C, options.channels ?? 16);
+  const scale = options.scale ?? 2;
+  const cols = Math.max(1, Math.min(n, options.columns ?? Math.ceil(Math.sqrt(n))));
+  const rows = Math.ceil(n / cols);
+  const side = Math.max(H, W);
+  const factor = Math.max(1, Math.round(256 / side));
+  const tileWidth = (W * factor) / scale, tileHeight = (H * factor) / scale;
+  const gapX = 14, labelH = 16, rangeH = 15, gapY = 10, margin = 16;
+  const titleH = options.title ? 26 : 0;
+  const subtitleH = 24;
+  const gridTop = margin + titleH + subtitleH;
+  const cellW = tileWidth + gapX, cellH = labelH + tileHeight + rangeH + gapY;
+  const width = Math.max(margin * 2 + cols * cellW - gapX, 360);
+  const barTop = gridTop + rows * cellH + 4;
+  const tiles = Array.from({ length: n }, (_, k) => ({
+    x: margin + (k % cols) * cellW,
+    y: gridTop + Math.floor(k / cols) * cellH + labelH,
+  }));
+  return {
+    cols,
+    rows,
+    factor,
+    tileWidth,
+    tileHeight,
+    tiles,
+    width,
+    height: barTop + 44,
+    margin,
+    titleH,
+    labelH,
+    barTop,
+  };
+}
+
+/**
+ * Render a grid of one frame's channel maps as PNG bytes.
+ *
+ * @param maps the frame's activations, `(C, H, W)` in C order
+ * @param shape `[C, H, W]`
+ *
+ * @example Usage
+ * ```ts
+ * import { renderFeatureGrid } from "./feature_grid.ts";
+ * const maps = new Float32Array(4 * 8 * 8).map((_, i) => Math.sin(i));
+ * const png = await renderFeatureGrid(maps, [4, 8, 8], {
+ *   title: "layer1 · batch 0 · frame 0",
+ *   gaze: [{ x: 0.5, y: 0.25 }],
+ * });
+ * console.log(png[1] === 0x50); // true ("PNG")
+ * ```
+ */
+export async function renderFeatureGrid(
+  maps: Float32Array,
+  shape: readonly [number, number, number],
+  options: FeatureGridOptions = {},
+): Promise<Uint8Array> {
+  const [C, H, W] = shape;
+  if (!(C > 0 && H > 0 && W > 0) || maps.length < C * H * W) {
+    throw new RangeError(
+      `renderFeatureGrid: shape (${C}, ${H}, ${W}) needs ${C * H * W} values, got ${maps.length}`,
+    );
+  }
+  const indices = options.channelIndices
+    ? [...options.channelIndices]
+    : Array.from({ length: Math.min(C, options.channels ?? 16) }, (_, i) => i);
+  for (const c of indices) {
+    if (!(Number.isInteger(c) && c >= 0 && c < C)) {
+      throw new RangeError(`renderFeatureGrid: channel ${c} out of range 0..${C - 1}`);
+    }
+  }
+  const scale = options.scale ?? 2;
+  const cmap = options.colormap ?? "viridis";
+  const n = indices.length;
+  const layout = featureGridLayout(shape, { ...options, channels: n });
+  const { tileWidth: tw, tileHeight: th, width, height, margin, titleH, labelH, barTop } = layout;
+  const parts: string[] = [];
+  if (options.title) {
+    parts.push(
+      `<text x="${margin}" y="${margin + 15}" font-size="16" font-weight="bold" fill="#222">${
+        esc(options.title)
+      }</text>`,
+    );
+  }
+  const shown = options.channelIndices ? `${n} selected` : `${n} of ${C}`;
+  parts.push(
+    `<text x="${margin}" y="${margin + titleH + 12}" font-size="11.5" fill="#555">${
+      esc(`${shown} channels · map ${H}×${W} · each tile scaled to its own min…max`)
+    }</text>`,
+  );
+  let anyNonfinite = false;
+  indices.forEach((c, k) => {
+    const { x, y: tileY } = layout.tiles[k];
+    const y = tileY - labelH;
+    const map = maps.subarray(c * H * W, (c + 1) * H * W);
+    const { min, max } = finiteRange(map);
+    if (!anyNonfinite) anyNonfinite = map.some((v) => !Number.isFinite(v));
+    // Map-sized image scaled by the rasteriser with nearest neighbour (optimizeSpeed).
+    const url = heatmapDataUrl(map, [H, W], { colormap: cmap });
+    parts.push(
+      `<text x="${x}" y="${y + 12}" font-size="12" font-weight="bold" fill="#222">ch ${c}</text>`,
+      `<image x="${x}" y="${y + labelH}" width="${tw}" height="${th}" preserveAspectRatio="none" ` +
+        `style="image-rendering:optimizeSpeed" href="${url}" xlink:href="${url}"/>`,
+      `<rect x="${x}" y="${y + labelH}" width="${tw}" height="${th}" fill="none" ` +
+        `stroke="#999" stroke-width="0.5"/>`,
+    );
+    const range = Number.isNaN(min)
+      ? "no finite value"
+      : min === max
+      ? `constant ${formatValue(min)}`
+      : `${formatValue(min)} … ${formatValue(max)}`;
+    parts.push(
+      `<text x="${x}" y="${y + labelH + th + 12}" font-size="10" fill="#555">${esc(range)}</text>`,
+    );
+    for (const g of options.gaze ?? []) {
+      if (!(Number.isFinite(g.x) && Number.isFinite(g.y))) continue;
+      const gx = x + Math.min(1, Math.max(0, g.x)) * tw;
+      const gy = y + labelH + Math.min(1, Math.max(0, g.y)) * th;
+      const r = Math.max(4, Math.min(8, tw / 14));
+      parts.push(
+        `<circle cx="${gx}" cy="${gy}" r="${r}" fill="none" stroke="white" stroke-width="3"/>`,
+        `<circle cx="${gx}" cy="${gy}" r="${r}" fill="none" stroke="#ff1f5a" stroke-width="1.6"/>`,
+        `<path d="M${gx - r - 3},${gy}h${r - 1}M${gx + 4},${gy}h${r - 1}M${gx},${gy - r - 3}v${
+          r - 1
+        }M${gx},${gy + 4}v${r - 1}" stroke="#ff1f5a" stroke-width="1.4"/>`,
+      );
+    }
+  });
+  // Colour bar and legend.
+  const barW = Math.min(220, width - 2 * margin - 10);
+  parts.push(
+    `<image x="${margin}" y="${barTop}" width="${barW}" height="10" preserveAspectRatio="none" ` +
+      `href="${colorbarDataUrl(cmap)}" xlink:href="${colorbarDataUrl(cmap)}"/>`,
+    `<rect x="${margin}" y="${barTop}" width="${barW}" height="10" fill="none" stroke="#999" ` +
+      `stroke-width="0.5"/>`,
+    `<text x="${margin}" y="${barTop + 23}" font-size="10" fill="#555">tile min</text>`,
+    `<text x="${margin + barW}" y="${barTop + 23}" font-size="10" fill="#555" ` +
+      `text-anchor="end">tile max</text>`,
+  );
+  const notes: string[] = [];
+  if (options.gaze?.length) notes.push("◯ gaze point");
+  if (anyNonfinite) notes.push("magenta = NaN/Inf");
+  notes.push(cmap);
+  parts.push(
+    `<text x="${margin + barW + 12}" y="${barTop + 9}" font-size="10.5" fill="#555">${
+      esc(notes.join(" · "))
+    }</text>`,
+  );
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" ` +
+    `width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+    `font-family="DejaVu Sans">${parts.join("")}</svg>`;
+  return await renderSvgPng(svg, { scale });
+}

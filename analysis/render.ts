@@ -1,0 +1,365 @@
+/**
+ * Chart rendering without a browser: Vega spec -> SVG (headless Vega view) -> PNG (resvg, WASM),
+ * with the DejaVu fonts from the `dejavu-fonts-ttf` npm package, so that every machine draws the
+ * same glyphs. Text is laid out with the font's real advance widths (see `font_metrics.ts`).
+ *
+ * Heat maps go into specs as single `image` marks whose `url` is a PNG data URL made by
+ * {@linkcode heatmapDataUrl} / {@linkcode rgbaDataUrl} (nearest-neighbour upscaled, so small maps
+ * stay crisp blocks), never as thousands of `rect` marks.
+ *
+ * @module
+ */
+
+import * as vega from "vega";
+import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import { encodePng } from "../inspector/image_io.ts";
+import { colormap, type ColormapName, renderChannelTile } from "./colormap.ts";
+import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
+
+/** The font family every chart uses. */
+export const FONT_FAMILY = "DejaVu Sans";
+
+/** The bytes the renderer needs: the resvg WASM module and TrueType fonts (regular first, then bold). */
+export interface RenderAssets {
+  /** `index_bg.wasm` of `@resvg/resvg-wasm`. */
+  wasm: Uint8Array;
+  /** TrueType font files; `fonts[0]` regular and `fonts[1]` bold are used for text metrics. */
+  fonts: Uint8Array[];
+}
+
+let override: RenderAssets | null = null;
+let ready: Promise<{ fonts: Uint8Array[] }> | null = null;
+
+/**
+ * Supply the renderer's assets yourself (e.g. a compiled binary with embedded files) instead of
+ * reading them from the npm packages. Call before the first render.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { setRenderAssets } from "./render.ts";
+ * setRenderAssets({ wasm: embeddedWasm, fonts: [regularTtf, boldTtf] });
+ * ```
+ */
+export function setRenderAssets(assets: RenderAssets): void {
+  override = assets;
+  ready = null;
+}
+
+async function readPackageFile(specifier: string): Promise<Uint8Array> {
+  const url = import.meta.resolve(specifier);
+  if (!url.startsWith("file:")) {
+    throw new Error(
+      `cannot locate ${specifier} (resolved to ${url}); run 'deno install' or check deno.json imports`,
+    );
+  }
+  return await Deno.readFile(new URL(url));
+}
+
+/**
+ * Read the resvg WASM module and the DejaVu fonts from their npm packages (the one place that
+ * knows where they live).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadRenderAssets } from "./render.ts";
+ * const { wasm, fonts } = await loadRenderAssets();
+ * ```
+ */
+export async function loadRenderAssets(): Promise<RenderAssets> {
+  // Importing the package's JSON puts the font package into the module graph (so Deno fetches
+  // it, and `deno compile` embeds it); the TTF files are then read next to it.
+  await import("dejavu-fonts-ttf/package.json", { with: { type: "json" } });
+  const [wasm, regular, bold, mono] = await Promise.all([
+    readPackageFile("@resvg/resvg-wasm/index_bg.wasm"),
+    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSans.ttf"),
+    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf"),
+    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf"),
+  ]);
+  return { wasm, fonts: [regular, bold, mono] };
+}
+
+function installTextMetrics(regular: FontMeasurer, bold: FontMeasurer): void {
+  type TextItem = { fontSize?: number; fontWeight?: string | number };
+  const metrics = (vega as unknown as { textMetrics: unknown }).textMetrics as {
+    width: (item: TextItem, text: unknown) => number;
+  };
+  metrics.width = (item: TextItem, text: unknown): number => {
+    const s = text == null ? "" : String(text).trim();
+    const size = item.fontSize != null ? +item.fontSize || 0 : 11;
+    const w = item.fontWeight;
+    const isBold = w === "bold" || w === "bolder" || (typeof w === "number" && w >= 600) ||
+      (typeof w === "string" && Number(w) >= 600);
+    return (isBold ? bold : regular).width(s, size);
+  };
+}
+
+async function ensureReady(): Promise<{ fonts: Uint8Array[] }> {
+  if (!ready) {
+    ready = (async () => {
+      const assets = override ?? await loadRenderAssets();
+      try {
+        await initWasm(assets.wasm);
+      } catch (err) {
+        // initWasm throws when called twice (e.g. after setRenderAssets); the module is usable.
+        if (!String(err).includes("Already initialized")) throw err;
+      }
+      const regular = fontMeasurer(assets.fonts[0]);
+      installTextMetrics(regular, assets.fonts[1] ? fontMeasurer(assets.fonts[1]) : regular);
+      return { fonts: assets.fonts };
+    })();
+    ready.catch(() => ready = null);
+  }
+  return await ready;
+}
+
+/** Options of {@linkcode renderSvgPng} and {@linkcode renderVegaPng}. */
+export interface RenderOptions {
+  /** Device pixels per SVG pixel (2 = print density). Default 2. */
+  scale?: number;
+  /** Background colour; default white. */
+  background?: string;
+}
+
+/**
+ * Rasterise an SVG document to PNG bytes with resvg and the DejaVu fonts.
+ *
+ * @example Usage
+ * ```ts
+ * import { renderSvgPng } from "./render.ts";
+ * const png = await renderSvgPng(
+ *   '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="20"><text y="15">hi</text></svg>',
+ * );
+ * console.log(png.length > 100); // true (a 160 x 40 PNG)
+ * ```
+ */
+export async function renderSvgPng(svg: string, options: RenderOptions = {}): Promise<Uint8Array> {
+  const { fonts } = await ensureReady();
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: "zoom", value: options.scale ?? 2 },
+    background: options.background ?? "white",
+    font: {
+      fontBuffers: fonts,
+      loadSystemFonts: false,
+      defaultFontFamily: FONT_FAMILY,
+      sansSerifFamily: FONT_FAMILY,
+      serifFamily: FONT_FAMILY,
+      monospaceFamily: "DejaVu Sans Mono",
+    },
+  });
+  try {
+    const image = resvg.render();
+    try {
+      return image.asPng();
+    } finally {
+      image.free();
+    }
+  } finally {
+    resvg.free();
+  }
+}
+
+/** A Vega spec (the JSON object you would paste into the Vega editor). */
+export type VegaSpec = vega.Spec;
+
+/**
+ * Run a Vega spec headless and return its SVG.
+ *
+ * @example Usage
+ * ```ts
+ * import { renderVegaSvg } from "./render.ts";
+ * const svg = await renderVegaSvg({ width: 50, height: 20, marks: [] });
+ * console.log(svg.startsWith("<svg")); // true
+ * ```
+ */
+export async function renderVegaSvg(spec: VegaSpec): Promise<string> {
+  await ensureReady();
+  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  try {
+    // Vega writes `image-rendering: optimizeSpeed; image-rendering: pixelated` for image marks
+    // with `smooth: false`; resvg knows only the first, and the second would switch it back to
+    // smooth scaling. Keep the first: map-sized heat maps are then scaled as crisp blocks.
+    return (await view.toSVG()).replaceAll(
+      "image-rendering: optimizeSpeed; image-rendering: pixelated;",
+      "image-rendering: optimizeSpeed;",
+    );
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
+ * Render a Vega spec to PNG bytes (Vega -> SVG -> resvg), at `scale` x density (default 2).
+ *
+ * @example Usage
+ * ```ts
+ * import { renderVegaPng } from "./render.ts";
+ * const png = await renderVegaPng({
+ *   width: 120,
+ *   height: 60,
+ *   marks: [{ type: "text", encode: { enter: { text: { value: "hello" }, y: { value: 30 } } } }],
+ * });
+ * console.log(png[1] === 0x50); // true ("PNG")
+ * ```
+ */
+export async function renderVegaPng(
+  spec: VegaSpec,
+  options: RenderOptions = {},
+): Promise<Uint8Array> {
+  return await renderSvgPng(await renderVegaSvg(spec), options);
+}
+
+/** Shared Vega `config` block: DejaVu Sans everywhere, quiet grid, readable sizes. */
+export function vegaConfig(): vega.Config {
+  return {
+    background: "white",
+    font: FONT_FAMILY,
+    title: { font: FONT_FAMILY, fontSize: 15, fontWeight: "bold", color: "#222", offset: 8 },
+    axis: {
+      labelFont: FONT_FAMILY,
+      titleFont: FONT_FAMILY,
+      labelFontSize: 11,
+      titleFontSize: 12,
+      titleFontWeight: "normal",
+      titleColor: "#333",
+      labelColor: "#444",
+      gridColor: "#e6e6e6",
+      domainColor: "#888",
+      tickColor: "#888",
+    },
+    legend: {
+      labelFont: FONT_FAMILY,
+      titleFont: FONT_FAMILY,
+      labelFontSize: 11,
+      titleFontSize: 12,
+    },
+    text: { font: FONT_FAMILY },
+  } as vega.Config;
+}
+
+/**
+ * Nearest-neighbour upscale of RGBA pixels by integer factors.
+ *
+ * @example Usage
+ * ```ts
+ * import { upscaleNearest } from "./render.ts";
+ * const big = upscaleNearest(new Uint8Array([1, 2, 3, 4]), 1, 1, 3, 2);
+ * console.log(big.length); // 3 * 2 * 4 = 24
+ * ```
+ */
+export function upscaleNearest(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  fx: number,
+  fy: number = fx,
+): Uint8Array {
+  const W = width * fx, H = height * fy;
+  const out = new Uint8Array(W * H * 4);
+  const src = new Uint32Array(rgba.buffer.slice(rgba.byteOffset, rgba.byteOffset + rgba.length));
+  const dst = new Uint32Array(out.buffer);
+  for (let y = 0; y < H; y++) {
+    const row = Math.floor(y / fy) * width;
+    for (let x = 0; x < W; x++) dst[y * W + x] = src[row + Math.floor(x / fx)];
+  }
+  return out;
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Options of {@linkcode rgbaDataUrl}. */
+export interface DataUrlOptions {
+  /** Upscale (nearest neighbour, same factor on both axes) until the longer side has at least this many pixels. */
+  minPixels?: number;
+  /** Upscale each axis separately (nearest neighbour) to at least `[width, height]` pixels; overrides `minPixels`. */
+  size?: readonly [number, number];
+}
+
+/**
+ * Turn RGBA pixels into a `data:image/png;base64,...` URL for a Vega `image` mark, upscaled with
+ * nearest neighbour (blocks stay blocks whatever the rasteriser's smoothing).
+ *
+ * @example Usage
+ * ```ts
+ * import { rgbaDataUrl } from "./render.ts";
+ * const url = rgbaDataUrl(new Uint8Array(4 * 4 * 4).fill(128), 4, 4, { minPixels: 64 });
+ * console.log(url.startsWith("data:image/png;base64,")); // true
+ * ```
+ */
+export function rgbaDataUrl(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  options: DataUrlOptions = {},
+): string {
+  let fx: number, fy: number;
+  if (options.size) {
+    fx = Math.max(1, Math.ceil(options.size[0] / width));
+    fy = Math.max(1, Math.ceil(options.size[1] / height));
+  } else {
+    fx = fy = Math.max(1, Math.ceil((options.minPixels ?? 0) / Math.max(width, height)));
+  }
+  const big = fx > 1 || fy > 1 ? upscaleNearest(rgba, width, height, fx, fy) : rgba;
+  return "data:image/png;base64," + base64(encodePng(big, width * fx, height * fy));
+}
+
+/** Options of {@linkcode heatmapDataUrl}. */
+export interface HeatmapOptions {
+  /** Colormap (default viridis). */
+  colormap?: ColormapName;
+  /** Lower end of the colour range (default: the map's finite minimum). */
+  min?: number;
+  /** Upper end of the colour range (default: the map's finite maximum). */
+  max?: number;
+  /** Upscale (nearest neighbour) until the longer side has at least this many pixels. */
+  minPixels?: number;
+  /** Upscale each axis to at least `[width, height]` pixels instead. */
+  size?: readonly [number, number];
+}
+
+/**
+ * Colour an `H x W` map with a perceptual colormap and return it as a PNG data URL for a Vega
+ * `image` mark (NaN/Inf pixels in magenta).
+ *
+ * @example Usage
+ * ```ts
+ * import { heatmapDataUrl } from "./render.ts";
+ * const url = heatmapDataUrl(new Float32Array([0, 1, 2, 3]), [2, 2], { minPixels: 32 });
+ * console.log(url.slice(0, 22)); // "data:image/png;base64,"
+ * ```
+ */
+export function heatmapDataUrl(
+  map: Float32Array,
+  shape: readonly [height: number, width: number],
+  options: HeatmapOptions = {},
+): string {
+  const tile = renderChannelTile(map, shape, options);
+  const rgba = new Uint8Array(tile.buffer, tile.byteOffset, tile.byteLength);
+  return rgbaDataUrl(rgba, shape[1], shape[0], {
+    minPixels: options.minPixels,
+    size: options.size,
+  });
+}
+
+/**
+ * A horizontal colour-bar image (`width x 1` pixels of the colormap, low to high) as a data URL.
+ *
+ * @example Usage
+ * ```ts
+ * import { colorbarDataUrl } from "./render.ts";
+ * console.log(colorbarDataUrl("magma").startsWith("data:image/png")); // true
+ * ```
+ */
+export function colorbarDataUrl(name: ColormapName = "viridis"): string {
+  const lut = colormap(name);
+  const rgba = new Uint8Array(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    rgba.set([lut[3 * i], lut[3 * i + 1], lut[3 * i + 2], 255], 4 * i);
+  }
+  return rgbaDataUrl(rgba, 256, 1);
+}
