@@ -44,9 +44,18 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-if (import.meta.main) {
-  await runMain(async () => {
-    const { values: v, positionals } = parseCli(Deno.args, { flags: FLAGS, positionals: 1 });
+/**
+ * Run the analyze command on command-line arguments (without the command name).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { analyzeCommand } from "./analyze.ts";
+ * await analyzeCommand(["out/features.npy", "--save_dir", "feature_analysis"]);
+ * ```
+ */
+export async function analyzeCommand(args: readonly string[]): Promise<void> {
+  {
+    const { values: v, positionals } = parseCli(args, { flags: FLAGS, positionals: 1 });
     if (v.help) {
       console.log(ANALYZE_HELP);
       return;
@@ -95,5 +104,7 @@ if (import.meta.main) {
     }
     const dir = v.save_dir ?? "feature_analysis";
     console.log(`report: ${dir}/index.html (${summary.files.length} files)`);
-  });
+  }
 }
+
+if (import.meta.main) await runMain(() => analyzeCommand(Deno.args));

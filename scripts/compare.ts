@@ -12,7 +12,8 @@ import { compareFeatures, type FrameRef, parseFrameRef } from "../analysis/compa
 import { formatMetric } from "../analysis/compare_charts.ts";
 import { describeError, InspectorError } from "../inspector/errors.ts";
 
-const HELP = `Usage: deno task compare A.npy B.npy [options]
+/** Help text. */
+export const COMPARE_HELP = `Usage: deno task compare A.npy B.npy [options]
 
 Compare two feature runs written by inspect (two checkpoints, two timesteps, two backends)
 layer by layer: relative L2 error, cosine, Pearson, linear CKA, max |A-B|, and the first layer
@@ -81,6 +82,19 @@ function parseFlags(args: string[]) {
   });
 }
 
+/**
+ * Run the compare command on command-line arguments (without the command name).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { compareCommand } from "./compare.ts";
+ * await compareCommand(["runA/features.npy", "runB/features.npy", "--save_dir", "comparison"]);
+ * ```
+ */
+export async function compareCommand(argv: readonly string[]): Promise<void> {
+  await main([...argv]);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { args, layers } = splitLayerArgs(argv);
   let parsed;
@@ -92,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
 
   if (values.help) {
-    console.log(HELP);
+    console.log(COMPARE_HELP);
     return 0;
   }
   if (positionals.length !== 2) {
