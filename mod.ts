@@ -129,3 +129,43 @@ export {
 export { renderFeatureGrid } from "./analysis/feature_grid.ts";
 export type { FeatureGridOptions } from "./analysis/feature_grid.ts";
 export { renderSvgPng, renderVegaPng } from "./analysis/render.ts";
+
+// Types referenced by the API above
+export type { OutputSet } from "./inspector/atomic.ts";
+export type { ManifestChannels } from "./inspector/manifest.ts";
+export type { NpyScalar, NumericArray } from "./inspector/npy.ts";
+export type { RowIndex } from "./analysis/stats.ts";
+export type { GpuProbe, RunOptions, SessionStats } from "./inspector/runtime.ts";
+export type { DecodeOptions, RgbaImage } from "./inspector/image_io.ts";
+export type { ResolveDatasetOptions } from "./inspector/datasets.ts";
+export type { ReducerInput, ReducerUsage, TensorLike } from "./analysis/reduce.ts";
+export type { BinScale, Histogram } from "./analysis/histogram.ts";
+export type { SpatialMaps } from "./analysis/spatial.ts";
+export type { ColorizeOptions, ColormapName } from "./analysis/colormap.ts";
+export type { RowReducer } from "./analysis/analyze.ts";
+export type { ChannelSortKey } from "./analysis/charts_layer.ts";
+export type { TemporalHeatmap, TemporalPoint } from "./analysis/charts_overview.ts";
+export type { GpuTensor } from "./analysis/reduce.ts";
+export { DEFAULT_THRESHOLDS } from "./analysis/health.ts";
+export type { HealthInput, HealthThresholds } from "./analysis/health.ts";
+export type {
+  Comparability,
+  FramePair,
+  FrameRef,
+  FrameSide,
+  PerFrameMetrics,
+  RunInfo,
+} from "./analysis/compare.ts";
+export { parseFrameRef } from "./analysis/compare.ts";
+export {
+  linearCkaDetailed,
+  meanAbsDiff,
+  mergePairMoments,
+  pairMetrics,
+  pairMoments,
+} from "./analysis/compare_metrics.ts";
+export type { CkaResult, PairMetrics, PairMoments } from "./analysis/compare_metrics.ts";
+export { featureGridLayout } from "./analysis/feature_grid.ts";
+export type { FeatureGridLayout } from "./analysis/feature_grid.ts";
+export { loadRenderAssets, setRenderAssets } from "./analysis/render.ts";
+export type { RenderAssets, RenderOptions, VegaSpec } from "./analysis/render.ts";

@@ -126,3 +126,12 @@ Deno.test("permissions: no task asks for -A, --allow-all or network", () => {
     assert.ok(!set.all && !set.net, `permission set ${name} grants all or net`);
   }
 });
+
+Deno.test("library: deno doc --lint mod.ts is clean", async () => {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--lint", join(ROOT, "mod.ts")],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(r.success, new TextDecoder().decode(r.stderr).slice(-2000));
+});
