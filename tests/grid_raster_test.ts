@@ -1,0 +1,304 @@
+import assert from "node:assert";
+import { preloadFeatureGridFast, renderFeatureGridFast } from "../analysis/grid_raster.ts";
+import { featureGridLayout, renderFeatureGrid } from "../analysis/feature_grid.ts";
+import { encodePngFast } from "../analysis/png_encode.ts";
+import {
+  drawText,
+  exportGlyphAtlas,
+  type GlyphAtlasData,
+  installGlyphAtlas,
+  measureText,
+} from "../analysis/glyph_atlas.ts";
+import { GRID_GLYPHS_FILE, GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "../analysis/grid_glyphs.ts";
+import { createCanvas, hexColor } from "../analysis/raster_canvas.ts";
+import { renderSvgPng } from "../analysis/render.ts";
+import { colorIndex, colormap, NAN_COLOR, normalization } from "../analysis/colormap.ts";
+import { decodeImage, type RgbaImage } from "../inspector/image_io.ts";
+
+const LUT = colormap("viridis");
+const MARKER = hexColor("#ff1f5a");
+
+function rgbAt(img: RgbaImage, x: number, y: number): number[] {
+  const o = 4 * (Math.floor(y) * img.width + Math.floor(x));
+  return [img.data[o], img.data[o + 1], img.data[o + 2]];
+}
+
+/** Expected colour of map value `v` from an independent min/max of the channel. */
+function expectedRgb(map: Float32Array, v: number): number[] {
+  if (!Number.isFinite(v)) return [...NAN_COLOR];
+  let lo = Infinity, hi = -Infinity;
+  for (const x of map) if (Number.isFinite(x)) (lo = Math.min(lo, x)), (hi = Math.max(hi, x));
+  const i = 3 * colorIndex(v, normalization(lo, hi));
+  return [LUT[i], LUT[i + 1], LUT[i + 2]];
+}
+
+/** Check the centre and an off-centre point of every map pixel's block in the first `n` tiles. */
+function assertTiles(
+  img: RgbaImage,
+  maps: Float32Array,
+  shape: [number, number, number],
+  indices: number[],
+  title?: string,
+): void {
+  const [, H, W] = shape;
+  const layout = featureGridLayout(shape, { channels: indices.length, title });
+  indices.forEach((c, k) => {
+    const map = maps.subarray(c * H * W, (c + 1) * H * W);
+    const tx = Math.round(layout.tiles[k].x * 2), ty = Math.round(layout.tiles[k].y * 2);
+    const f = layout.factor;
+    for (let i = 0; i < H; i += Math.max(1, H >> 3)) {
+      for (let j = 0; j < W; j += Math.max(1, W >> 3)) {
+        for (const [fx, fy] of [[0.5, 0.5], [0.9, 0.2]]) {
+          const x = tx + Math.floor((j + fx) * f), y = ty + Math.floor((i + fy) * f);
+          // Skip the pixels next to the tile's border stroke.
+          if (x <= tx || y <= ty || x >= tx + W * f - 1 || y >= ty + H * f - 1) continue;
+          assert.deepStrictEqual(
+            rgbAt(img, x, y),
+            expectedRgb(map, map[i * W + j]),
+            `channel ${c} map pixel (${i},${j})`,
+          );
+        }
+      }
+    }
+  });
+}
+
+Deno.test("grid raster: 16 x 56 x 56 grid has the layout's size, colormap tiles, text and marker", async () => {
+  const C = 16, H = 56, W = 56;
+  const maps = new Float32Array(C * H * W).map((_, i) => Math.sin(i * 0.013) * (1 + (i % 7)));
+  const gaze = [{ x: 0.25, y: 0.75 }];
+  const png = await renderFeatureGridFast(maps, [C, H, W], {
+    title: "layer1 · batch 0 · frame 2",
+    gaze,
+  });
+  const img = decodeImage(png);
+  const layout = featureGridLayout([C, H, W], { title: "x" });
+  assert.deepStrictEqual([img.width, img.height], [
+    Math.round(layout.width * 2),
+    Math.round(layout.height * 2),
+  ]);
+  assert.deepStrictEqual(layout.tiles.length, 16);
+  assertTiles(img, maps, [C, H, W], Array.from({ length: 16 }, (_, i) => i), "x");
+
+  // Title band: dark text pixels (#222) on white, and only there.
+  const dark = (y0: number, y1: number, x0: number, x1: number): number => {
+    let n = 0;
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) if (rgbAt(img, x, y)[0] < 80) n++;
+    }
+    return n;
+  };
+  const m = layout.margin * 2;
+  const titleDark = dark(m, m + layout.titleH * 2, m, img.width - m);
+  assert(titleDark > 500, `title band has only ${titleDark} dark pixels`);
+  assert.deepStrictEqual(dark(0, m - 2, 0, img.width), 0, "top margin is blank");
+  // "ch N" label above each tile.
+  for (const t of layout.tiles) {
+    const n = dark((t.y - layout.labelH) * 2, t.y * 2 - 2, t.x * 2, t.x * 2 + 60);
+    assert(n > 40, `label above tile at ${t.x},${t.y} has ${n} dark pixels`);
+  }
+
+  // Gaze marker: the pink ring crosses the horizontal through the gaze point at radius r.
+  const r = Math.max(4, Math.min(8, layout.tileWidth / 14)) * 2;
+  for (const t of layout.tiles) {
+    const gx = (t.x + gaze[0].x * layout.tileWidth) * 2;
+    const gy = (t.y + gaze[0].y * layout.tileHeight) * 2;
+    assert.deepStrictEqual(rgbAt(img, gx + r, gy), [...MARKER], `ring right of ${gx},${gy}`);
+    assert.deepStrictEqual(rgbAt(img, gx - r, gy), [...MARKER], `ring left of ${gx},${gy}`);
+    assert.deepStrictEqual(rgbAt(img, gx, gy - r), [...MARKER], `ring above ${gx},${gy}`);
+    // Crosshair arm inside the ring, white halo just outside the pink ring (diagonally).
+    assert.deepStrictEqual(rgbAt(img, gx + 4 * 2 + 2, gy), [...MARKER], "crosshair arm");
+    // The white halo: pixels whose centre lies between the pink ring's and the halo's outer
+    // edges (r + 2.1 .. r + 2.5 device px), away from the crosshair arms, are white.
+    let halo = 0;
+    for (let y = Math.floor(gy - r - 4); y < gy + r + 4; y++) {
+      for (let x = Math.floor(gx - r - 4); x < gx + r + 4; x++) {
+        const dx = x + 0.5 - gx, dy = y + 0.5 - gy, d = Math.hypot(dx, dy);
+        if (d < r + 2.15 || d > r + 2.45 || Math.abs(dx) < 3 || Math.abs(dy) < 3) continue;
+        const p = rgbAt(img, x, y);
+        assert(p.every((v) => v >= 250), `halo pixel ${x},${y} is ${p}`);
+        halo++;
+      }
+    }
+    assert(halo > 10, `only ${halo} halo pixels checked`);
+  }
+  // Colour bar: left end is the colormap's first colour, right end its last.
+  const by = (layout.barTop + 5) * 2;
+  assert.deepStrictEqual(rgbAt(img, m + 1, by), [LUT[0], LUT[1], LUT[2]]);
+  const barW = Math.min(220, layout.width - 2 * layout.margin - 10) * 2;
+  assert.deepStrictEqual(rgbAt(img, m + barW - 2, by), [LUT[765], LUT[766], LUT[767]]);
+});
+
+Deno.test("grid raster: looks like the resvg renderer (same layout, < 0.5% pixels differ visibly)", async () => {
+  const C = 6, H = 12, W = 10;
+  const maps = new Float32Array(C * H * W).map((_, i) => Math.cos(i * 0.37) * 3 + (i % 5));
+  const options = {
+    title: "layer3.1/conv2 (BN folded) · batch 1 · frame 7 · Übung",
+    gaze: [{ x: 0.6, y: 0.3 }],
+  };
+  const fast = decodeImage(await renderFeatureGridFast(maps, [C, H, W], options));
+  const slow = decodeImage(await renderFeatureGrid(maps, [C, H, W], options));
+  assert.deepStrictEqual([fast.width, fast.height], [slow.width, slow.height]);
+  let sum = 0, visible = 0;
+  const n = fast.width * fast.height;
+  for (let i = 0; i < n; i++) {
+    let d = 0;
+    for (let k = 0; k < 3; k++) {
+      d = Math.max(d, Math.abs(fast.data[4 * i + k] - slow.data[4 * i + k]));
+    }
+    sum += d;
+    if (d > 32) visible++;
+  }
+  assert(sum / n < 1, `mean difference ${sum / n} levels`);
+  assert(visible / n < 0.005, `${((100 * visible) / n).toFixed(2)}% of pixels differ by > 32`);
+});
+
+Deno.test("grid raster: constant, NaN and Inf channels; 1 x 4 x 4 and 64 x 2 x 2 maps", async () => {
+  const H = 5, W = 6, hw = H * W;
+  const maps = new Float32Array(4 * hw).map((_, i) => (i * 13) % 7);
+  maps.fill(2.5, 0, hw); // channel 0 constant
+  maps.fill(NaN, hw, 2 * hw); // channel 1 all NaN
+  maps[2 * hw + 3] = NaN; // channel 2 one NaN
+  maps[3 * hw + 4] = -Infinity; // channel 3 one -Inf
+  const img = decodeImage(
+    await renderFeatureGridFast(maps, [4, H, W], { gaze: [{ x: NaN, y: 0 }] }),
+  );
+  assertTiles(img, maps, [4, H, W], [0, 1, 2, 3]);
+  const layout = featureGridLayout([4, H, W]);
+  const t0 = layout.tiles[0], t1 = layout.tiles[1];
+  assert.deepStrictEqual(rgbAt(img, t0.x * 2 + 5, t0.y * 2 + 5), [LUT[0], LUT[1], LUT[2]]);
+  assert.deepStrictEqual(rgbAt(img, t1.x * 2 + 5, t1.y * 2 + 5), [...NAN_COLOR]);
+
+  // Control characters and a lone surrogate in the title are skipped, not fatal.
+  await renderFeatureGridFast(maps, [4, H, W], { title: "bad\u0001\ud800 title \u{1F600}" });
+
+  const one = new Float32Array(16).map((_, i) => i * i);
+  const img1 = decodeImage(await renderFeatureGridFast(one, [1, 4, 4], { title: "one" }));
+  const l1 = featureGridLayout([1, 4, 4], { title: "one" });
+  assert.deepStrictEqual([img1.width, img1.height], [l1.width * 2, l1.height * 2]);
+  assertTiles(img1, one, [1, 4, 4], [0], "one");
+
+  const many = new Float32Array(64 * 4).map((_, i) => Math.sin(i));
+  const idx = [63, 0, 17, 40, 5];
+  const img64 = decodeImage(await renderFeatureGridFast(many, [64, 2, 2], { channelIndices: idx }));
+  const l64 = featureGridLayout([64, 2, 2], { channelIndices: idx });
+  assert.deepStrictEqual([img64.width, img64.height], [l64.width * 2, l64.height * 2]);
+  assertTiles(img64, many, [64, 2, 2], idx);
+  const all = decodeImage(await renderFeatureGridFast(many, [64, 2, 2], { channels: 64 }));
+  const lAll = featureGridLayout([64, 2, 2], { channels: 64 });
+  assert.deepStrictEqual([all.width, all.height], [lAll.width * 2, lAll.height * 2]);
+  assertTiles(all, many, [64, 2, 2], Array.from({ length: 64 }, (_, i) => i));
+});
+
+Deno.test("grid raster: colormap and columns options", async () => {
+  const maps = new Float32Array(5 * 3 * 4).map((_, i) => (i * 7) % 12);
+  const img = decodeImage(
+    await renderFeatureGridFast(maps, [5, 3, 4], { colormap: "magma", columns: 5 }),
+  );
+  const l = featureGridLayout([5, 3, 4], { columns: 5 });
+  assert.deepStrictEqual([l.cols, l.rows], [5, 1]);
+  assert.deepStrictEqual([img.width, img.height], [l.width * 2, l.height * 2]);
+  const magma = colormap("magma");
+  for (let k = 0; k < 5; k++) {
+    const map = maps.subarray(k * 12, (k + 1) * 12);
+    let lo = Infinity, hi = -Infinity;
+    for (const v of map) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    const t = l.tiles[k];
+    // Centre of map pixel (1, 2).
+    const x = Math.round(t.x * 2) + Math.floor(2.5 * l.factor);
+    const y = Math.round(t.y * 2) + Math.floor(1.5 * l.factor);
+    const i = 3 * colorIndex(map[1 * 4 + 2], normalization(lo, hi));
+    assert.deepStrictEqual(rgbAt(img, x, y), [magma[i], magma[i + 1], magma[i + 2]]);
+  }
+});
+
+Deno.test("grid raster: bad shapes and channels are RangeErrors", async () => {
+  await assert.rejects(renderFeatureGridFast(new Float32Array(5), [2, 3, 3]), RangeError);
+  await assert.rejects(
+    renderFeatureGridFast(new Float32Array(18), [2, 3, 3], { channelIndices: [2] }),
+    RangeError,
+  );
+});
+
+Deno.test("grid raster: scale 1 and 3 keep the layout and tile size", async () => {
+  const maps = new Float32Array(3 * 7 * 7).map((_, i) => i % 11);
+  for (const scale of [1, 3]) {
+    const img = decodeImage(await renderFeatureGridFast(maps, [3, 7, 7], { scale, title: "s" }));
+    const l = featureGridLayout([3, 7, 7], { scale, title: "s" });
+    assert.deepStrictEqual([img.width, img.height], [
+      Math.round(l.width * scale),
+      Math.round(l.height * scale),
+    ]);
+    const t = l.tiles[1];
+    const x = Math.round(t.x * scale) + l.factor * 3 + 2, y = Math.round(t.y * scale) + 2;
+    assert.deepStrictEqual(rgbAt(img, x, y), expectedRgb(maps.subarray(49, 98), maps[49 + 3]));
+  }
+});
+
+Deno.test("glyph atlas: drawn text matches resvg's rendering of the same text", async () => {
+  await preloadFeatureGridFast();
+  const text = "ch 12 · -4.36 … 4.67 ×′";
+  const style = { size: 12, bold: true };
+  const canvas = createCanvas(400, 40);
+  await drawText(canvas, [{ text, x: 5.3, y: 14, ...style, color: [0, 0, 0] }]);
+  const ref = decodeImage(
+    await renderSvgPng(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="20" font-family="DejaVu Sans">` +
+        `<text x="5.3" y="14" font-size="12" font-weight="bold" style="font-kerning:none">` +
+        `${text}</text></svg>`,
+    ),
+  );
+  let sum = 0, ink = 0;
+  for (let i = 0; i < 400 * 40; i++) {
+    sum += Math.abs(canvas.data[4 * i] - ref.data[4 * i]);
+    ink += 255 - ref.data[4 * i];
+  }
+  assert(ink > 255 * 150, "reference has ink");
+  assert(sum / ink < 0.08, `differs by ${(sum / ink).toFixed(3)} of the ink`);
+  // The advance widths are the font's: "ch 12" at 12 px bold is about 34 px wide.
+  const w = await measureText("ch 12", style);
+  assert(w > 30 && w < 40, `width ${w}`);
+});
+
+Deno.test("raster canvas: a reused buffer is cleared to the background and sized exactly", () => {
+  const buffer = new ArrayBuffer(10 * 10 * 4);
+  new Uint8Array(buffer).fill(7);
+  const c = createCanvas(3, 2, { buffer, background: [1, 2, 3] });
+  assert.deepStrictEqual([c.data.length, c.words.length], [24, 6]);
+  assert.deepStrictEqual([...c.data.subarray(0, 8)], [1, 2, 3, 255, 1, 2, 3, 255]);
+  assert.deepStrictEqual(new Uint8Array(buffer)[24], 7, "bytes past the canvas untouched");
+  const w = createCanvas(2, 2, { buffer });
+  assert(w.data.every((v) => v === 255));
+});
+
+Deno.test("glyph atlas: the embedded grid glyphs are exactly what resvg draws now", async () => {
+  const embedded = JSON.parse(await Deno.readTextFile(GRID_GLYPHS_FILE)) as GlyphAtlasData;
+  const fresh = await exportGlyphAtlas(GRID_TEXT_STYLES, { scale: GRID_GLYPHS_SCALE });
+  assert.deepStrictEqual(
+    fresh,
+    embedded,
+    "analysis/grid_glyphs.json is out of date: run " +
+      "`deno run --allow-read --allow-write --allow-env scripts/grid_glyphs.ts`",
+  );
+  // A different version is refused with a message that says what to do.
+  assert.throws(
+    () => installGlyphAtlas({ ...embedded, version: 2 }),
+    /regenerate it with exportGlyphAtlas/,
+  );
+});
+
+Deno.test("png encoder: round-trips RGB and RGBA pixels exactly", () => {
+  const w = 37, h = 23;
+  const data = new Uint8Array(w * h * 4).map((_, i) => (i * 2654435761) >>> 24);
+  for (let i = 3; i < data.length; i += 4) data[i] = 255;
+  data.copyWithin(4 * w * 5, 4 * w * 4, 4 * w * 5); // a repeated row ("Up" filter)
+  data.copyWithin(4 * w * 6, 4 * w * 5, 4 * w * 6);
+  const rgb = encodePngFast({ width: w, height: h, data });
+  assert.deepStrictEqual(rgb[25], 2, "opaque image written as RGB");
+  assert.deepStrictEqual(decodeImage(rgb).data, data);
+  data[4 * 7 + 3] = 17;
+  const rgba = encodePngFast({ width: w, height: h, data }, { level: 1 });
+  assert.deepStrictEqual(rgba[25], 6, "translucent image written as RGBA");
+  assert.deepStrictEqual(decodeImage(rgba).data, data);
+  assert.throws(() => encodePngFast({ width: 2, height: 2, data: new Uint8Array(3) }), RangeError);
+});
