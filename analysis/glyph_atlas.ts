@@ -27,7 +27,9 @@ import { Resvg } from "@resvg/resvg-wasm";
 import type { RgbaImage } from "../inspector/image_io.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import type { Canvas, Rgb } from "./raster_canvas.ts";
-import { FONT_FAMILY, loadRenderAssets, renderSvgPng } from "./render.ts";
+// render.ts pulls in Vega: load it only when a glyph atlas must be drawn at run time.
+const render = () => import("./render.ts");
+const FONT_FAMILY = "DejaVu Sans";
 
 /** Horizontal sub-pixel positions each glyph is pre-rendered at. */
 export const SUBPIXEL_PHASES = 4;
@@ -95,7 +97,9 @@ let metricsPromise: Promise<[FontMeasurer, FontMeasurer]> | null = null;
 /** The regular and bold DejaVu Sans files (from the npm package, via `render.ts`). */
 function fonts(): Promise<Uint8Array[]> {
   if (!fontsPromise) {
-    fontsPromise = loadRenderAssets().then((assets) => assets.fonts.slice(0, 2));
+    fontsPromise = render().then((r) => r.loadRenderAssets()).then((assets) =>
+      assets.fonts.slice(0, 2)
+    );
     fontsPromise.catch(() => fontsPromise = null);
   }
   return fontsPromise;
@@ -109,9 +113,11 @@ function resvgFonts(): Promise<Uint8Array[]> {
   if (!resvgPromise) {
     resvgPromise = (async () => {
       const [, f] = await Promise.all([
-        renderSvgPng('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', {
-          scale: 1,
-        }),
+        render().then((r) =>
+          r.renderSvgPng('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>', {
+            scale: 1,
+          })
+        ),
         fonts(),
       ]);
       return f;

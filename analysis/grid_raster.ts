@@ -12,7 +12,7 @@
  */
 
 import { colorizeRows, colormap, finiteRange } from "./colormap.ts";
-import { featureGridLayout, type FeatureGridOptions, formatValue } from "./feature_grid.ts";
+import { featureGridLayout, type FeatureGridOptions, formatValue } from "./grid_layout.ts";
 import {
   drawText,
   type GlyphAtlasData,

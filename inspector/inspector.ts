@@ -47,7 +47,7 @@ import {
   manifestSummary,
   TOOL,
 } from "./manifest.ts";
-import { renderFeatureGrid } from "../analysis/feature_grid.ts";
+import { renderFeatureGridFast } from "../analysis/grid_raster.ts";
 import type { GazePoint } from "./clips.ts";
 
 /** The default layers, as in the original toolkit. */
@@ -642,7 +642,7 @@ export class FeatureMapInspector implements AsyncDisposable {
           for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
             const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
             const fold = l.resolved.folded ? ` (BN ${l.resolved.folded.join(", ")} folded in)` : "";
-            const png = await renderFeatureGrid(l.frames[bi][ti], shape, {
+            const png = await renderFeatureGridFast(l.frames[bi][ti], shape, {
               channels: options.numChannels ?? 16,
               gaze: options.gaze?.[bi]?.[ti],
               title: `${l.name}${fold} · batch ${b} · frame ${t}` +

@@ -1,0 +1,127 @@
+/**
+ * Layout of a feature grid (tile positions, sizes, text bands) and value formatting, shared by
+ * the SVG renderer (`feature_grid.ts`) and the direct rasteriser (`grid_raster.ts`). No
+ * rendering dependencies, so `inspect` does not load Vega.
+ *
+ * @module
+ */
+
+import type { ColormapName } from "./colormap.ts";
+
+/** Options of `renderFeatureGrid`. */
+export interface FeatureGridOptions {
+  /** How many channels to show, from channel 0 (default 16; fewer when the layer has fewer). */
+  channels?: number;
+  /** Exactly which channels to show (overrides `channels`). */
+  channelIndices?: readonly number[];
+  /** Gaze point(s) in frame coordinates, x and y in [0, 1] (left/top = 0). */
+  gaze?: readonly { x: number; y: number }[];
+  /** Title, e.g. `"layer1 · batch 0 · frame 2"`. */
+  title?: string;
+  /** Colormap (default viridis). */
+  colormap?: ColormapName;
+  /** Tiles per row (default: about the square root of the tile count). */
+  columns?: number;
+  /** Device pixels per SVG pixel (default 2). */
+  scale?: number;
+}
+
+/**
+ * Format a number compactly for labels (3 significant digits, exponent when very small/large).
+ *
+ * @example Usage
+ * ```ts
+ * import { formatValue } from "./grid_layout.ts";
+ * console.log(formatValue(0.000123), formatValue(12.345), formatValue(0)); // 1.23e-4 12.3 0
+ * ```
+ */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-3) {
+    return v.toExponential(2).replace(/e([+-])(\d)$/, "e$1$2").replace("e+", "e");
+  }
+  return String(Number(v.toPrecision(3)));
+}
+
+/** Where `renderFeatureGrid` puts things, in SVG pixels (multiply by `scale` for PNG pixels). */
+export interface FeatureGridLayout {
+  /** Tiles per row. */
+  cols: number;
+  /** Rows of tiles. */
+  rows: number;
+  /** Nearest-neighbour factor from map pixels to PNG pixels. */
+  factor: number;
+  /** Tile width. */
+  tileWidth: number;
+  /** Tile height. */
+  tileHeight: number;
+  /** Top-left corner of each tile's map (in display order). */
+  tiles: { x: number; y: number }[];
+  /** Whole picture width. */
+  width: number;
+  /** Whole picture height. */
+  height: number;
+  /** Outer margin. */
+  margin: number;
+  /** Height of the title line (0 without a title). */
+  titleH: number;
+  /** Height of the channel label above each tile. */
+  labelH: number;
+  /** Top of the colour bar. */
+  barTop: number;
+}
+
+/**
+ * The layout `renderFeatureGrid` uses for a `(C, H, W)` frame: tiles are the map
+ * upscaled by an integer factor to about 256 PNG pixels on the longer side (at least 128 SVG px
+ * at 2x), so 4x4 maps become clean blocks and large maps stay sharp.
+ *
+ * @example Usage
+ * ```ts
+ * import { featureGridLayout } from "./grid_layout.ts";
+ * const l = featureGridLayout([64, 4, 4], { channels: 16 });
+ * console.log(l.cols, l.rows, l.factor, l.tileWidth); // 4 4 64 128
+ * ```
+ */
+export function featureGridLayout(
+  shape: readonly [number, number, number],
+  options: Pick<FeatureGridOptions, "channels" | "channelIndices" | "columns" | "title" | "scale"> =
+    {},
+): FeatureGridLayout {
+  const [C, H, W] = shape;
+  const n = options.channelIndices?.length ?? Math.min(C, options.channels ?? 16);
+  const scale = options.scale ?? 2;
+  const cols = Math.max(1, Math.min(n, options.columns ?? Math.ceil(Math.sqrt(n))));
+  const rows = Math.ceil(n / cols);
+  const side = Math.max(H, W);
+  const factor = Math.max(1, Math.round(256 / side));
+  const tileWidth = (W * factor) / scale, tileHeight = (H * factor) / scale;
+  const gapX = 14, labelH = 16, rangeH = 15, gapY = 10, margin = 16;
+  const titleH = options.title ? 26 : 0;
+  const subtitleH = 24;
+  const gridTop = margin + titleH + subtitleH;
+  const cellW = tileWidth + gapX, cellH = labelH + tileHeight + rangeH + gapY;
+  const width = Math.max(margin * 2 + cols * cellW - gapX, 360);
+  const barTop = gridTop + rows * cellH + 4;
+  const tiles = Array.from({ length: n }, (_, k) => ({
+    x: margin + (k % cols) * cellW,
+    y: gridTop + Math.floor(k / cols) * cellH + labelH,
+  }));
+  return {
+    cols,
+    rows,
+    factor,
+    tileWidth,
+    tileHeight,
+    tiles,
+    width,
+    height: barTop + 44,
+    margin,
+    titleH,
+    labelH,
+    barTop,
+  };
+}
