@@ -15,7 +15,7 @@
  */
 
 import { InspectorError } from "./errors.ts";
-import type { FeedTensor } from "./runtime.ts";
+import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 
 /** One forward pass: clips `[clips[0], clips[1])` and frames `[frames[0], frames[1])`. */
 export interface BatchChunk {
@@ -84,30 +84,38 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Estimated peak bytes of a forward pass over `frames` frames: weights, inputs, all tapped
- * outputs, and the working activations.
+ * Estimated peak process memory of a forward pass over `frames` frames: weights, inputs, the
+ * tapped outputs twice on the CPU EPs (the runtime's copy and the JavaScript copy it hands
+ * back), and the working activations.
  *
  * @example Usage
  * ```ts
  * import { estimateForwardBytes } from "./batch_plan.ts";
  * const n = estimateForwardBytes(16, { ep: "cpu", tapBytesPerFrame: 1e6, largestTensorBytesPerFrame: 4e5 });
- * console.log(n); // 35200000
+ * console.log(n); // 51200000
  * ```
  */
 export function estimateForwardBytes(frames: number, options: BatchPlanOptions): number {
   const model = (options.modelBytes ?? 0) * (options.ep === "wasm" ? 2 : 1);
-  const perFrame = options.tapBytesPerFrame + WORK_TENSORS * options.largestTensorBytesPerFrame +
-    (options.inputBytesPerFrame ?? 0);
+  const copies = options.ep === "webgpu" ? 1 : 2;
+  const perFrame = copies * options.tapBytesPerFrame +
+    WORK_TENSORS * options.largestTensorBytesPerFrame + (options.inputBytesPerFrame ?? 0);
   return model + frames * perFrame;
+}
+
+/** WASM heap bytes of a forward pass: the model copy, inputs, outputs and working tensors. */
+function wasmHeapBytes(frames: number, options: BatchPlanOptions): number {
+  return (options.modelBytes ?? 0) * 2 +
+    frames * (options.tapBytesPerFrame + WORK_TENSORS * options.largestTensorBytesPerFrame +
+        (options.inputBytesPerFrame ?? 0));
 }
 
 function hardLimitFrames(options: BatchPlanOptions): { frames: number; what: string } {
   let frames = Infinity, what = "";
   if (options.ep === "wasm") {
     const heap = options.heapBytes ?? 4 * GiB;
-    const model = (options.modelBytes ?? 0) * 2;
-    const per = estimateForwardBytes(1, { ...options, modelBytes: 0 });
-    frames = Math.floor((heap - model) / per);
+    const model = wasmHeapBytes(0, options);
+    frames = Math.floor((heap - model) / (wasmHeapBytes(1, options) - model));
     what = `WASM's ${formatBytes(heap)} heap`;
   }
   if (options.ep === "webgpu" && options.maxBufferBytes) {
@@ -180,7 +188,9 @@ export function planBatches(batch: number, time: number, options: BatchPlanOptio
     framesPerRun = time;
   }
   const runFrames = clipsPerRun * framesPerRun;
-  const need = estimateForwardBytes(runFrames, options);
+  const need = options.ep === "wasm"
+    ? wasmHeapBytes(runFrames, options)
+    : estimateForwardBytes(runFrames, options);
   if (runFrames > hard.frames) {
     const smallest = splitFrames
       ? (splitClips ? "one frame" : `one frame of ${batch} clips`)
@@ -269,4 +279,253 @@ export function sliceBatch(
     );
   }
   return { data: out, dims: [b1 - b0, t1 - t0, ...dims.slice(2)] };
+}
+
+/** Per-frame memory figures measured from one run's outputs. */
+export interface MeasuredOutputs {
+  /** Bytes of all outputs per frame. */
+  tapBytesPerFrame: number;
+  /** Bytes of the largest output per frame. */
+  largestTensorBytesPerFrame: number;
+}
+
+/**
+ * Per-frame memory of a run's outputs (`frames` = clips x frames of that run).
+ *
+ * @example Usage
+ * ```ts
+ * import { measureOutputs } from "./batch_plan.ts";
+ * const m = measureOutputs([{ dims: [4, 8, 16, 16] }, { dims: [4, 16, 8, 8] }], 4);
+ * console.log(m); // { tapBytesPerFrame: 12288, largestTensorBytesPerFrame: 8192 }
+ * ```
+ */
+export function measureOutputs(
+  outputs: Iterable<{ dims: readonly number[] }>,
+  frames: number,
+): MeasuredOutputs {
+  let total = 0, largest = 0;
+  for (const o of outputs) {
+    const bytes = 4 * o.dims.reduce((a, b) => a * b, 1);
+    total += bytes;
+    largest = Math.max(largest, bytes);
+  }
+  return {
+    tapBytesPerFrame: total / Math.max(1, frames),
+    largestTensorBytesPerFrame: largest / Math.max(1, frames),
+  };
+}
+
+/** Options of {@linkcode forwardInChunks}. */
+export interface ChunkedForwardOptions {
+  /** Name of the `(B, T, ...)` (or `(B, ...)`) input to split; other inputs are passed whole. */
+  input: string;
+  /**
+   * The model looks like a 2D backbone applied per frame (time folded into batch): try splitting
+   * frames. This is checked, not trusted: the first frame is run alone and compared with the same
+   * frame inside the first planned pass (for the `verify` tensors); if they differ (the model mixes
+   * frames, e.g. a temporal shift), only clips are split.
+   */
+  splitFrames: boolean;
+  /** Tensors that must be per-frame `(frames, ...)` for a frame split (the tapped ones); default all outputs. */
+  verify?: string[];
+  /** Batch axis is dynamic (default true). */
+  splitClips?: boolean;
+  /** Memory to aim for per pass (default 1 GiB). */
+  budgetBytes?: number;
+  /** Output names to keep on the GPU (WebGPU). */
+  keepOnGpu?: string[];
+  /** Model size in bytes (for the WASM heap estimate). */
+  modelBytes?: number;
+  /**
+   * Receives each pass's outputs and where they belong; dispose them (after copying what you
+   * keep) before returning, so memory stays bounded.
+   */
+  onChunk: (
+    chunk: BatchChunk,
+    outputs: Record<string, OutputTensor>,
+  ) => Promise<void>;
+  /** A line for people when the batch is split. */
+  onInfo?: (line: string) => void;
+}
+
+/**
+ * Run a batch in as many forward passes as memory requires.
+ *
+ * Small batches (input under 1/64 of the budget) run in one pass. Otherwise the first pass is a
+ * probe of the smallest unit the model allows (one frame of a 2D backbone, one clip otherwise);
+ * its outputs give the memory per frame, and the rest of the batch is planned with
+ * {@linkcode planBatches}. Every (clip, frame) is covered exactly once; `onChunk` gets each pass.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { forwardInChunks } from "./batch_plan.ts";
+ * const plan = await forwardInChunks(session, { frames: batch }, {
+ *   input: "frames", splitFrames: true,
+ *   onChunk: async (chunk, outputs) => { ...; for (const o of Object.values(outputs)) o.dispose(); },
+ * });
+ * ```
+ */
+export async function forwardInChunks(
+  session: Pick<ModelSession, "info" | "device" | "run">,
+  feeds: Record<string, FeedTensor>,
+  options: ChunkedForwardOptions,
+): Promise<{ chunks: BatchChunk[]; note: string | null; framesSplit: boolean }> {
+  const feed = feeds[options.input];
+  if (!feed) throw new InspectorError(`the model needs input '${options.input}'`);
+  const timeAxis = feed.dims.length >= 5;
+  const B = feed.dims[0], T = timeAxis ? feed.dims[1] : 1;
+  const budget = options.budgetBytes ?? GiB;
+  const runRaw = (chunk: BatchChunk) =>
+    session.run({ ...feeds, [options.input]: sliceBatch(feed, chunk, { timeAxis }) }, {
+      keepOnGpu: options.keepOnGpu,
+    });
+  const run = async (chunk: BatchChunk): Promise<void> => {
+    await options.onChunk(chunk, await runRaw(chunk));
+  };
+  const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
+  let splitFrames = options.splitFrames && timeAxis && T > 1;
+  if (feed.data.byteLength * 64 <= budget || (B === 1 && !splitFrames)) {
+    await run(whole);
+    return { chunks: [whole], note: null, framesSplit: false };
+  }
+  const planOptions = (m: MeasuredOutputs, frames: boolean): BatchPlanOptions => ({
+    ep: session.info.ep,
+    ...m,
+    modelBytes: options.modelBytes,
+    inputBytesPerFrame: feed.data.byteLength / (B * T),
+    splitFrames: frames,
+    splitClips: options.splitClips ?? true,
+    budgetBytes: budget,
+    maxBufferBytes: session.device
+      ? Math.min(
+        session.device.limits.maxStorageBufferBindingSize,
+        session.device.limits.maxBufferSize,
+      )
+      : undefined,
+  });
+  const notes: string[] = [];
+  const done: BatchChunk[] = [];
+  let measured: MeasuredOutputs;
+  let plan: BatchPlan;
+  const probeClips: [number, number] = options.splitClips === false ? [0, B] : [0, 1];
+  const nProbe = probeClips[1] - probeClips[0];
+  let probeOut: Record<string, OutputTensor> | null = null;
+  if (splitFrames) {
+    try {
+      probeOut = await runRaw({ clips: probeClips, frames: [0, 1] });
+    } catch (err) {
+      // E.g. a model with a fixed time axis: frames cannot be split.
+      splitFrames = false;
+      notes.push(`frames cannot be split: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  if (splitFrames && probeOut) {
+    // Probe: frame 0 alone; kept to check frame independence on a pass with more frames.
+    measured = measureOutputs(Object.values(probeOut), nProbe);
+    const names = options.verify ?? Object.keys(probeOut);
+    const alone = new Map<string, Float32Array>();
+    try {
+      for (const n of names) {
+        const o = probeOut[n];
+        if (o) {
+          alone.set(
+            n,
+            (await o.download()).slice(0, o.dims.reduce((a, b) => a * b, 1) / nProbe),
+          );
+        }
+      }
+    } finally {
+      for (const o of Object.values(probeOut)) o.dispose();
+    }
+    plan = planBatches(B, T, planOptions(measured, true));
+    // Check on the first pass when it holds two frames of clip 0, else on a 2-frame run.
+    const first = plan.chunks[0];
+    const checkChunk: BatchChunk = first.frames[1] - first.frames[0] >= 2
+      ? first
+      : { clips: probeClips, frames: [0, 2] };
+    const frames = (checkChunk.clips[1] - checkChunk.clips[0]) *
+      (checkChunk.frames[1] - checkChunk.frames[0]);
+    let outputs: Record<string, OutputTensor> | null = null;
+    let mixed: string | null = null;
+    try {
+      outputs = await runRaw(checkChunk);
+    } catch (err) {
+      if (checkChunk === first) throw err;
+      notes.push(`frame independence not checked (${(err as Error).message.split("\n")[0]})`);
+    }
+    for (const [n, want] of outputs ? alone : []) {
+      const o = outputs![n];
+      if (!o || o.dims[0] !== frames) {
+        mixed = `${n} is not laid out per frame`;
+        break;
+      }
+      const got = (await o.download()).subarray(0, want.length);
+      let err = 0, scale = 1;
+      for (let i = 0; i < want.length; i++) {
+        err = Math.max(err, Math.abs(got[i] - want[i]));
+        scale = Math.max(scale, Math.abs(want[i]));
+      }
+      if (!(err <= 1e-4 * scale)) {
+        mixed = `${n} of frame 0 changes with the other frames in the batch (by ${
+          err.toPrecision(2)
+        })`;
+        break;
+      }
+    }
+    if (outputs && (mixed !== null || checkChunk !== first)) {
+      for (const o of Object.values(outputs)) o.dispose();
+      outputs = null;
+    }
+    if (mixed === null) {
+      if (outputs) await options.onChunk(first, outputs);
+      else await run(first);
+      done.push(first);
+      for (const c of plan.chunks.slice(1)) {
+        await run(c);
+        done.push(c);
+      }
+    } else {
+      splitFrames = false;
+      notes.push(`frames cannot be split: ${mixed}; splitting clips only`);
+      plan = planBatches(B, T, planOptions(measured, false));
+      for (const c of plan.chunks) {
+        await run(c);
+        done.push(c);
+      }
+    }
+  } else if (options.splitClips === false) {
+    // Neither frames nor clips can be split: one pass.
+    await run(whole);
+    return { chunks: [whole], note: notes.join("; ") || null, framesSplit: false };
+  } else {
+    // Probe: clip 0 (all frames), delivered as the first pass; the other clips are planned.
+    const probe: BatchChunk = { clips: [0, 1], frames: [0, T] };
+    const outputs = await runRaw(probe);
+    measured = measureOutputs(Object.values(outputs), T);
+    await options.onChunk(probe, outputs);
+    done.push(probe);
+    plan = planBatches(B, T, planOptions(measured, false));
+    if (B > 1) {
+      const rest = planBatches(B - 1, T, planOptions(measured, false));
+      for (const c of rest.chunks) {
+        const shifted: BatchChunk = { clips: [c.clips[0] + 1, c.clips[1] + 1], frames: c.frames };
+        await run(shifted);
+        done.push(shifted);
+      }
+    }
+  }
+  if (plan.note && !plan.split) notes.push(plan.note);
+  if (plan.split) {
+    notes.unshift(
+      `memory: one forward pass over ${B}x${T} frames would need about ${
+        formatBytes(plan.unsplitBytes)
+      }; ran ${done.length} passes of at most about ${formatBytes(plan.estimatedBytes)}` +
+        (splitFrames
+          ? " (frames are independent in this 2D backbone)"
+          : " (clips are independent)"),
+    );
+  }
+  const note = notes.length ? notes.join("; ") : null;
+  if (note) options.onInfo?.(note);
+  return { chunks: done, note, framesSplit: splitFrames };
 }

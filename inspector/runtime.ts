@@ -208,7 +208,11 @@ let nodeOrt: Promise<OrtModuleLike> | null = null;
  * const ok = await loadNativeOrt().then(() => true, () => false);
  * ```
  */
-export function loadNativeOrt(): Promise<OrtModuleLike> {
+export async function loadNativeOrt(): Promise<void> {
+  await nativeModule();
+}
+
+function nativeModule(): Promise<OrtModuleLike> {
   nodeOrt ??= (async (): Promise<OrtModuleLike> => {
     try {
       const m = await import("onnxruntime-node");
@@ -412,7 +416,7 @@ export async function createSession(
   let usedThreads = threads;
   let webgpuEnv: WebGpuOrt["env"] | null = null;
   if (choice.ep === "cpu") {
-    ort = await loadNativeOrt();
+    ort = await nativeModule();
     sessionOptions = {
       executionProviders: ["cpu"],
       intraOpNumThreads: threads,
@@ -490,7 +494,6 @@ class OrtModelSession implements ModelSession {
   readonly outputNames: string[];
   #stats: SessionStats = { runs: 0, gpuBytesRead: 0, runMs: 0 };
   #closed = false;
-
   constructor(
     private readonly session: OrtSessionLike,
     private readonly ort: OrtModuleLike,
