@@ -68,6 +68,8 @@ export interface InspectOptions {
   name?: string;
   /** `.npy` element type (default float32). */
   dtype?: "float32" | "float16";
+  /** Memory to aim for per forward pass, MiB (default 1024). */
+  memoryBudgetMiB?: number;
   /** Channels per feature grid (default 16); 0 writes no grids. */
   gridChannels?: number;
   /** Lines for people (progress, notes, warnings). */
@@ -228,6 +230,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       saveDir: out.dir,
       name: options.name,
       dtype: options.dtype,
+      budgetBytes: options.memoryBudgetMiB ? options.memoryBudgetMiB * 2 ** 20 : undefined,
       onInfo: info,
     });
     timings.session = performance.now() - t;

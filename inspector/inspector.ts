@@ -31,12 +31,14 @@ import {
 import {
   type ChannelStats,
   channelStatsOf,
+  emptyMoments,
   type RowMoments,
   summarizeFrames,
   type SummaryStats,
 } from "../analysis/stats.ts";
 import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
+import { type BatchChunk, forwardInChunks } from "./batch_plan.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
 import { StructuredNpyWriter } from "./npy.ts";
 import { OutputSet } from "./atomic.ts";
@@ -84,6 +86,8 @@ export interface InspectorOptions {
   dtype?: "float32" | "float16";
   /** Receives one-line progress and notes meant for people. */
   onInfo?: (line: string) => void;
+  /** Memory to aim for per forward pass, in bytes (default 1 GiB); larger batches are split. */
+  budgetBytes?: number;
   /** Fail when no requested layer resolves (default true). */
   requireLayers?: boolean;
 }
@@ -137,6 +141,8 @@ export interface Extraction {
   modelOutputs: Record<string, { dims: number[]; data: Float32Array }>;
   /** Milliseconds: forward and reductions. */
   timings: { forward: number; reduce: number };
+  /** Forward passes the batch ran in (more than one when memory required a split). */
+  passes: number;
   /** Warnings for people (non-finite values ...). */
   warnings: string[];
 }
@@ -162,6 +168,41 @@ function toIndexSpec(
   if (typeof v === "number") return parseIndexSpec(String(v), { count, flag });
   if (typeof v === "string") return parseIndexSpec(v, { count, flag });
   return parseIndexSpec(v.join(","), { count, flag });
+}
+
+/** Copy the moments of run `from` of `src` into run `to` of `dst`. */
+function copyMoment(src: RowMoments, from: number, dst: RowMoments, to: number): void {
+  dst.sum[to] = src.sum[from];
+  dst.m2[to] = src.m2[from];
+  dst.min[to] = src.min[from];
+  dst.max[to] = src.max[from];
+  dst.zeros[to] = src.zeros[from];
+  dst.nonfinite[to] = src.nonfinite[from];
+}
+
+/** The layout of the whole batch, from the layout of one forward pass over part of it. */
+function wholeLayout(local: TimeLayout, B: number, T: number): TimeLayout {
+  const d = [...local.dims];
+  switch (local.kind) {
+    case "bt_chw":
+      d[0] = B * T;
+      break;
+    case "b_t_chw":
+      d[0] = B;
+      d[1] = T;
+      break;
+    case "b_c_t_hw":
+    case "b_chw":
+      d[0] = B;
+      break;
+  }
+  return detectLayout(d, {
+    batch: B,
+    time: T,
+    swapped: local.kind === "b_c_t_hw",
+    override: local.kind,
+    name: "whole batch",
+  });
 }
 
 /** File-name-safe form of a layer name. */
@@ -371,13 +412,112 @@ export class FeatureMapInspector implements AsyncDisposable {
       device: this.#session.device ?? undefined,
       onInfo: this.options.onInfo,
     });
-    const t0 = performance.now();
     const keep = this.#session.info.ep === "webgpu"
       ? [...new Set(this.layers.map((l) => l.tensor))]
       : [];
-    let outputs: Record<string, OutputTensor>;
+    const main = this.graph.inputs.find((i) => feeds[i.name].dims.length === 5) ??
+      this.graph.inputs[0];
+    const mainFeed = feeds[main.name];
+    const folded = mainFeed.dims.length === 4 && T > 1; // clips fed to an image model
+    const warnings: string[] = [];
+    // Per tapped tensor: the whole-batch layout, its row moments (filled pass by pass) and
+    // the saved frames [bi][ti].
+    interface TensorState {
+      layout: TimeLayout | null;
+      m: RowMoments | null;
+      frames: Float32Array[][];
+    }
+    const state = new Map<string, TensorState>();
+    const tensors = [...new Set(this.layers.map((l) => l.tensor))];
+    for (const t of tensors) {
+      state.set(t, {
+        layout: null,
+        m: null,
+        frames: batchIdx.map(() => timestep.map(() => new Float32Array(0))),
+      });
+    }
+    const overrideOf = (tensor: string): LayoutKind | undefined => {
+      const o = this.options.layout;
+      if (o === undefined || typeof o === "string") return o;
+      const l = this.layers.find((x) => x.tensor === tensor && o[x.name] !== undefined);
+      return l ? o[l.name] : undefined;
+    };
+    const nameOf = (tensor: string) => this.layers.find((l) => l.tensor === tensor)!.name;
+    const modelOutputs: Extraction["modelOutputs"] = {};
+    let tForward = 0, tReduce = 0;
+    let passes = 0;
+    const onChunk = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
+      const t1 = performance.now();
+      passes++;
+      try {
+        const [c0, c1] = chunk.clips, [f0, f1] = chunk.frames;
+        const nb = c1 - c0, nt = f1 - f0;
+        for (const tensor of tensors) {
+          const out = outputs[tensor];
+          if (!out) throw new Error(`tapped tensor ${tensor} missing from the outputs`);
+          const st = state.get(tensor)!;
+          const local = detectLayout(out.dims, {
+            batch: nb,
+            time: nt,
+            swapped: this.#swapped.get(tensor) ?? false,
+            override: overrideOf(tensor),
+            name: nameOf(tensor),
+          });
+          if (!st.layout) {
+            st.layout = wholeLayout(local, B, T);
+            const rl = rowLayout(st.layout);
+            st.m = emptyMoments(rl.rows, rl.width);
+            this.#fullBytes += rl.rows * rl.width * 4;
+          }
+          const lr = rowLayout(local);
+          const m = await this.#reducer!.reduceRows(tensorInput(out), [lr.rows, lr.width]);
+          // Put each (frame, channel) run of this pass at its place in the whole batch.
+          const whole = rowLayout(st.layout);
+          const tpLocal = local.tensorTime;
+          for (let lf = 0; lf < lr.index.frames; lf++) {
+            const lb = Math.floor(lf / tpLocal), lt = lf % tpLocal;
+            const gf = (c0 + lb) * st.layout.tensorTime +
+              (local.kind === "b_c_t_hw" || local.kind === "b_chw" ? lt : f0 + lt);
+            for (let c = 0; c < lr.index.channels; c++) {
+              copyMoment(m, lr.index.rowOf(lf, c), st.m!, whole.index.rowOf(gf, c));
+            }
+          }
+          // The saved frames that fall in this pass.
+          const bis = batchIdx.map((b, bi) => [b, bi]).filter(([b]) => b >= c0 && b < c1);
+          const tis = timestep.map((t, ti) => [t, ti]).filter(([t]) => t >= f0 && t < f1);
+          if (bis.length && tis.length) {
+            const got = await this.#frames(
+              out,
+              local,
+              bis.map(([b]) => b - c0),
+              tis.map(([t]) => t - f0),
+            );
+            bis.forEach(([, bi], i) => tis.forEach(([, ti], j) => st.frames[bi][ti] = got[i][j]));
+          }
+        }
+        if (passes === 1) {
+          for (const o of this.graph.outputs) {
+            const t = outputs[o.name];
+            if (t) modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
+          }
+        }
+      } finally {
+        for (const o of Object.values(outputs)) o.dispose();
+        tReduce += performance.now() - t1;
+      }
+    };
+    const t0 = performance.now();
+    let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean };
     try {
-      outputs = await this.#session.run(feeds, { keepOnGpu: keep });
+      plan = await forwardInChunks(this.#session, feeds, {
+        input: main.name,
+        splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
+        verify: tensors,
+        keepOnGpu: keep,
+        budgetBytes: this.options.budgetBytes,
+        onChunk,
+        onInfo: this.options.onInfo,
+      });
     } catch (err) {
       if (err instanceof InspectorError) throw err;
       throw new InspectorError(
@@ -385,82 +525,56 @@ export class FeatureMapInspector implements AsyncDisposable {
           `shape (--size, --max_len) against the model`,
       );
     }
-    const tForward = performance.now() - t0;
-    const warnings: string[] = [];
-    const layers: LayerFeatures[] = [];
-    const cache = new Map<string, { layout: TimeLayout; m: RowMoments }>();
-    const t1 = performance.now();
-    try {
-      for (const layer of this.layers) {
-        const out = outputs[layer.tensor];
-        if (!out) throw new Error(`tapped tensor ${layer.tensor} missing from the outputs`);
-        const override = typeof this.options.layout === "string"
-          ? this.options.layout
-          : this.options.layout?.[layer.name];
-        const layout = detectLayout(out.dims, {
-          batch: B,
-          time: T,
-          swapped: this.#swapped.get(layer.tensor) ?? false,
-          override,
-          name: layer.name,
-        });
-        let entry = cache.get(layer.tensor);
-        if (!entry || entry.layout.kind !== layout.kind) {
-          const rl = rowLayout(layout);
-          const m = await this.#reducer.reduceRows(tensorInput(out), [rl.rows, rl.width]);
-          entry = { layout, m };
-          cache.set(layer.tensor, entry);
-          this.#fullBytes += out.dims.reduce((a, x) => a * x, 1) * 4;
-        }
-        const { index } = rowLayout(layout);
-        const savedFrames = batchIdx.flatMap((b) =>
-          timestep.map((t) => tensorFrameOf(layout, b, t))
-        );
-        const summary = summarizeFrames(entry.m, index, savedFrames);
-        const channels = channelStatsOf(entry.m, index, savedFrames);
-        const perFrame = Array.from(
-          { length: B },
-          (_, b) =>
-            Array.from(
-              { length: T },
-              (_, t) => summarizeFrames(entry!.m, index, [tensorFrameOf(layout, b, t)]),
-            ),
-        );
-        const allBad = perFrame.flat().reduce((a, s) => a + s.nonfinite, 0);
-        if (allBad > 0) {
-          warnings.push(
-            `layer ${layer.name} has ${allBad} non-finite values (NaN/Inf) in the batch; ` +
-              `they are counted and left out of mean/std/min/max`,
-          );
-        }
-        const frames = await this.#frames(out, layout, batchIdx, timestep);
-        layers.push({
-          name: layer.name,
-          resolved: layer,
-          layout,
-          frames,
-          stats: { summary, channels, perFrame },
-        });
-      }
-      const modelOutputs: Extraction["modelOutputs"] = {};
-      for (const o of this.graph.outputs) {
-        const t = outputs[o.name];
-        if (t) modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
-      }
-      this.#last = {
-        batch: B,
-        time: T,
-        targets: { batchIdx, timestep },
-        layers,
-        modelOutputs,
-        timings: { forward: tForward, reduce: performance.now() - t1 },
-        warnings,
-      };
-      for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
-      return this.#last;
-    } finally {
-      for (const o of Object.values(outputs)) o.dispose();
+    tForward = performance.now() - t0 - tReduce;
+    if (plan.chunks.length > 1) {
+      warnings.push(
+        `the batch ran in ${plan.chunks.length} forward passes to bound memory` +
+          (plan.note ? ` (${plan.note})` : ""),
+      );
     }
+    const layers: LayerFeatures[] = [];
+    for (const layer of this.layers) {
+      const st = state.get(layer.tensor)!;
+      const layout = st.layout!;
+      const { index } = rowLayout(layout);
+      const savedFrames = batchIdx.flatMap((b) => timestep.map((t) => tensorFrameOf(layout, b, t)));
+      const summary = summarizeFrames(st.m!, index, savedFrames);
+      const channels = channelStatsOf(st.m!, index, savedFrames);
+      const perFrame = Array.from(
+        { length: B },
+        (_, b) =>
+          Array.from(
+            { length: T },
+            (_, t) => summarizeFrames(st.m!, index, [tensorFrameOf(layout, b, t)]),
+          ),
+      );
+      const allBad = perFrame.flat().reduce((a, s) => a + s.nonfinite, 0);
+      if (allBad > 0) {
+        warnings.push(
+          `layer ${layer.name} has ${allBad} non-finite values (NaN/Inf) in the batch; ` +
+            `they are counted and left out of mean/std/min/max`,
+        );
+      }
+      layers.push({
+        name: layer.name,
+        resolved: layer,
+        layout,
+        frames: st.frames,
+        stats: { summary, channels, perFrame },
+      });
+    }
+    this.#last = {
+      batch: B,
+      time: T,
+      targets: { batchIdx, timestep },
+      layers,
+      modelOutputs: plan.chunks.length === 1 ? modelOutputs : {},
+      timings: { forward: tForward, reduce: tReduce },
+      passes: plan.chunks.length,
+      warnings,
+    };
+    for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
+    return this.#last;
   }
 
   /** The saved frames of one output: sliced on the host, or read back range by range. */

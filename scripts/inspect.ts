@@ -40,6 +40,8 @@ Usage: deno task inspect [flags]
   --name STEM           output file stem (default features)
   --dtype TYPE          float32 | float16 for the .npy (default float32)
   --grid_channels N     channels per feature grid PNG (default 16; 0 = no PNGs)
+  --memory_budget MIB   memory to aim for per forward pass (default 1024); bigger batches are
+                        split where the model allows it (2D backbones: by frame)
   --help, --version
 
 Kebab-case aliases work too (--batch-idx, --save-dir, ...).`;
@@ -66,6 +68,7 @@ const FLAGS = {
   name: { type: "string" },
   dtype: { type: "string" },
   grid_channels: { type: "string" },
+  memory_budget: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -120,6 +123,7 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       name: v.name as string | undefined,
       dtype: oneOf<"float32" | "float16">(v.dtype, "--dtype", ["float32", "float16"]),
       gridChannels: intFlag(v.grid_channels, "--grid_channels", { min: 0 }),
+      memoryBudgetMiB: intFlag(v.memory_budget, "--memory_budget", { min: 16 }),
       onInfo: (line: string) => console.log(line),
     };
     if (opts.input && opts.dset) {

@@ -362,3 +362,49 @@ Deno.test("inspect: WebGPU EP keeps taps on the GPU, reads back only statistics 
   const sa = m.layers[1].per_frame[1][3].mean!, sb = mw.layers[1].per_frame[1][3].mean!;
   assert.ok(Math.abs(sa - sb) <= 1e-4 * Math.max(1, Math.abs(sb)));
 });
+
+Deno.test("inspect: a batch split to bound memory gives the same frames and statistics", async () => {
+  const { FeatureMapInspector } = await import("../inspector/inspector.ts");
+  const { loadClips } = await import("../inspector/clips.ts");
+  const clips = await loadClips("fixture", { batchSize: 2, maxLen: 4, size: 64 });
+  const batch = { data: clips.data, dims: [...clips.shape] };
+  const results = [];
+  for (
+    const [model, budget] of [[FIXTURE, undefined], [FIXTURE, 64 * 1024], [
+      join(ROOT, "fixtures", "r3d_video.onnx"),
+      undefined,
+    ], [join(ROOT, "fixtures", "r3d_video.onnx"), 64 * 1024]] as const
+  ) {
+    await using insp = await FeatureMapInspector.create(model, {
+      layers: model === FIXTURE ? ["conv1", "layer2"] : ["stem", "layer2"],
+      ep: "wasm",
+      threads: 1,
+      budgetBytes: budget,
+    });
+    insp.setTarget({ batchIdx: "all", timestep: "1,3" });
+    results.push(await insp.extractFeatures(batch));
+  }
+  for (const [whole, split] of [[results[0], results[1]], [results[2], results[3]]]) {
+    assert.equal(whole.passes, 1);
+    assert.ok(split.passes > 1, `expected a split, got ${split.passes} pass(es)`);
+    for (let k = 0; k < whole.layers.length; k++) {
+      const a = whole.layers[k], b = split.layers[k];
+      for (let bi = 0; bi < 2; bi++) {
+        for (let ti = 0; ti < 2; ti++) {
+          assert.ok(maxAbsDiff(a.frames[bi][ti], b.frames[bi][ti]) <= 1e-5);
+        }
+      }
+      for (let bb = 0; bb < 2; bb++) {
+        for (let t = 0; t < 4; t++) {
+          const x = a.stats.perFrame[bb][t], y = b.stats.perFrame[bb][t];
+          assert.ok(
+            Math.abs(x.mean - y.mean) <= 1e-5 * Math.max(1, Math.abs(x.mean)),
+            `${a.name} b${bb} t${t}`,
+          );
+          assert.equal(x.sparsity, y.sparsity);
+        }
+      }
+      assert.ok(Math.abs(a.stats.summary.std - b.stats.summary.std) <= 1e-5 * a.stats.summary.std);
+    }
+  }
+});
