@@ -146,7 +146,11 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     await main();
   } catch (err) {
     console.error(`error: ${describeError(err)}`);
-    if (!(err instanceof IE) && Deno.env.get("FEATURE_INSPECTOR_DEBUG")) console.error(err);
+    let debug = false;
+    try {
+      debug = Boolean(Deno.env.get("FEATURE_INSPECTOR_DEBUG"));
+    } catch { /* no env permission: no debug output */ }
+    if (!(err instanceof IE) && debug) console.error(err);
     Deno.exit(err instanceof IE ? err.exitCode : 1);
   }
 }

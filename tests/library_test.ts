@@ -135,3 +135,17 @@ Deno.test("library: deno doc --lint mod.ts is clean", async () => {
   }).output();
   assert.ok(r.success, new TextDecoder().decode(r.stderr).slice(-2000));
 });
+
+Deno.test("permissions: with no permissions at all, one line names --allow-read", async () => {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", join(ROOT, "scripts/inspect.ts"), "--size", "32"],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(r.stderr);
+  const lines = text.trim().split("\n");
+  assert.notEqual(r.code, 0);
+  assert.equal(lines.length, 1, text);
+  assert.match(lines[0], /^error: permission denied: .*--allow-read/);
+});
