@@ -17,6 +17,7 @@
 
 import { basename, dirname, extname, join } from "node:path";
 import { InspectorError } from "../inspector/errors.ts";
+import type { ManifestChannels, ManifestSummary } from "../inspector/manifest.ts";
 import { StructuredNpyReader } from "../inspector/npy.ts";
 import { OutputSet } from "../inspector/atomic.ts";
 import { reduceRows, type RowMoments } from "./stats.ts";
@@ -68,35 +69,23 @@ export interface AnalyzeOptions {
   onProgress?: (message: string) => void;
 }
 
-/** Summary statistics as written to `summary.json` (non-finite numbers as `null`). */
-export interface LayerSummary {
+/**
+ * Summary statistics as written to `summary.json` (non-finite numbers as `null`): the manifest's
+ * mean, std, min, max, sparsity and nonfinite, and more.
+ */
+export interface LayerSummary extends ManifestSummary {
   /** Per-frame field shape, e.g. `[64, 28, 28]`. */
   shape: number[];
   /** Number of saved frames the statistics cover. */
   frames: number;
   /** Number of values. */
   count: number;
-  /** Mean of the finite values. */
-  mean: number | null;
-  /** Population std of the finite values. */
-  std: number | null;
-  /** Minimum finite value. */
-  min: number | null;
-  /** Maximum finite value. */
-  max: number | null;
-  /** Fraction of exact zeros. */
-  sparsity: number;
-  /** Count of NaN/Inf. */
-  nonfinite: number;
   /** Exact quantiles of the finite values. */
   quantiles: Record<"p1" | "p5" | "p25" | "p50" | "p75" | "p95" | "p99", number | null>;
-  /** Per-channel statistics over the saved frames. */
-  channels: {
-    mean: (number | null)[];
-    std: (number | null)[];
-    max: (number | null)[];
+  /** Per-channel statistics over the saved frames (the manifest's, and the minimum). */
+  channels: ManifestChannels & {
+    /** Minimum per channel. */
     min: (number | null)[];
-    sparsity: number[];
   };
   /** Channels that are all zero in every saved frame. */
   dead_channels: number[];

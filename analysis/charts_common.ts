@@ -198,23 +198,89 @@ export function finiteOrNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;
 }
 
+/**
+ * Vega encoding channels that are all constants: every entry `k: v` becomes `k: { value: v }`
+ * (in the same order).
+ *
+ * @example Usage
+ * ```ts
+ * import { constantChannels } from "./charts_common.ts";
+ * console.log(constantChannels({ x: 4, fill: "red" })); // { x: { value: 4 }, fill: { value: "red" } }
+ * ```
+ */
+export function constantChannels(values: VegaObject): VegaObject {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: v }]));
+}
+
+/**
+ * A mark of `type` whose `enter` encoding sets every channel to a constant.
+ *
+ * @example Usage
+ * ```ts
+ * import { fixedMark } from "./charts_common.ts";
+ * const m = fixedMark("text", { x: 0, y: 12, text: "hello", fontSize: 10 });
+ * console.log(m.type); // "text"
+ * ```
+ */
+export function fixedMark(type: string, values: VegaObject): VegaObject {
+  return { type, encode: { enter: constantChannels(values) } };
+}
+
+/** Position and size of a mark, in pixels. */
+export interface MarkBox {
+  /** Left edge. */
+  x: number;
+  /** Top edge. */
+  y: number;
+  /** Width. */
+  width: number;
+  /** Height. */
+  height: number;
+}
+
+/**
+ * An image mark (a data URL, for instance a heat map) stretched over `box`; `smooth: false` keeps
+ * map pixels as crisp blocks.
+ *
+ * @example Usage
+ * ```ts
+ * import { imageMark } from "./charts_common.ts";
+ * const m = imageMark("data:image/png;base64,...", { x: 0, y: 0, width: 64, height: 32 }, false);
+ * console.log(m.type); // "image"
+ * ```
+ */
+export function imageMark(url: string, box: MarkBox, smooth: boolean): VegaObject {
+  const { x, y, width, height } = box;
+  return fixedMark("image", { url, x, y, width, height, aspect: false, smooth });
+}
+
+/**
+ * A thin, unfilled frame (rect mark) around `box`, drawn in `stroke`.
+ *
+ * @example Usage
+ * ```ts
+ * import { frameRect } from "./charts_common.ts";
+ * const m = frameRect({ x: 0, y: 0, width: 64, height: 32 }, "#888");
+ * console.log(m.type); // "rect"
+ * ```
+ */
+export function frameRect(box: MarkBox, stroke: string): VegaObject {
+  const { x, y, width, height } = box;
+  return fixedMark("rect", { x, y, width, height, stroke, strokeWidth: 0.5, fill: "transparent" });
+}
+
 /** A text mark at a fixed position. */
 export function textMark(
   text: string,
   at: { x: number; y: number },
   style: VegaObject = {},
 ): VegaObject {
-  return {
-    type: "text",
-    encode: {
-      enter: {
-        x: { value: at.x },
-        y: { value: at.y },
-        text: { value: text },
-        fontSize: { value: 10.5 },
-        fill: { value: COLORS.muted },
-        ...Object.fromEntries(Object.entries(style).map(([k, v]) => [k, { value: v }])),
-      },
-    },
-  };
+  return fixedMark("text", {
+    x: at.x,
+    y: at.y,
+    text,
+    fontSize: 10.5,
+    fill: COLORS.muted,
+    ...style,
+  });
 }

@@ -9,9 +9,12 @@
 import type { LayerStatistics } from "./analyze_stats.ts";
 import {
   COLORS,
+  constantChannels,
   figure,
   finiteOrNull,
   fmt,
+  frameRect,
+  imageMark,
   panel,
   pct,
   textMark,
@@ -134,58 +137,41 @@ export function distributionSpec(
         },
       },
       ...(spike
-        ? [{
-          type: "text",
-          encode: {
-            enter: {
-              x: { scale: "x", value: spike.x1 },
-              dx: { value: 4 },
-              y: { value: 26 },
-              text: { value: `↑ ${spike.count.toLocaleString("en-US")} (zeros)` },
-              fill: { value: COLORS.dark },
-              fontSize: { value: 10 },
+        ? [
+          histNote(spike.x1, 26, `↑ ${spike.count.toLocaleString("en-US")} (zeros)`, COLORS.dark),
+          {
+            type: "rule",
+            encode: {
+              enter: {
+                x: { scale: "x", value: spike.x0, offset: -2 },
+                x2: { scale: "x", value: spike.x1, offset: 2 },
+                y: { value: 6 },
+                stroke: { value: "white" },
+                strokeWidth: { value: 3 },
+              },
             },
           },
-        }, {
-          type: "rule",
-          encode: {
-            enter: {
-              x: { scale: "x", value: spike.x0, offset: -2 },
-              x2: { scale: "x", value: spike.x1, offset: 2 },
-              y: { value: 6 },
-              stroke: { value: "white" },
-              strokeWidth: { value: 3 },
-            },
-          },
-        }]
+        ]
         : []),
       ...(Number.isFinite(sm.mean)
-        ? [{
-          type: "rule",
-          encode: {
-            enter: {
-              x: { scale: "x", value: sm.mean },
-              y: { value: 0 },
-              y2: { value: H },
-              stroke: { value: COLORS.accent },
-              strokeWidth: { value: 1.5 },
-              strokeDash: { value: [5, 3] },
+        ? [
+          {
+            type: "rule",
+            encode: {
+              enter: {
+                x: { scale: "x", value: sm.mean },
+                y: { value: 0 },
+                y2: { value: H },
+                stroke: { value: COLORS.accent },
+                strokeWidth: { value: 1.5 },
+                strokeDash: { value: [5, 3] },
+              },
             },
           },
-        }, {
-          type: "text",
-          encode: {
-            enter: {
-              x: { scale: "x", value: sm.mean },
-              dx: { value: 4 },
-              y: { value: 10 },
-              text: { value: `mean ${fmt(sm.mean)}` },
-              fill: { value: COLORS.accent },
-              fontSize: { value: 10 },
-              align: { value: sm.mean > (domain[0] + domain[1]) / 2 ? "right" : "left" },
-            },
-          },
-        }]
+          histNote(sm.mean, 10, `mean ${fmt(sm.mean)}`, COLORS.accent, {
+            align: sm.mean > (domain[0] + domain[1]) / 2 ? "right" : "left",
+          }),
+        ]
         : []),
     ],
   });
@@ -362,6 +348,28 @@ export function distributionSpec(
     height: H,
     marks: [histPanel, boxPanel, cdfPanel],
   });
+}
+
+/**
+ * A small note in the histogram panel: `text` beside the value `at` of the x scale, `y` pixels from
+ * the top, in `fill`; `extra` adds further constant channels.
+ */
+function histNote(
+  at: number,
+  y: number,
+  text: string,
+  fill: string,
+  extra: VegaObject = {},
+): VegaObject {
+  return {
+    type: "text",
+    encode: {
+      enter: {
+        x: { scale: "x", value: at },
+        ...constantChannels({ dx: 4, y, text, fill, fontSize: 10, ...extra }),
+      },
+    },
+  };
 }
 
 /** Pixel y of label i, pushed apart so that labels of a thin box do not overlap. */
@@ -587,6 +595,23 @@ function mapPanel(
   // Map-sized image; the renderer scales it with nearest neighbour (smooth: false).
   const url = heatmapDataUrl(values, [h, w], { colormap: cmap });
   const gaze = (options.gaze ?? []).filter((g) => Number.isFinite(g.x) && Number.isFinite(g.y));
+  const box = { x: 0, y: 0, width: pw, height: ph };
+  // A gaze point is a ring drawn twice: a wide white halo, then a thin coloured line on top.
+  const gazeRing = (stroke: string, strokeWidth: number): VegaObject => ({
+    type: "symbol",
+    from: { data: "gaze" },
+    encode: {
+      enter: {
+        x: { field: "x" },
+        y: { field: "y" },
+        shape: { value: "circle" },
+        size: { value: at.size > 150 ? 160 : 90 },
+        stroke: { value: stroke },
+        strokeWidth: { value: strokeWidth },
+        fill: { value: "transparent" },
+      },
+    },
+  });
   return panel({
     x: at.x,
     y: at.y,
@@ -615,64 +640,10 @@ function mapPanel(
       offset: 8,
     }],
     marks: [
-      {
-        type: "image",
-        encode: {
-          enter: {
-            url: { value: url },
-            x: { value: 0 },
-            y: { value: 0 },
-            width: { value: pw },
-            height: { value: ph },
-            aspect: { value: false },
-            smooth: { value: false },
-          },
-        },
-      },
-      {
-        type: "rect",
-        encode: {
-          enter: {
-            x: { value: 0 },
-            y: { value: 0 },
-            width: { value: pw },
-            height: { value: ph },
-            stroke: { value: "#888" },
-            strokeWidth: { value: 0.5 },
-            fill: { value: "transparent" },
-          },
-        },
-      },
-      {
-        type: "symbol",
-        from: { data: "gaze" },
-        encode: {
-          enter: {
-            x: { field: "x" },
-            y: { field: "y" },
-            shape: { value: "circle" },
-            size: { value: at.size > 150 ? 160 : 90 },
-            stroke: { value: "white" },
-            strokeWidth: { value: 3 },
-            fill: { value: "transparent" },
-          },
-        },
-      },
-      {
-        type: "symbol",
-        from: { data: "gaze" },
-        encode: {
-          enter: {
-            x: { field: "x" },
-            y: { field: "y" },
-            shape: { value: "circle" },
-            size: { value: at.size > 150 ? 160 : 90 },
-            stroke: { value: "#ff1f5a" },
-            strokeWidth: { value: 1.6 },
-            fill: { value: "transparent" },
-          },
-        },
-      },
+      imageMark(url, box, false),
+      frameRect(box, "#888"),
+      gazeRing("white", 3),
+      gazeRing("#ff1f5a", 1.6),
     ],
   });
 }

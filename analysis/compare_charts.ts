@@ -7,6 +7,7 @@
 
 import type { Comparison, LayerComparison, LayerMaps } from "./compare.ts";
 import { finiteRange } from "./colormap.ts";
+import { fixedMark, frameRect, imageMark, type VegaObject } from "./charts_common.ts";
 import {
   colorbarDataUrl,
   heatmapDataUrl,
@@ -59,6 +60,62 @@ function decades(lo: number, hi: number): number[] {
   const out: number[] = [];
   for (let e = a; e <= b; e += step) out.push(Math.pow(10, e));
   return out;
+}
+
+/** The left axis of a log scale, with a tick at every (other) decade from `lo` to `hi`. */
+function logAxis(scale: string, title: string, lo: number, hi: number): VegaObject {
+  return { orient: "left", scale, title, grid: true, format: "~e", values: decades(lo, hi) };
+}
+
+/** The dashed tolerance line across a panel (data set `tol`), on the y scale `yScale`. */
+function toleranceRule(yScale: string, strokeWidth?: number): VegaObject {
+  return {
+    type: "rule",
+    from: { data: "tol" },
+    encode: {
+      enter: {
+        x: { value: 0 },
+        x2: { signal: "width" },
+        y: { scale: yScale, field: "tol" },
+        stroke: { value: COLOR_FIRST },
+        strokeDash: { value: [6, 4] },
+        ...(strokeWidth === undefined ? {} : { strokeWidth: { value: strokeWidth } }),
+      },
+    },
+  };
+}
+
+/** The faint band behind the first divergent layer (data set `first`), `height` pixels tall. */
+function firstLayerBand(height: number): VegaObject {
+  return {
+    type: "rect",
+    from: { data: "first" },
+    encode: {
+      enter: {
+        x: { scale: "x", field: "layer", offset: -8 },
+        width: { scale: "x", band: 1, offset: 16 },
+        y: { value: 0 },
+        y2: { value: height },
+        fill: { value: COLOR_FIRST },
+        fillOpacity: { value: 0.08 },
+      },
+    },
+  };
+}
+
+/** A full-width group mark (one panel of a figure) at `y`, `height` pixels tall. */
+function panelGroup(y: number, height: number): VegaObject {
+  return {
+    type: "group",
+    encode: {
+      enter: {
+        x: { value: 0 },
+        y: { value: y },
+        width: { signal: "width" },
+        height: { value: height },
+      },
+    },
+  };
 }
 
 function shapeText(s: readonly number[]): string {
@@ -183,135 +240,65 @@ export function layerMapsSpec(cmp: Comparison, maps: LayerMaps): VegaSpec {
   const gap = 36;
   const top = 50;
   const maxH = Math.max(...panels.map((p) => p.height));
-  const marks: unknown[] = [];
+  const marks: VegaObject[] = [];
   let x = 0;
   for (const p of panels) {
     const y = top + (maxH - p.height) / 2;
+    const box = { x, y, width: p.width, height: p.height };
+    const limit = panelSide + gap - 8;
     marks.push(
-      {
-        type: "text",
-        encode: {
-          enter: {
-            x: { value: x },
-            y: { value: top - 22 },
-            text: { value: p.label },
-            fontSize: { value: 13 },
-            fontWeight: { value: "bold" },
-            fill: { value: "#222" },
-            limit: { value: panelSide + gap - 8 },
-          },
-        },
-      },
-      {
-        type: "text",
-        encode: {
-          enter: {
-            x: { value: x },
-            y: { value: top - 8 },
-            text: { value: p.caption },
-            fontSize: { value: 10 },
-            fill: { value: "#555" },
-            limit: { value: panelSide + gap - 8 },
-          },
-        },
-      },
-      {
-        type: "image",
-        encode: {
-          enter: {
-            url: { value: p.url },
-            x: { value: x },
-            y: { value: y },
-            width: { value: p.width },
-            height: { value: p.height },
-            aspect: { value: false },
-            smooth: { value: false },
-          },
-        },
-      },
-      {
-        type: "rect",
-        encode: {
-          enter: {
-            x: { value: x },
-            y: { value: y },
-            width: { value: p.width },
-            height: { value: p.height },
-            stroke: { value: "#999" },
-            strokeWidth: { value: 0.5 },
-            fill: { value: "transparent" },
-          },
-        },
-      },
-      {
-        type: "text",
-        encode: {
-          enter: {
-            x: { value: x + p.width / 2 },
-            y: { value: y + p.height / 2 },
-            text: { value: p.overlay ?? "" },
-            align: { value: "center" },
-            baseline: { value: "middle" },
-            fontSize: { value: 14 },
-            fill: { value: "white" },
-          },
-        },
-      },
-      {
-        type: "image",
-        encode: {
-          enter: {
-            url: { value: colorbarDataUrl(p.colormap) },
-            x: { value: x },
-            y: { value: top + maxH + 10 },
-            width: { value: panelSide },
-            height: { value: 10 },
-            aspect: { value: false },
-            smooth: { value: true },
-          },
-        },
-      },
-      {
-        type: "text",
-        encode: {
-          enter: {
-            x: { value: x },
-            y: { value: top + maxH + 33 },
-            text: { value: formatMetric(p.min) },
-            fontSize: { value: 10 },
-            fill: { value: "#333" },
-          },
-        },
-      },
-      {
-        type: "text",
-        encode: {
-          enter: {
-            x: { value: x + panelSide },
-            y: { value: top + maxH + 33 },
-            text: { value: formatMetric(p.max) },
-            align: { value: "right" },
-            fontSize: { value: 10 },
-            fill: { value: "#333" },
-          },
-        },
-      },
+      fixedMark("text", {
+        x,
+        y: top - 22,
+        text: p.label,
+        fontSize: 13,
+        fontWeight: "bold",
+        fill: "#222",
+        limit,
+      }),
+      fixedMark("text", { x, y: top - 8, text: p.caption, fontSize: 10, fill: "#555", limit }),
+      imageMark(p.url, box, false),
+      frameRect(box, "#999"),
+      fixedMark("text", {
+        x: x + p.width / 2,
+        y: y + p.height / 2,
+        text: p.overlay ?? "",
+        align: "center",
+        baseline: "middle",
+        fontSize: 14,
+        fill: "white",
+      }),
+      imageMark(
+        colorbarDataUrl(p.colormap),
+        { x, y: top + maxH + 10, width: panelSide, height: 10 },
+        true,
+      ),
+      fixedMark("text", {
+        x,
+        y: top + maxH + 33,
+        text: formatMetric(p.min),
+        fontSize: 10,
+        fill: "#333",
+      }),
+      fixedMark("text", {
+        x: x + panelSide,
+        y: top + maxH + 33,
+        text: formatMetric(p.max),
+        align: "right",
+        fontSize: 10,
+        fill: "#333",
+      }),
     );
     x += panelSide + gap;
   }
   if (!maps.diff) {
-    marks.push({
-      type: "text",
-      encode: {
-        enter: {
-          x: { value: x },
-          y: { value: top + maxH / 2 },
-          text: { value: ["no difference map:", "spatial sizes differ"] },
-          fontSize: { value: 12 },
-          fill: { value: "#666" },
-        },
-      },
-    });
+    marks.push(fixedMark("text", {
+      x,
+      y: top + maxH / 2,
+      text: ["no difference map:", "spatial sizes differ"],
+      fontSize: 12,
+      fill: "#666",
+    }));
     x += panelSide;
   }
   const width = x - gap;
@@ -323,20 +310,15 @@ export function layerMapsSpec(cmp: Comparison, maps: LayerMaps): VegaSpec {
     : `CKA ${formatMetric(r.cka)}   (${
       r.comparable === "none" ? "shapes differ" : "channel counts differ"
     }: ${cA} vs ${cB})`;
-  marks.push({
-    type: "text",
-    encode: {
-      enter: {
-        x: { value: 0 },
-        y: { value: 0 },
-        text: { value: status.text },
-        align: { value: "left" },
-        fontSize: { value: 11 },
-        fontWeight: { value: "bold" },
-        fill: { value: status.color },
-      },
-    },
-  });
+  marks.push(fixedMark("text", {
+    x: 0,
+    y: 0,
+    text: status.text,
+    align: "left",
+    fontSize: 11,
+    fontWeight: "bold",
+    fill: status.color,
+  }));
   return {
     $schema: "https://vega.github.io/schema/vega/v5.json",
     width,
@@ -352,7 +334,7 @@ export function layerMapsSpec(cmp: Comparison, maps: LayerMaps): VegaSpec {
       limit: width,
     },
     marks,
-  } as VegaSpec;
+  } as unknown as VegaSpec;
 }
 
 /**
@@ -446,44 +428,16 @@ export function metricsSpec(cmp: Comparison): VegaSpec {
     ],
     marks: [
       {
-        type: "group",
-        encode: {
-          enter: {
-            x: { value: 0 },
-            y: { value: 0 },
-            width: { signal: "width" },
-            height: { value: h1 },
-          },
-        },
+        ...panelGroup(0, h1),
         scales: [
           { name: "y", type: "log", domain: [lo, hi], range: [h1, 0], nice: false },
         ],
         axes: [
           { ...xAxis, labels: angle === 0, ticks: true },
-          {
-            orient: "left",
-            scale: "y",
-            title: "rel_l2 = ||A−B|| / ||A||",
-            grid: true,
-            format: "~e",
-            values: decades(lo, hi),
-          },
+          logAxis("y", "rel_l2 = ||A−B|| / ||A||", lo, hi),
         ],
         marks: [
-          {
-            type: "rect",
-            from: { data: "first" },
-            encode: {
-              enter: {
-                x: { scale: "x", field: "layer", offset: -8 },
-                width: { scale: "x", band: 1, offset: 16 },
-                y: { value: 0 },
-                y2: { value: h1 },
-                fill: { value: COLOR_FIRST },
-                fillOpacity: { value: 0.08 },
-              },
-            },
-          },
+          firstLayerBand(h1),
           {
             type: "rect",
             from: { data: "rel" },
@@ -512,20 +466,7 @@ export function metricsSpec(cmp: Comparison): VegaSpec {
               },
             },
           },
-          {
-            type: "rule",
-            from: { data: "tol" },
-            encode: {
-              enter: {
-                x: { value: 0 },
-                x2: { signal: "width" },
-                y: { scale: "y", field: "tol" },
-                stroke: { value: COLOR_FIRST },
-                strokeDash: { value: [6, 4] },
-                strokeWidth: { value: 1.5 },
-              },
-            },
-          },
+          toleranceRule("y", 1.5),
           {
             type: "text",
             from: { data: "tol" },
@@ -544,15 +485,7 @@ export function metricsSpec(cmp: Comparison): VegaSpec {
         ],
       },
       {
-        type: "group",
-        encode: {
-          enter: {
-            x: { value: 0 },
-            y: { value: h1 + gap },
-            width: { signal: "width" },
-            height: { value: h2 },
-          },
-        },
+        ...panelGroup(h1 + gap, h2),
         scales: [
           {
             name: "y2",
@@ -585,20 +518,7 @@ export function metricsSpec(cmp: Comparison): VegaSpec {
           },
         ],
         marks: [
-          {
-            type: "rect",
-            from: { data: "first" },
-            encode: {
-              enter: {
-                x: { scale: "x", field: "layer", offset: -8 },
-                width: { scale: "x", band: 1, offset: 16 },
-                y: { value: 0 },
-                y2: { value: h2 },
-                fill: { value: COLOR_FIRST },
-                fillOpacity: { value: 0.08 },
-              },
-            },
-          },
+          firstLayerBand(h2),
           {
             type: "rect",
             from: { data: "sim" },
@@ -756,30 +676,11 @@ export function temporalSpec(cmp: Comparison): VegaSpec {
         scales: [{ name: "yr", type: "log", domain: [lo, hi], range: [h, 0], nice: false }],
         axes: [
           { ...xAxis, labels: false, title: null },
-          {
-            orient: "left",
-            scale: "yr",
-            title: "rel_l2",
-            grid: true,
-            format: "~e",
-            values: decades(lo, hi),
-          },
+          logAxis("yr", "rel_l2", lo, hi),
         ],
         marks: [
           line("rel", "yr"),
-          {
-            type: "rule",
-            from: { data: "tol" },
-            encode: {
-              enter: {
-                x: { value: 0 },
-                x2: { signal: "width" },
-                y: { scale: "yr", field: "tol" },
-                stroke: { value: COLOR_FIRST },
-                strokeDash: { value: [6, 4] },
-              },
-            },
-          },
+          toleranceRule("yr"),
         ],
       },
       {

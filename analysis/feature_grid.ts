@@ -8,7 +8,12 @@
  */
 
 import { finiteRange } from "./colormap.ts";
-import { featureGridLayout, type FeatureGridOptions, formatValue } from "./grid_layout.ts";
+import {
+  featureGridLayout,
+  type FeatureGridOptions,
+  gridChannels,
+  tileRangeLabel,
+} from "./grid_layout.ts";
 
 export { featureGridLayout, formatValue } from "./grid_layout.ts";
 export type { FeatureGridLayout, FeatureGridOptions } from "./grid_layout.ts";
@@ -44,19 +49,7 @@ export async function renderFeatureGrid(
   options: FeatureGridOptions = {},
 ): Promise<Uint8Array> {
   const [C, H, W] = shape;
-  if (!(C > 0 && H > 0 && W > 0) || maps.length < C * H * W) {
-    throw new RangeError(
-      `renderFeatureGrid: shape (${C}, ${H}, ${W}) needs ${C * H * W} values, got ${maps.length}`,
-    );
-  }
-  const indices = options.channelIndices
-    ? [...options.channelIndices]
-    : Array.from({ length: Math.min(C, options.channels ?? 16) }, (_, i) => i);
-  for (const c of indices) {
-    if (!(Number.isInteger(c) && c >= 0 && c < C)) {
-      throw new RangeError(`renderFeatureGrid: channel ${c} out of range 0..${C - 1}`);
-    }
-  }
+  const indices = gridChannels(maps, shape, { ...options, caller: "renderFeatureGrid" });
   const scale = options.scale ?? 2;
   const cmap = options.colormap ?? "viridis";
   const n = indices.length;
@@ -92,11 +85,7 @@ export async function renderFeatureGrid(
       `<rect x="${x}" y="${y + labelH}" width="${tw}" height="${th}" fill="none" ` +
         `stroke="#999" stroke-width="0.5"/>`,
     );
-    const range = Number.isNaN(min)
-      ? "no finite value"
-      : min === max
-      ? `constant ${formatValue(min)}`
-      : `${formatValue(min)} … ${formatValue(max)}`;
+    const range = tileRangeLabel(min, max);
     parts.push(
       `<text x="${x}" y="${y + labelH + th + 12}" font-size="10" fill="#555">${esc(range)}</text>`,
     );

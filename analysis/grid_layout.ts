@@ -46,6 +46,68 @@ export function formatValue(v: number): string {
   return String(Number(v.toPrecision(3)));
 }
 
+/** Options of {@linkcode gridChannels}. */
+export interface GridChannelsOptions
+  extends Pick<FeatureGridOptions, "channels" | "channelIndices"> {
+  /** The renderer's name, at the start of every error message. */
+  caller: string;
+}
+
+/**
+ * The channels a feature grid shows, in display order, after checking that `maps` holds a whole
+ * `(C, H, W)` frame: `channelIndices` when given, else the first `channels` (default 16, fewer
+ * when the layer has fewer). Throws a `RangeError` (prefixed with `caller`) for a bad shape or a
+ * channel out of range.
+ *
+ * @example Usage
+ * ```ts
+ * import { gridChannels } from "./grid_layout.ts";
+ * const maps = new Float32Array(4 * 8 * 8);
+ * console.log(gridChannels(maps, [4, 8, 8], { caller: "render" })); // [0, 1, 2, 3]
+ * console.log(gridChannels(maps, [4, 8, 8], { caller: "render", channelIndices: [3, 1] })); // [3, 1]
+ * ```
+ */
+export function gridChannels(
+  maps: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  options: GridChannelsOptions,
+): number[] {
+  const [C, H, W] = shape;
+  const caller = options.caller;
+  if (!(C > 0 && H > 0 && W > 0) || maps.length < C * H * W) {
+    throw new RangeError(
+      `${caller}: shape (${C}, ${H}, ${W}) needs ${C * H * W} values, got ${maps.length}`,
+    );
+  }
+  const indices = options.channelIndices
+    ? [...options.channelIndices]
+    : Array.from({ length: Math.min(C, options.channels ?? 16) }, (_, i) => i);
+  for (const c of indices) {
+    if (!(Number.isInteger(c) && c >= 0 && c < C)) {
+      throw new RangeError(`${caller}: channel ${c} out of range 0..${C - 1}`);
+    }
+  }
+  return indices;
+}
+
+/**
+ * The range label under a tile: `min … max`, `constant v` when all finite values are equal, or
+ * `no finite value` (`min` NaN, as `finiteRange` returns for a map without finite values).
+ *
+ * @example Usage
+ * ```ts
+ * import { tileRangeLabel } from "./grid_layout.ts";
+ * console.log(tileRangeLabel(-0.5, 2), tileRangeLabel(1, 1)); // -0.5 … 2 constant 1
+ * ```
+ */
+export function tileRangeLabel(min: number, max: number): string {
+  return Number.isNaN(min)
+    ? "no finite value"
+    : min === max
+    ? `constant ${formatValue(min)}`
+    : `${formatValue(min)} … ${formatValue(max)}`;
+}
+
 /** Where `renderFeatureGrid` puts things, in SVG pixels (multiply by `scale` for PNG pixels). */
 export interface FeatureGridLayout {
   /** Tiles per row. */

@@ -12,7 +12,12 @@
  */
 
 import { colorizeRows, colormap, finiteRange } from "./colormap.ts";
-import { featureGridLayout, type FeatureGridOptions, formatValue } from "./grid_layout.ts";
+import {
+  featureGridLayout,
+  type FeatureGridOptions,
+  gridChannels,
+  tileRangeLabel,
+} from "./grid_layout.ts";
 import {
   drawText,
   type GlyphAtlasData,
@@ -108,20 +113,7 @@ export async function renderFeatureGridFast(
   options: FeatureGridOptions = {},
 ): Promise<Uint8Array> {
   const [C, H, W] = shape;
-  if (!(C > 0 && H > 0 && W > 0) || maps.length < C * H * W) {
-    throw new RangeError(
-      `renderFeatureGridFast: shape (${C}, ${H}, ${W}) needs ${C * H * W} values, ` +
-        `got ${maps.length}`,
-    );
-  }
-  const indices = options.channelIndices
-    ? [...options.channelIndices]
-    : Array.from({ length: Math.min(C, options.channels ?? 16) }, (_, i) => i);
-  for (const c of indices) {
-    if (!(Number.isInteger(c) && c >= 0 && c < C)) {
-      throw new RangeError(`renderFeatureGridFast: channel ${c} out of range 0..${C - 1}`);
-    }
-  }
+  const indices = gridChannels(maps, shape, { ...options, caller: "renderFeatureGridFast" });
   const scale = options.scale ?? 2;
   if (!(scale > 0 && scale <= 16)) {
     throw new RangeError(`renderFeatureGridFast: scale ${scale} must be in (0, 16]`);
@@ -197,11 +189,7 @@ export async function renderFeatureGridFast(
       bold: true,
       color: DARK,
     });
-    const range = Number.isNaN(min)
-      ? "no finite value"
-      : min === max
-      ? `constant ${formatValue(min)}`
-      : `${formatValue(min)} … ${formatValue(max)}`;
+    const range = tileRangeLabel(min, max);
     text.push({ text: range, x, y: y + th + 12, size: 10, color: MUTED });
     for (const g of gazes) {
       const gx = (x + Math.min(1, Math.max(0, g.x)) * tw) * s;

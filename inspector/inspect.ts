@@ -354,7 +354,7 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
   }
   const tensors = [...new Set(modules.map((m) => m.lastNode.outputs[0]))];
   await using session = await createSession(tapModel(graph, tensors), {
-    ep: options.ep === "webgpu" ? "webgpu" : options.ep ?? "auto",
+    ep: options.ep ?? "auto",
     threads: options.threads,
   });
   const outs = await session.run(feeds);

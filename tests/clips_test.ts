@@ -23,20 +23,13 @@ import {
 } from "../inspector/datasets.ts";
 import { encodePng, type RgbaImage } from "../inspector/image_io.ts";
 import { InspectorError } from "../inspector/errors.ts";
+import { HAVE_REAL_FRAMES, haveNumpy, REAL_FRAMES } from "./helpers.ts";
 
-const HAS_NUMPY = await (async () => {
-  try {
-    const r = await new Deno.Command("python3", { args: ["-c", "import numpy"], stderr: "null" })
-      .output();
-    return r.success;
-  } catch {
-    return false;
-  }
-})();
+const HAS_NUMPY = haveNumpy();
 if (!HAS_NUMPY) console.warn("clips_test: python3 with numpy not found, skipping NumPy checks");
-const REAL_FRAMES = "../shared/real/clips/mmaction2/frames";
-const HAS_REAL = await Deno.stat(REAL_FRAMES).then(() => true, () => false);
-if (!HAS_REAL) console.warn(`clips_test: ${REAL_FRAMES} absent, skipping the real-frame test`);
+if (!HAVE_REAL_FRAMES) {
+  console.warn(`clips_test: ${REAL_FRAMES} absent, skipping the real-frame test`);
+}
 const HAS_FIXTURES = await Deno.stat(join(fixtureClipsDir(), "dataset.json")).then(
   () => true,
   () => false,
@@ -423,7 +416,7 @@ Deno.test({
 
 Deno.test({
   name: "the real mmaction2 frames load as one clip with plausible normalised values",
-  ignore: !HAS_REAL,
+  ignore: !HAVE_REAL_FRAMES,
   fn: async () => {
     const batch = await loadClips(REAL_FRAMES, { batchSize: 1, maxLen: 8, size: 112 });
     assert.deepEqual(batch.shape, [1, 8, 3, 112, 112]);

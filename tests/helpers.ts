@@ -27,6 +27,12 @@ export function exists(path: string): boolean {
 /** Whether `../shared` (the real test material) is present. */
 export const HAVE_SHARED: boolean = exists(join(SHARED, "torch"));
 
+/** The real video frames in `../shared` (relative to the working directory, the project root). */
+export const REAL_FRAMES = "../shared/real/clips/mmaction2/frames";
+
+/** Whether {@linkcode REAL_FRAMES} is present. */
+export const HAVE_REAL_FRAMES: boolean = exists(REAL_FRAMES);
+
 let numpyChecked: boolean | null = null;
 
 /** Whether python3 with numpy is available. */

@@ -14,21 +14,14 @@ import {
   type RgbaImage,
 } from "../inspector/image_io.ts";
 import { InspectorError } from "../inspector/errors.ts";
+import { HAVE_REAL_FRAMES, haveNumpy, REAL_FRAMES } from "./helpers.ts";
 
-const HAS_NUMPY = await (async () => {
-  try {
-    const r = await new Deno.Command("python3", { args: ["-c", "import numpy"], stderr: "null" })
-      .output();
-    return r.success;
-  } catch {
-    return false;
-  }
-})();
+const HAS_NUMPY = haveNumpy();
 if (!HAS_NUMPY) console.warn("image_io_test: python3 with numpy not found, skipping NumPy checks");
 
-const REAL_FRAMES = "../shared/real/clips/mmaction2/frames";
-const HAS_REAL = await Deno.stat(REAL_FRAMES).then(() => true, () => false);
-if (!HAS_REAL) console.warn(`image_io_test: ${REAL_FRAMES} absent, skipping real-frame checks`);
+if (!HAVE_REAL_FRAMES) {
+  console.warn(`image_io_test: ${REAL_FRAMES} absent, skipping real-frame checks`);
+}
 
 /** Deterministic pseudo-random bytes (xorshift32). */
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -196,7 +189,7 @@ Deno.test("JPEG round trip stays within JPEG tolerance; format comes from the by
 
 Deno.test({
   name: "decodeImage reads the real 320x240 JPEG frames",
-  ignore: !HAS_REAL,
+  ignore: !HAVE_REAL_FRAMES,
   fn: async () => {
     const img = decodeImage(await Deno.readFile(`${REAL_FRAMES}/img_00001.jpg`));
     assert.deepEqual([img.width, img.height], [320, 240]);
