@@ -193,6 +193,30 @@ export function figure(o: FigureOptions): VegaSpec {
   } as unknown as VegaSpec;
 }
 
+/**
+ * The `y` scale of a panel that plots one statistic: `sparsity` on a fixed 0..1, any other field
+ * nice over its values in data set `data` (from zero when `zero`).
+ *
+ * @example Usage
+ * ```ts
+ * import { statisticYScale } from "./charts_common.ts";
+ * console.log(statisticYScale("sparsity", { data: "ch", zero: true }).domain); // [0, 1]
+ * ```
+ */
+export function statisticYScale(
+  field: string,
+  options: { data: string; zero: boolean },
+): VegaObject {
+  return field === "sparsity" ? { name: "y", type: "linear", domain: [0, 1], range: "height" } : {
+    name: "y",
+    type: "linear",
+    domain: { data: options.data, field },
+    range: "height",
+    nice: true,
+    zero: options.zero,
+  };
+}
+
 /** Replace non-finite numbers by `null` (for JSON and Vega data). */
 export function finiteOrNull(v: number): number | null {
   return Number.isFinite(v) ? v : null;

@@ -17,6 +17,7 @@ import {
   imageMark,
   panel,
   pct,
+  statisticYScale,
   textMark,
   type VegaObject,
 } from "./charts_common.ts";
@@ -449,14 +450,7 @@ export function channelStatsSpec(
           range: "width",
           paddingInner: C <= 128 ? 0.15 : 0,
         },
-        field === "sparsity" ? { name: "y", type: "linear", domain: [0, 1], range: "height" } : {
-          name: "y",
-          type: "linear",
-          domain: { data: "ch", field },
-          range: "height",
-          nice: true,
-          zero: true,
-        },
+        statisticYScale(field, { data: "ch", zero: true }),
       ],
       axes: [
         {

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { COLORS, figure, finiteOrNull, panel, type VegaObject } from "./charts_common.ts";
+import {
+  COLORS,
+  figure,
+  finiteOrNull,
+  panel,
+  statisticYScale,
+  type VegaObject,
+} from "./charts_common.ts";
 import { DEFAULT_THRESHOLDS } from "./health.ts";
 import { heatmapDataUrl, type VegaSpec } from "./render.ts";
 
@@ -334,14 +341,7 @@ export function temporalSpec(input: TemporalInput): VegaSpec {
       }],
       scales: [
         { name: "x", type: "linear", domain: tDomain, range: "width", zero: false, nice: false },
-        field === "sparsity" ? { name: "y", type: "linear", domain: [0, 1], range: "height" } : {
-          name: "y",
-          type: "linear",
-          domain: { data: "points", field },
-          range: "height",
-          nice: true,
-          zero: false,
-        },
+        statisticYScale(field, { data: "points", zero: false }),
         { name: "color", type: "ordinal", domain: layers, range: { scheme: COLORS.categories } },
         {
           name: "dash",

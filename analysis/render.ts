@@ -205,15 +205,7 @@ export async function renderVegaPng(
   spec: VegaSpec,
   options: RenderOptions = {},
 ): Promise<Uint8Array> {
-  const __png = await renderSvgPng(await renderVegaSvg(spec), options);
-  const __dump = Deno.env.get("FI_SPEC_DUMP");
-  if (__dump) {
-    const __j = new TextEncoder().encode(JSON.stringify(spec));
-    const __h = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", __j))).map((b) => b.toString(16).padStart(2, "0")).join("").slice(0, 16);
-    Deno.writeFileSync(`${__dump}/${__h}.json`, __j);
-    Deno.writeFileSync(`${__dump}/${__h}.png`, __png);
-  }
-  return __png;
+  return await renderSvgPng(await renderVegaSvg(spec), options);
 }
 
 /** Shared Vega `config` block: DejaVu Sans everywhere, quiet grid, readable sizes. */

@@ -276,6 +276,21 @@ export function resolveLayers(
     layers.push({ ...layer, name });
   };
 
+  // A graph tensor asked for by its own name (or matched by a tensor-name pattern).
+  const addTensor = (tensor: string, request: string) => {
+    const n = graph.nodes[tensorProducer.get(tensor)!];
+    add({
+      name: tensor,
+      request,
+      tensor,
+      node: n.name,
+      opType: n.opType,
+      module: null,
+      kind: "tensor",
+      notes: [],
+    });
+  };
+
   const addModule = (request: string, m: ModuleInfo, name: string) => {
     const folded = foldedInto(m);
     const notes: string[] = [];
@@ -303,17 +318,7 @@ export function resolveLayers(
     if (!request) continue;
     // 1. raw tensor name
     if (tensorProducer.has(request)) {
-      const n = graph.nodes[tensorProducer.get(request)!];
-      add({
-        name: request,
-        request,
-        tensor: request,
-        node: n.name,
-        opType: n.opType,
-        module: null,
-        kind: "tensor",
-        notes: [],
-      });
+      addTensor(request, request);
       continue;
     }
     // 2. node name
@@ -344,19 +349,7 @@ export function resolveLayers(
         if (hits.length === 0) {
           unresolved.push({ request, reason: "no tensor matches this pattern", candidates: [] });
         }
-        for (const t of hits) {
-          const n = graph.nodes[tensorProducer.get(t)!];
-          add({
-            name: t,
-            request,
-            tensor: t,
-            node: n.name,
-            opType: n.opType,
-            module: null,
-            kind: "tensor",
-            notes: [],
-          });
-        }
+        for (const t of hits) addTensor(t, request);
         continue;
       }
       const re = globToRegExp(request);

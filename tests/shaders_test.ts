@@ -11,6 +11,7 @@ import { createReducer, tensorInput } from "../analysis/reduce.ts";
 import { type GpuContext, openGpu } from "../shaders/gpu_context.ts";
 import { GpuKernels, type GpuTensor } from "../shaders/gpu_kernels.ts";
 import { planSegments } from "../shaders/plan.ts";
+import { prng } from "./helpers.ts";
 
 const opened = await openGpu();
 const gpu: GpuContext | undefined = "reason" in opened ? undefined : opened;
@@ -40,21 +41,9 @@ function gpuTest(name: string, fn: (k: GpuKernels) => Promise<void>): void {
   });
 }
 
-/** Deterministic random values (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Activation-like values: ReLU-ish with exact zeros, some negatives, offset. */
 function randomTensor(n: number, seed: number, opts: { offset?: number; special?: boolean } = {}) {
-  const r = rng(seed);
+  const r = prng(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const u = r();
