@@ -352,7 +352,12 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
       feeds[i.name] = { data: new Float32Array(dims.reduce((a, x) => a * x, 1)), dims };
     }
   }
-  const tensors = [...new Set(modules.map((m) => m.lastNode.outputs[0]))];
+  // Graphs without module scopes (e.g. other exporters' names): list every node output instead.
+  const rawTensors = modules.length > 0 ? [] : graph.nodes.filter((n) => n.opType !== "Constant")
+    .flatMap((n) => n.outputs.filter((o) => o).map((o) => ({ tensor: o, opType: n.opType })));
+  const tensors = [
+    ...new Set([...modules.map((m) => m.lastNode.outputs[0]), ...rawTensors.map((r) => r.tensor)]),
+  ];
   await using session = await createSession(tapModel(graph, tensors), {
     ep: options.ep ?? "auto",
     threads: options.threads,
@@ -370,6 +375,17 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
       opType: m.lastNode.opType,
       dims: o ? o.dims : [],
       note: r?.folded ? `BN folded in: ${r.folded.join(", ")} resolves here too` : "",
+    });
+  }
+  for (const r of rawTensors) {
+    const o = outs[r.tensor];
+    rows.push({
+      name: r.tensor,
+      module: "",
+      tensor: r.tensor,
+      opType: r.opType,
+      dims: o ? o.dims : [],
+      note: "",
     });
   }
   for (const o of Object.values(outs)) o.dispose();

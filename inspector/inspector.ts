@@ -450,7 +450,9 @@ export class FeatureMapInspector implements AsyncDisposable {
       const t1 = performance.now();
       passes++;
       try {
-        const [c0, c1] = chunk.clips, [f0, f1] = chunk.frames;
+        // (Folded clips run in one pass whose "batch" is B*T frames: it covers the whole batch.)
+        const [c0, c1] = folded ? [0, B] : chunk.clips;
+        const [f0, f1] = folded ? [0, T] : chunk.frames;
         const nb = c1 - c0, nt = f1 - f0;
         for (const tensor of tensors) {
           const out = outputs[tensor];
@@ -514,7 +516,9 @@ export class FeatureMapInspector implements AsyncDisposable {
         splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
         verify: tensors,
         keepOnGpu: keep,
-        budgetBytes: this.options.budgetBytes,
+        // Clips folded into an image model's batch: chunk ranges would index frames, not clips,
+        // so such a batch runs in one pass.
+        budgetBytes: folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes,
         onChunk,
         onInfo: this.options.onInfo,
       });
@@ -531,6 +535,13 @@ export class FeatureMapInspector implements AsyncDisposable {
         `the batch ran in ${plan.chunks.length} forward passes to bound memory` +
           (plan.note ? ` (${plan.note})` : ""),
       );
+    }
+    for (const [tensor, st] of state) {
+      if (
+        !st.layout || st.frames.some((row) => row.some((f) => f.length === 0 && st.m!.rows > 0))
+      ) {
+        throw new Error(`internal error: not every saved frame of ${tensor} was extracted`);
+      }
     }
     const layers: LayerFeatures[] = [];
     for (const layer of this.layers) {

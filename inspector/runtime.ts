@@ -107,7 +107,10 @@ export interface ModelSession extends AsyncDisposable {
 export interface CreateSessionOptions {
   /** Execution provider (default `auto`). */
   ep?: EpChoice;
-  /** CPU threads (default: `navigator.hardwareConcurrency`). WASM's count is fixed by the first WASM session of the process. */
+  /**
+   * CPU threads (default: `navigator.hardwareConcurrency` for `cpu`, 1 for `wasm`, where more
+   * threads are opt-in). WASM's count is fixed by the first WASM session of the process.
+   */
   threads?: number;
   /** Receives one-line notes (the chosen backend, fallbacks). */
   onInfo?: (line: string) => void;
@@ -426,7 +429,10 @@ export async function createSession(
       logSeverityLevel: 3,
     };
   } else if (choice.ep === "wasm") {
-    const w = await loadWasmOrt(threads);
+    // Multi-threaded WASM is opt-in (--threads N): in Deno its worker threads have been seen to
+    // stall the session for minutes on some models (e.g. the quantized MobileNetV2 in
+    // ../shared/real), so the default is one thread, which never does.
+    const w = await loadWasmOrt(Math.max(1, Math.floor(options.threads ?? 1)));
     ort = w.ort;
     usedThreads = w.threads;
     sessionOptions = {

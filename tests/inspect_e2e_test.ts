@@ -408,3 +408,49 @@ Deno.test("inspect: a batch split to bound memory gives the same frames and stat
     }
   }
 });
+
+Deno.test("inspect: a real quantized image model on real photos (clips folded into its batch)", async () => {
+  if (!HAVE_SHARED) return skip("../shared is absent");
+  const real = join(SHARED, "real", "mobilenetv2_int8");
+  const out = tempDir();
+  const r = await inspect([
+    "--checkpoint",
+    join(real, "model.onnx"),
+    "--dset",
+    join(real, "images"),
+    "--batch_size",
+    "1",
+    "--max_len",
+    "7",
+    "--timestep",
+    "all",
+    "--layers",
+    "features.3",
+    "features.18",
+    "--grid_channels",
+    "4",
+    "--save_dir",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const m = JSON.parse(await Deno.readTextFile(join(out, "features.json"))) as Manifest;
+  assert.deepEqual(m.npy.shape, [1, 7]);
+  assert.equal(m.layers[1].layout_kind, "bt_chw");
+  assert.deepEqual(m.layers[1].shape, [1280, 7, 7]);
+  assert.equal(m.layers[1].per_frame[0].length, 7);
+  assert.equal(listDir(out).filter((f) => f.endsWith(".png")).length, 14);
+  // Frames of different photos differ: the per-frame means are not all equal.
+  const means = m.layers[1].per_frame[0].map((s) => s.mean);
+  assert.ok(new Set(means).size > 1);
+});
+
+Deno.test("inspect: --list_layers on a graph without module scopes lists its tensors", async () => {
+  if (!HAVE_SHARED) return skip("../shared is absent");
+  const r = await inspect([
+    "--list_layers",
+    "--checkpoint",
+    join(SHARED, "real", "mnist", "mnist.onnx"),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Pooling160_Output_0\s+Pooling160_Output_0\s+MaxPool\s+\[1, 16, 4, 4\]/);
+});
