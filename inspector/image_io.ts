@@ -130,7 +130,8 @@ function checked(img: RgbaImage, name: string): RgbaImage {
  * ```ts
  * import { encodePng } from "./image_io.ts";
  * const rgba = new Uint8Array(4 * 4 * 4).fill(255);
- * await Deno.writeFile("white.png", encodePng(rgba, 4, 4));
+ * const png = encodePng(rgba, 4, 4);
+ * console.log(png.subarray(1, 4)); // the "PNG" signature bytes
  * ```
  */
 export function encodePng(image: RgbaImage): Uint8Array;
