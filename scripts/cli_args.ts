@@ -41,7 +41,12 @@ export interface ParsedArgs {
  */
 export function parseCli(
   args: readonly string[],
-  options: { flags: Record<string, FlagSpec>; positionals?: number },
+  options: {
+    flags: Record<string, FlagSpec>;
+    positionals?: number;
+    /** A value matching this ends a multi-value flag's list (e.g. `/\.npy$/` for file operands). */
+    endOfList?: RegExp;
+  },
 ): ParsedArgs {
   const names = Object.keys(options.flags);
   const norm = args.map((a) => {
@@ -72,9 +77,7 @@ export function parseCli(
     const m = (err as Error).message.split("\n")[0];
     const unknown = /Unknown option '([^']+)'/.exec(m);
     throw new InspectorError(
-      unknown
-        ? `unknown flag ${unknown[1]}; run with --help to see the flags`
-        : `${m.replace(/\.$/, "")}; run with --help to see the flags`,
+      unknown ? `unknown flag ${unknown[1]} (see --help)` : `${m.replace(/\.$/, "")} (see --help)`,
     );
   }
   const values: ParsedArgs["values"] = { ...parsed.values } as ParsedArgs["values"];
@@ -88,6 +91,7 @@ export function parseCli(
       continue;
     }
     if (tok.kind === "positional") {
+      if (attach && options.endOfList?.test(tok.value)) attach = null;
       if (attach) {
         (values[attach] as string[]).push(tok.value);
       } else positionals.push(tok.value);
@@ -102,7 +106,7 @@ export function parseCli(
   const maxPos = options.positionals ?? 0;
   if (positionals.length > maxPos) {
     throw new InspectorError(
-      `unexpected argument '${positionals[maxPos]}'; run with --help to see the flags`,
+      `unexpected argument '${positionals[maxPos]}' (see --help)`,
     );
   }
   return { values, positionals };

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { compareFeatures, type FrameRef, parseFrameRef } from "../analysis/compare.ts";
 import { formatMetric } from "../analysis/compare_charts.ts";
-import { describeError, InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../inspector/errors.ts";
+import { parseCli, runMain } from "./cli_args.ts";
 
 /** Help text. */
 export const COMPARE_HELP = `Usage: deno task compare A.npy B.npy [options]
@@ -40,47 +40,17 @@ Options:
 Writes comparison.json, comparison.png, comparison_<layer>.png and, with several frame pairs,
 comparison_temporal.png. Exit code 0 also when layers diverge (read first_divergent).`;
 
-/** Gather the values after `--layers` up to the next flag (the original tool's nargs='+'). */
-function splitLayerArgs(args: string[]): { args: string[]; layers: string[] } {
-  const out: string[] = [];
-  const layers: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--layers") {
-      // Stop at the next flag or at a .npy path (A.npy B.npy may follow the layer names).
-      while (i + 1 < args.length && !args[i + 1].startsWith("--") && !/\.npy$/i.test(args[i + 1])) {
-        layers.push(args[++i]);
-      }
-    } else if (a.startsWith("--layers=")) {
-      layers.push(a.slice("--layers=".length));
-    } else {
-      out.push(a);
-    }
-  }
-  return { args: out, layers };
-}
-
-function parseFlags(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      save_dir: { type: "string" },
-      "save-dir": { type: "string" },
-      tolerance: { type: "string" },
-      a_frame: { type: "string" },
-      "a-frame": { type: "string" },
-      b_frame: { type: "string" },
-      "b-frame": { type: "string" },
-      a_name: { type: "string" },
-      "a-name": { type: "string" },
-      b_name: { type: "string" },
-      "b-name": { type: "string" },
-      quiet: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-}
+const FLAGS = {
+  save_dir: { type: "string" },
+  tolerance: { type: "string" },
+  a_frame: { type: "string" },
+  b_frame: { type: "string" },
+  a_name: { type: "string" },
+  b_name: { type: "string" },
+  layers: { type: "string", multiple: true },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 /**
  * Run the compare command on command-line arguments (without the command name).
@@ -96,14 +66,24 @@ export async function compareCommand(argv: readonly string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { args, layers } = splitLayerArgs(argv);
-  let parsed;
-  try {
-    parsed = parseFlags(args);
-  } catch (err) {
-    throw new InspectorError(`${(err as Error).message.split("\n")[0]} (see --help)`);
-  }
-  const { values, positionals } = parsed;
+  // `--layers a b A.npy B.npy`: the layer list stops at the first .npy operand.
+  const { values: v, positionals } = parseCli(argv, {
+    flags: FLAGS,
+    positionals: Infinity,
+    endOfList: /\.npy$/i,
+  });
+  const values = v as {
+    save_dir?: string;
+    tolerance?: string;
+    a_frame?: string;
+    b_frame?: string;
+    a_name?: string;
+    b_name?: string;
+    layers?: string[];
+    quiet?: boolean;
+    help?: boolean;
+  };
+  const layers = values.layers ?? [];
 
   if (values.help) {
     console.log(COMPARE_HELP);
@@ -124,11 +104,11 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   }
-  const aText = values.a_frame ?? values["a-frame"];
-  const bText = values.b_frame ?? values["b-frame"];
+  const aText = values.a_frame;
+  const bText = values.b_frame;
   const aFrame: FrameRef | undefined = aText ? parseFrameRef(aText, "--a_frame") : undefined;
   const bFrame: FrameRef | undefined = bText ? parseFrameRef(bText, "--b_frame") : undefined;
-  const saveDir = values.save_dir ?? values["save-dir"] ?? "comparison";
+  const saveDir = values.save_dir ?? "comparison";
   const quiet = values.quiet ?? false;
   const cmp = await compareFeatures(positionals[0], positionals[1], {
     saveDir,
@@ -136,8 +116,8 @@ async function main(argv: string[]): Promise<number> {
     tolerance,
     aFrame,
     bFrame,
-    aName: values.a_name ?? values["a-name"],
-    bName: values.b_name ?? values["b-name"],
+    aName: values.a_name,
+    bName: values.b_name,
     onProgress: quiet ? undefined : (m) => console.log(m),
   });
   console.log(
@@ -183,11 +163,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
-    console.error(`error: ${describeError(err)}`);
-    Deno.exit(err instanceof InspectorError ? err.exitCode : 1);
-  }
-}
+if (import.meta.main) await runMain(() => compareCommand(Deno.args));
