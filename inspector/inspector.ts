@@ -22,6 +22,7 @@ import {
 } from "./layout.ts";
 import {
   type BackendInfo,
+  chooseBackend,
   createSession,
   type EpChoice,
   type FeedTensor,
@@ -39,6 +40,7 @@ import {
 import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
 import { type BatchChunk, forwardInChunks } from "./batch_plan.ts";
+import { buildStatsModel, type InGraphTap, readInGraphTap, selectionFeeds } from "./graph_stats.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
 import { StructuredNpyWriter } from "./npy.ts";
 import { OutputSet } from "./atomic.ts";
@@ -90,6 +92,12 @@ export interface InspectorOptions {
   budgetBytes?: number;
   /** Fail when no requested layer resolves (default true). */
   requireLayers?: boolean;
+  /**
+   * On the CPU backends (`cpu`, `wasm`), compute the statistics and cut the saved frames inside
+   * the ONNX graph, so that full activations never leave onnxruntime (default true; see
+   * `graph_stats.ts`). False returns whole tensors and reduces them on the host.
+   */
+  inGraph?: boolean;
 }
 
 /** Which clips and frames to keep. */
@@ -205,6 +213,16 @@ function wholeLayout(local: TimeLayout, B: number, T: number): TimeLayout {
   });
 }
 
+/**
+ * Per tapped tensor during an extraction: the whole-batch layout, its row moments (filled pass by
+ * pass) and the saved frames `[bi][ti]`.
+ */
+interface TensorState {
+  layout: TimeLayout | null;
+  m: RowMoments | null;
+  frames: Float32Array[][];
+}
+
 /** File-name-safe form of a layer name. */
 export function safeFileName(name: string): string {
   return name.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_");
@@ -238,6 +256,11 @@ export class FeatureMapInspector implements AsyncDisposable {
   /** Options in force. */
   readonly options: Readonly<InspectorOptions>;
   #session: ModelSession;
+  /** The in-graph taps of `#session`, or null when it returns whole tensors. */
+  #inGraphTaps: InGraphTap[] | null;
+  /** A session returning whole tensors, for split batches and fallbacks (lazy when not primary). */
+  #fullSession: Promise<ModelSession> | null;
+  #inGraphPasses = 0;
   #reducer: Reducer | null = null;
   #target: TargetSpec = { batchIdx: 0, timestep: 0 };
   #last: Extraction | null = null;
@@ -252,11 +275,14 @@ export class FeatureMapInspector implements AsyncDisposable {
     resolved: { layers: ResolvedLayer[]; unresolved: UnresolvedLayer[] },
     session: ModelSession,
     options: InspectorOptions,
+    inGraphTaps: InGraphTap[] | null,
   ) {
     this.graph = graph;
     this.layers = resolved.layers;
     this.unresolved = resolved.unresolved;
     this.#session = session;
+    this.#inGraphTaps = inGraphTaps;
+    this.#fullSession = inGraphTaps ? null : Promise.resolve(session);
     this.options = options;
     this.#swapped = timeChannelSwaps(graph);
     if (session.device) this.#liveBuffers = trackGpuBuffers(session.device);
@@ -308,12 +334,25 @@ export class FeatureMapInspector implements AsyncDisposable {
       );
     }
     const tensors = [...new Set(resolved.layers.map((l) => l.tensor))];
-    const session = await createSession(tapModel(graph, tensors), {
+    // CPU backends compute statistics in the graph; WebGPU keeps whole tensors on the GPU for
+    // the WGSL kernels.
+    const ep = options.inGraph === false ? null : (await chooseBackend(options.ep ?? "auto")).ep;
+    const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
+    const session = await createSession(inGraph?.bytes ?? tapModel(graph, tensors), {
       ep: options.ep ?? "auto",
       threads: options.threads,
       onInfo: options.onInfo,
     });
-    return new FeatureMapInspector(graph, resolved, session, options);
+    return new FeatureMapInspector(graph, resolved, session, options, inGraph?.taps ?? null);
+  }
+
+  /** The session returning whole tensors (created on first use when the primary one does not). */
+  #full(): Promise<ModelSession> {
+    this.#fullSession ??= createSession(
+      tapModel(this.graph, [...new Set(this.layers.map((l) => l.tensor))]),
+      { ep: this.#session.info.ep, threads: this.options.threads },
+    );
+    return this.#fullSession;
   }
 
   /** The backend the forward pass runs on. */
@@ -328,10 +367,27 @@ export class FeatureMapInspector implements AsyncDisposable {
 
   /** Where reductions ran (after the first extraction). */
   get reductions(): Record<string, unknown> {
-    if (!this.#reducer) return { where: "not run" };
+    const graph = this.#inGraphPasses > 0
+      ? {
+        in_graph_passes: this.#inGraphPasses,
+        in_graph_ep: this.#session.info.ep,
+      }
+      : {};
+    if (!this.#reducer) {
+      return this.#inGraphPasses > 0
+        ? {
+          where: "onnx_graph",
+          reason: "statistics and saved frames computed inside the ONNX graph by onnxruntime",
+          ...graph,
+          bytes_read_back: 0,
+          bytes_full_readback_would_be: this.#fullBytes,
+        }
+        : { where: "not run" };
+    }
     const u = this.#reducer.usage();
     return {
       ...this.#reducer.info,
+      ...graph,
       kernel_calls: { webgpu: u.webgpu, cpu: u.cpu },
       bytes_read_back: u.bytesReadBack + this.#frameBytesRead,
       bytes_read_back_statistics: u.bytesReadBack,
@@ -407,11 +463,6 @@ export class FeatureMapInspector implements AsyncDisposable {
     const { feeds, B, T } = this.#feeds(batch);
     const batchIdx = toIndexSpec(this.#target.batchIdx, B, "--batch_idx");
     const timestep = toIndexSpec(this.#target.timestep, T, "--timestep");
-    this.#reducer ??= await createReducer({
-      gpu: this.options.gpu ?? "auto",
-      device: this.#session.device ?? undefined,
-      onInfo: this.options.onInfo,
-    });
     const keep = this.#session.info.ep === "webgpu"
       ? [...new Set(this.layers.map((l) => l.tensor))]
       : [];
@@ -420,13 +471,6 @@ export class FeatureMapInspector implements AsyncDisposable {
     const mainFeed = feeds[main.name];
     const folded = mainFeed.dims.length === 4 && T > 1; // clips fed to an image model
     const warnings: string[] = [];
-    // Per tapped tensor: the whole-batch layout, its row moments (filled pass by pass) and
-    // the saved frames [bi][ti].
-    interface TensorState {
-      layout: TimeLayout | null;
-      m: RowMoments | null;
-      frames: Float32Array[][];
-    }
     const state = new Map<string, TensorState>();
     const tensors = [...new Set(this.layers.map((l) => l.tensor))];
     for (const t of tensors) {
@@ -508,20 +552,55 @@ export class FeatureMapInspector implements AsyncDisposable {
         tReduce += performance.now() - t1;
       }
     };
-    const t0 = performance.now();
-    let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean };
-    try {
-      plan = await forwardInChunks(this.#session, feeds, {
-        input: main.name,
-        splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
-        verify: tensors,
-        keepOnGpu: keep,
-        // Clips folded into an image model's batch: chunk ranges would index frames, not clips,
-        // so such a batch runs in one pass.
-        budgetBytes: folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes,
-        onChunk,
-        onInfo: this.options.onInfo,
+    let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean } | null = null;
+    const budget = folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes ?? 2 ** 30;
+    const overridden = tensors.some((t) => overrideOf(t) !== undefined);
+    if (this.#inGraphTaps && !overridden && mainFeed.data.byteLength * 64 <= budget) {
+      // One pass with statistics and frame selection inside the graph (see graph_stats.ts).
+      const r = await this.#extractInGraph(feeds, { B, T, batchIdx, timestep }, {
+        state,
+        modelOutputs,
+        nameOf,
       });
+      tForward = r.forwardMs;
+      tReduce = r.readMs;
+      if (r.ok) {
+        this.#inGraphPasses++;
+        plan = { chunks: [{ clips: [0, B], frames: [0, T] }], note: null, framesSplit: false };
+      } else {
+        this.options.onInfo?.(
+          "note: some statistics are not finite (NaN/Inf in the activations?); computing them " +
+            "from the whole tensors",
+        );
+        for (const st of state.values()) {
+          st.layout = null;
+          st.m = null;
+          st.frames = batchIdx.map(() => timestep.map(() => new Float32Array(0)));
+        }
+      }
+    }
+    const t0 = performance.now();
+    try {
+      if (!plan) {
+        const session = await this.#full();
+        this.#reducer ??= await createReducer({
+          gpu: this.options.gpu ?? "auto",
+          device: session.device ?? undefined,
+          onInfo: this.options.onInfo,
+        });
+        plan = await forwardInChunks(session, feeds, {
+          input: main.name,
+          splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
+          verify: tensors,
+          keepOnGpu: keep,
+          // Clips folded into an image model's batch: chunk ranges would index frames, not
+          // clips, so such a batch runs in one pass.
+          budgetBytes: folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes,
+          onChunk,
+          onInfo: this.options.onInfo,
+        });
+        tForward = performance.now() - t0 - tReduce;
+      }
     } catch (err) {
       if (err instanceof InspectorError) throw err;
       throw new InspectorError(
@@ -529,7 +608,6 @@ export class FeatureMapInspector implements AsyncDisposable {
           `shape (--size, --max_len) against the model`,
       );
     }
-    tForward = performance.now() - t0 - tReduce;
     if (plan.chunks.length > 1) {
       warnings.push(
         `the batch ran in ${plan.chunks.length} forward passes to bound memory` +
@@ -586,6 +664,54 @@ export class FeatureMapInspector implements AsyncDisposable {
     };
     for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
     return this.#last;
+  }
+
+  /**
+   * One forward pass of the in-graph session: fills `state` (layouts, moments, saved frames) and
+   * `modelOutputs`. `ok` is false when some tensor must be reduced from the whole tensor
+   * instead (non-finite statistics, or rows that do not match the layout).
+   */
+  async #extractInGraph(
+    feeds: Record<string, FeedTensor>,
+    pass: { B: number; T: number; batchIdx: number[]; timestep: number[] },
+    into: {
+      state: Map<string, TensorState>;
+      modelOutputs: Extraction["modelOutputs"];
+      nameOf: (tensor: string) => string;
+    },
+  ): Promise<{ ok: boolean; forwardMs: number; readMs: number }> {
+    const { B, T, batchIdx, timestep } = pass;
+    const t0 = performance.now();
+    const outputs = await this.#session.run({
+      ...feeds,
+      ...selectionFeeds({ clips: B, frames: T }, { batchIdx, timestep }),
+    });
+    const t1 = performance.now();
+    try {
+      for (const tap of this.#inGraphTaps!) {
+        const r = await readInGraphTap(outputs, tap, {
+          clips: B,
+          frames: T,
+          swapped: this.#swapped.get(tap.tensor) ?? false,
+          name: into.nameOf(tap.tensor),
+          batchIdx,
+          timestep,
+        });
+        if (!r) return { ok: false, forwardMs: t1 - t0, readMs: performance.now() - t1 };
+        const st = into.state.get(tap.tensor)!;
+        st.layout = r.layout;
+        st.m = r.moments;
+        st.frames = r.frames;
+      }
+      for (const o of this.graph.outputs) {
+        const t = outputs[o.name];
+        if (t) into.modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
+      }
+      for (const st of into.state.values()) this.#fullBytes += st.m!.rows * st.m!.width * 4;
+      return { ok: true, forwardMs: t1 - t0, readMs: performance.now() - t1 };
+    } finally {
+      for (const o of Object.values(outputs)) o.dispose();
+    }
   }
 
   /** The saved frames of one output: sliced on the host, or read back range by range. */
@@ -793,6 +919,8 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#disposed = true;
     this.#last = null;
     await this.#reducer?.[Symbol.asyncDispose]();
+    const full = await this.#fullSession?.catch(() => null);
+    if (full && full !== this.#session) await full[Symbol.asyncDispose]();
     await this.#session[Symbol.asyncDispose]();
   }
 

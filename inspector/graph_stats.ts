@@ -1,0 +1,406 @@
+/**
+ * Statistics and saved frames computed inside the ONNX graph, so that full activations never
+ * leave onnxruntime.
+ *
+ * A tapped tensor of a CPU forward pass (native or WASM) normally comes back whole: the whole
+ * batch's `conv1` of a ResNet-18 at 224 px is 51 MB, copied out of onnxruntime and then reduced
+ * in JavaScript. {@linkcode buildStatsModel} instead appends, for each tapped tensor `x`, nodes
+ * that return only what `inspect` keeps:
+ *
+ * - `Shape(x)`, so that the layout is found exactly as for a full tensor;
+ * - per row (see `layout.ts` `rowLayout`: one row per (frame, channel), `width` = the values
+ *   after the channel and time axes, i.e. `prod(dims[max(2, rank - 2):])`), computed on
+ *   `Reshape(x, [-1, width])` cast to float32:
+ *   `ReduceMean` (kept as `[rows, 1]`), `ReduceSumSquare(x - mean)` (two-pass, exact as the CPU
+ *   reference), `ReduceMin`, `ReduceMax` and the count of exact zeros
+ *   (`ReduceSum(Cast(Equal(x, 0)))`);
+ * - `Gather(x, idx, axis 0)` of the saved frames: `idx` is chosen in the graph from two
+ *   selections fed at run time, the saved frames' indices `b*T + t` when `x`'s first axis is
+ *   `B*T` (a 2D backbone with time folded into batch) and the saved clips otherwise (all of a
+ *   clip's frames; the frame is cut on the host).
+ *
+ * A row whose mean, m2, min or max is not finite (NaN/Inf in the activations, or an overflow)
+ * cannot be told apart from the others here, so {@linkcode readInGraphTap} returns null and the
+ * caller falls back to full tensors for that batch. The rows and widths are checked against the
+ * host's layout for the same reason.
+ *
+ * @module
+ */
+
+import onnxproto from "onnx-proto";
+import type { OnnxGraph } from "./onnx_model.ts";
+import type { FeedTensor, OutputTensor } from "./runtime.ts";
+import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
+import { emptyMoments, type RowMoments } from "../analysis/stats.ts";
+
+// deno-lint-ignore no-explicit-any
+const { onnx } = onnxproto as any;
+
+/** Smallest default-domain opset the added nodes need (int64 `Max`, float `Equal`). */
+export const MIN_STATS_OPSET = 12;
+
+const P = "feature_inspector::";
+
+/** Graph input names of the run-time selections (float32; cast to int64 in the graph). */
+export const SELECT_INPUTS = {
+  /** Saved frames `b*T + t`, padded to a common length. */
+  frames: `${P}select_frames`,
+  /** Saved clips `b`, padded to the same length. */
+  clips: `${P}select_clips`,
+  /** `[B*T]`: a tensor whose first axis has this length is laid out per frame. */
+  framesTotal: `${P}frames_total`,
+} as const;
+
+/** The outputs added for one tapped tensor. */
+export interface InGraphTap {
+  /** The tapped tensor. */
+  tensor: string;
+  /** `Shape(x)`, int64. */
+  shape: string;
+  /** The gathered frames or clips (the tensor's own element type). */
+  frames: string;
+  /** Per-row statistics (absent when built with `statistics: false`). */
+  stats: {
+    /** Row sums, float64 as two float32 outputs `[hi, lo]`. */
+    sum: [string, string];
+    /** Row means as float32: the centre `m2` was taken about. */
+    mean: string;
+    /** Sums of squared deviations from `mean`, as `[hi, lo]`. */
+    m2: [string, string];
+    /** Row minima. */
+    min: string;
+    /** Row maxima. */
+    max: string;
+    /** Counts of exact zeros. */
+    zeros: string;
+  } | null;
+}
+
+/** A model with in-graph taps. */
+export interface StatsModel {
+  /** The encoded model. */
+  bytes: Uint8Array;
+  /** Per tapped tensor, in the order given. */
+  taps: InGraphTap[];
+}
+
+/** Options of {@linkcode buildStatsModel}. */
+export interface StatsModelOptions {
+  /** Add the per-row statistics (default true); false returns only shapes and saved frames. */
+  statistics?: boolean;
+}
+
+interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  ints?: number[];
+}
+const AT_INT = 2, AT_INTS = 7;
+const FLOAT = 1, INT64 = 7, DOUBLE = 11;
+const int = (name: string, i: number): Attr => ({ name, type: AT_INT, i });
+const ints = (name: string, v: number[]): Attr => ({ name, type: AT_INTS, ints: v });
+
+/**
+ * Encode `graph` with in-graph statistics and frame selection for `tensors`; null when the model
+ * cannot take them (default-domain opset below {@linkcode MIN_STATS_OPSET}, or a tensor that is
+ * a graph input or initializer).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { buildStatsModel } from "./graph_stats.ts";
+ * const g = await loadOnnxModel("fixtures/resnet18_video.onnx");
+ * const m = buildStatsModel(g, ["/backbone/layer1/layer1.1/relu_1/Relu_output_0"]);
+ * console.log(m?.taps[0].stats?.mean);
+ * ```
+ */
+export function buildStatsModel(
+  graph: OnnxGraph,
+  tensors: readonly string[],
+  options: StatsModelOptions = {},
+): StatsModel | null {
+  if (graph.opset < MIN_STATS_OPSET) return null;
+  const unique = tensors.filter((t, k) => tensors.indexOf(t) === k);
+  if (unique.some((t) => !graph.producerOf.has(t) || graph.initializers.has(t))) return null;
+  const statistics = options.statistics ?? true;
+  // Reduce ops take `axes` as an input from opset 18 (ReduceSum from 13), an attribute before.
+  const axesInput = graph.opset >= 18, sumAxesInput = graph.opset >= 13;
+  // deno-lint-ignore no-explicit-any
+  const nodes: any[] = [];
+  // deno-lint-ignore no-explicit-any
+  const inits: any[] = [];
+  const i64 = (name: string, v: number[]) =>
+    inits.push(
+      onnx.TensorProto.create({ name: P + name, dims: [v.length], dataType: INT64, int64Data: v }),
+    );
+  i64("axes1", [1]);
+  i64("axes2", [2]);
+  i64("axes12", [1, 2]);
+  i64("col3", [-1, 1, 1]);
+  i64("minus1", [-1]);
+  i64("zero", [0]);
+  i64("one", [1]);
+  i64("two", [2]);
+  i64("big", [2 ** 31 - 1]);
+  inits.push(
+    onnx.TensorProto.create({ name: `${P}f0`, dims: [], dataType: FLOAT, floatData: [0] }),
+  );
+  const node = (op: string, inputs: string[], out: string, attrs: Attr[] = []) => {
+    nodes.push({ opType: op, name: out, input: inputs, output: [out], attribute: attrs });
+    return out;
+  };
+  const reduce = (op: string, x: string, out: string, axes: number[], keep: 0 | 1) =>
+    (op === "ReduceSum" ? sumAxesInput : axesInput)
+      ? node(op, [x, `${P}axes${axes.join("")}`], out, [int("keepdims", keep)])
+      : node(op, [x], out, [ints("axes", axes), int("keepdims", keep)]);
+  const selF = node("Cast", [SELECT_INPUTS.frames], `${P}select_frames_i64`, [int("to", INT64)]);
+  const selC = node("Cast", [SELECT_INPUTS.clips], `${P}select_clips_i64`, [int("to", INT64)]);
+  const total = node("Cast", [SELECT_INPUTS.framesTotal], `${P}frames_total_i64`, [
+    int("to", INT64),
+  ]);
+  const taps: InGraphTap[] = unique.map((tensor, k) => {
+    const p = `${P}tap${k}/`;
+    const shape = node("Shape", [tensor], `${p}shape`);
+    // Frames: per-frame indices when the first axis is B*T, clip indices otherwise.
+    const d0 = node("Slice", [shape, `${P}zero`, `${P}one`], `${p}dim0`);
+    const perFrame = node("Equal", [d0, total], `${p}per_frame`);
+    const idx = node("Where", [perFrame, selF, selC], `${p}select`);
+    const frames = node("Gather", [tensor, idx], `${p}frames`, [int("axis", 0)]);
+    if (!statistics) return { tensor, shape, frames, stats: null };
+    // width = prod(shape[max(2, rank - 2):]) (1 for a rank-2 tensor); rows = the rest. Each
+    // row is viewed as (width / W, W) with W its last axis, so that float32 sums run over at
+    // most W values and the partial sums are added in float64.
+    const rank = node("Shape", [shape], `${p}rank`);
+    const start = node("Max", [node("Sub", [rank, `${P}two`], `${p}rank_2`), `${P}two`], `${p}k`);
+    const tail = node("Slice", [shape, start, `${P}big`], `${p}tail`);
+    const width = node(
+      "ReduceProd",
+      [node("Concat", [`${P}one`, tail], `${p}tail1`, [
+        int("axis", 0),
+      ])],
+      `${p}width`,
+      [int("keepdims", 1)],
+    );
+    const last = node("Slice", [shape, `${P}minus1`, `${P}big`], `${p}last`);
+    const w = node("Min", [width, last], `${p}w`);
+    const a = node("Div", [width, w], `${p}a`);
+    const view = node("Concat", [`${P}minus1`, a, w], `${p}view`, [int("axis", 0)]);
+    const x = node("Cast", [node("Reshape", [tensor, view], `${p}x3d`)], `${p}x`, [
+      int("to", FLOAT),
+    ]);
+    const toDouble = (v: string) => node("Cast", [v], `${v}_f64`, [int("to", DOUBLE)]);
+    // float64 results leave as two float32 (hi + lo) so that every output is float32 or int64.
+    const split = (v: string): [string, string] => {
+      const hi = node("Cast", [v], `${v}_hi`, [int("to", FLOAT)]);
+      const rest = node("Sub", [v, toDouble(hi)], `${v}_rest`);
+      return [hi, node("Cast", [rest], `${v}_lo`, [int("to", FLOAT)])];
+    };
+    const sum = reduce(
+      "ReduceSum",
+      toDouble(reduce("ReduceSum", x, `${p}sum_w`, [2], 0)),
+      `${p}sum`,
+      [1],
+      0,
+    );
+    const widthD = node("Cast", [width], `${p}width_f64`, [int("to", DOUBLE)]);
+    const mean = node("Cast", [node("Div", [sum, widthD], `${p}mean_f64`)], `${p}mean`, [
+      int("to", FLOAT),
+    ]);
+    const mean3 = node("Reshape", [mean, `${P}col3`], `${p}mean3`);
+    const dev = node("Sub", [x, mean3], `${p}dev`);
+    const m2 = reduce(
+      "ReduceSum",
+      toDouble(reduce("ReduceSumSquare", dev, `${p}m2_w`, [2], 0)),
+      `${p}m2`,
+      [1],
+      0,
+    );
+    const min = reduce("ReduceMin", x, `${p}min`, [1, 2], 0);
+    const max = reduce("ReduceMax", x, `${p}max`, [1, 2], 0);
+    const isZero = node("Cast", [node("Equal", [x, `${P}f0`], `${p}is_zero`)], `${p}is_zero_f`, [
+      int("to", FLOAT),
+    ]);
+    const zeros = reduce("ReduceSum", isZero, `${p}zeros`, [1, 2], 0);
+    return {
+      tensor,
+      shape,
+      frames,
+      stats: { sum: split(sum), mean, m2: split(m2), min, max, zeros },
+    };
+  });
+  // deno-lint-ignore no-explicit-any
+  const model = graph.proto as any;
+  const g = model.graph;
+  const saved = { node: g.node, input: g.input, output: g.output, initializer: g.initializer };
+  // Outputs without a type (onnxruntime infers it); inputs are 1-D float32 of any length.
+  const value = (name: string) => onnx.ValueInfoProto.create({ name });
+  const vector = (name: string) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: `${name}_length` }] } } },
+    });
+  g.node = [...saved.node, ...nodes];
+  g.initializer = [...saved.initializer, ...inits];
+  g.input = [
+    ...saved.input,
+    vector(SELECT_INPUTS.frames),
+    vector(SELECT_INPUTS.clips),
+    vector(SELECT_INPUTS.framesTotal),
+  ];
+  g.output = [
+    ...saved.output,
+    ...taps.flatMap((t) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats).flat() : [])])
+      .map((name) => value(name)),
+  ];
+  try {
+    return { bytes: onnx.ModelProto.encode(model).finish(), taps };
+  } finally {
+    Object.assign(g, saved);
+  }
+}
+
+/**
+ * The selection inputs of one forward pass over `clips` clips of `frames` frames, keeping the
+ * given (local) clip and frame indices.
+ *
+ * @example Usage
+ * ```ts
+ * import { selectionFeeds, SELECT_INPUTS } from "./graph_stats.ts";
+ * const f = selectionFeeds({ clips: 2, frames: 8 }, { batchIdx: [1], timestep: [0, 4] });
+ * console.log(Array.from(f[SELECT_INPUTS.frames].data)); // [8, 12]
+ * console.log(Array.from(f[SELECT_INPUTS.clips].data)); // [1, 1]
+ * ```
+ */
+export function selectionFeeds(
+  pass: { clips: number; frames: number },
+  keep: { batchIdx: readonly number[]; timestep: readonly number[] },
+): Record<string, FeedTensor> {
+  const frames = keep.batchIdx.flatMap((b) => keep.timestep.map((t) => b * pass.frames + t));
+  const clips = [...keep.batchIdx];
+  const n = Math.max(frames.length, clips.length);
+  const pad = (v: number[]) =>
+    Float32Array.from({ length: n }, (_, k) => v[Math.min(k, v.length - 1)]);
+  return {
+    [SELECT_INPUTS.frames]: { data: pad(frames), dims: [n] },
+    [SELECT_INPUTS.clips]: { data: pad(clips), dims: [n] },
+    [SELECT_INPUTS.framesTotal]: {
+      data: Float32Array.of(pass.clips * pass.frames),
+      dims: [1],
+    },
+  };
+}
+
+/** What {@linkcode readInGraphTap} needs besides the outputs. */
+export interface ReadTapOptions {
+  /** Clips and frames of the pass. */
+  clips: number;
+  /** Frames per clip of the pass. */
+  frames: number;
+  /** Time and channel swapped by a Transpose before this tensor (3D CNN). */
+  swapped: boolean;
+  /** The layer's name, for messages. */
+  name: string;
+  /** Saved clip indices (as given to {@linkcode selectionFeeds}). */
+  batchIdx: readonly number[];
+  /** Saved frame indices. */
+  timestep: readonly number[];
+}
+
+/** One tapped tensor read from in-graph outputs. */
+export interface InGraphResult {
+  /** Layout of the whole tensor. */
+  layout: TimeLayout;
+  /** Row moments, as `reduceRows` of the whole tensor would give them. */
+  moments: RowMoments;
+  /** Saved frames `[bi][ti]`. */
+  frames: Float32Array[][];
+}
+
+/**
+ * Read one tapped tensor's layout, row moments and saved frames from a pass of a
+ * {@linkcode buildStatsModel} model; null when the caller must fall back to the full tensor
+ * (non-finite values, or rows that do not match the layout).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const r = await readInGraphTap(outputs, model.taps[0], {
+ *   clips: 2, frames: 8, swapped: false, name: "layer1", batchIdx: [0], timestep: [2],
+ * });
+ * ```
+ */
+export async function readInGraphTap(
+  outputs: Record<string, OutputTensor>,
+  tap: InGraphTap,
+  options: ReadTapOptions,
+): Promise<InGraphResult | null> {
+  const get = async (name: string): Promise<{ dims: number[]; data: Float32Array }> => {
+    const o = outputs[name];
+    if (!o) throw new Error(`internal error: in-graph output ${name} is missing`);
+    return { dims: o.dims, data: o.data ?? await o.download() };
+  };
+  const dims = Array.from((await get(tap.shape)).data);
+  const layout = detectLayout(dims, {
+    batch: options.clips,
+    time: options.frames,
+    swapped: options.swapped,
+    name: options.name,
+  });
+  const { rows, width } = rowLayout(layout);
+  const k = Math.max(2, dims.length - 2);
+  const graphWidth = dims.slice(k).reduce((a, x) => a * x, 1);
+  if (!tap.stats || graphWidth !== width || rows * width === 0) return null;
+  const [sum, sumLo, mean, m2, m2Lo, min, max, zeros] = await Promise.all([
+    get(tap.stats.sum[0]),
+    get(tap.stats.sum[1]),
+    get(tap.stats.mean),
+    get(tap.stats.m2[0]),
+    get(tap.stats.m2[1]),
+    get(tap.stats.min),
+    get(tap.stats.max),
+    get(tap.stats.zeros),
+  ]);
+  if ([sum, sumLo, mean, m2, m2Lo, min, max, zeros].some((o) => o.data.length !== rows)) {
+    return null;
+  }
+  const m = emptyMoments(rows, width);
+  for (let r = 0; r < rows; r++) {
+    const s = sum.data[r] + sumLo.data[r], q = m2.data[r] + m2Lo.data[r];
+    const lo = min.data[r], hi = max.data[r];
+    if (
+      !Number.isFinite(s) || !Number.isFinite(q) || !Number.isFinite(lo) || !Number.isFinite(hi)
+    ) {
+      return null;
+    }
+    // m2 was taken about the float32 mean c: sum((x - c)^2) = m2 + width * (mean - c)^2.
+    const d = s / width - mean.data[r];
+    m.sum[r] = s;
+    m.m2[r] = Math.max(0, q - width * d * d);
+    m.min[r] = lo;
+    m.max[r] = hi;
+    m.zeros[r] = zeros.data[r];
+  }
+  // The gathered part: saved frames (first axis B*T) or saved clips (one clip each).
+  const got = await get(tap.frames);
+  const perFrameAxis = dims[0] === options.clips * options.frames;
+  const per = dims.slice(1).reduce((a, x) => a * x, 1);
+  const one = perFrameAxis && layout.kind === "bt_chw"
+    ? null
+    : detectLayout([1, ...dims.slice(1)], {
+      batch: 1,
+      time: options.frames,
+      swapped: options.swapped,
+      override: layout.kind,
+      name: options.name,
+    });
+  const frames = options.batchIdx.map((_, bi) =>
+    options.timestep.map((t, ti) => {
+      if (!one) {
+        const q = bi * options.timestep.length + ti;
+        return got.data.slice(q * per, (q + 1) * per);
+      }
+      return extractFrame(got.data.subarray(bi * per, (bi + 1) * per), one, 0, t);
+    })
+  );
+  return { layout, moments: m, frames };
+}

@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { loadOnnxModel, type OnnxGraph, tapModel } from "../inspector/onnx_model.ts";
+import { resolveLayers } from "../inspector/layers.ts";
+import { DEFAULT_LAYERS, FeatureMapInspector } from "../inspector/inspector.ts";
+import { buildStatsModel, readInGraphTap, selectionFeeds } from "../inspector/graph_stats.ts";
+import { createSession, type FeedTensor, type OutputTensor } from "../inspector/runtime.ts";
+import { detectLayout, extractFrame, rowLayout, timeChannelSwaps } from "../inspector/layout.ts";
+import { reduceRows, type RowMoments } from "../analysis/stats.ts";
+import { FIXTURE_CLIPS, fixtureBatch } from "../fixtures/generate.ts";
+import { prng, ROOT } from "./helpers.ts";
+
+const MODELS = ["resnet18_video.onnx", "r3d_video.onnx"];
+
+function batchOf(graph: OnnxGraph, T: number): Record<string, FeedTensor> {
+  const b = fixtureBatch({
+    frames: Array.from({ length: T }, (_, t) => t),
+    size: 64,
+    clips: FIXTURE_CLIPS.slice(0, 2).map((c) => c.id),
+  });
+  return { [graph.inputs[0].name]: { data: b.data, dims: [...b.shape] } };
+}
+
+/** Largest difference relative to the scale of the row (|value| or the row's spread). */
+function momentError(want: RowMoments, got: RowMoments): number {
+  let err = 0;
+  for (let r = 0; r < want.rows; r++) {
+    const n = want.width;
+    const spread = Math.sqrt(want.m2[r] / n) + Math.abs(want.sum[r] / n) + 1e-6;
+    err = Math.max(
+      err,
+      Math.abs(want.sum[r] - got.sum[r]) / (n * spread),
+      Math.abs(want.m2[r] - got.m2[r]) / (n * spread * spread),
+      Math.abs(want.min[r] - got.min[r]) / spread,
+      Math.abs(want.max[r] - got.max[r]) / spread,
+      Math.abs(want.zeros[r] - got.zeros[r]),
+    );
+  }
+  return err;
+}
+
+for (const file of MODELS) {
+  for (const ep of ["cpu", "wasm"] as const) {
+    Deno.test(`graph stats: ${file} on ${ep} — moments and frames equal the whole tensors'`, async () => {
+      const graph = await loadOnnxModel(join(ROOT, "fixtures", file));
+      const taps = [...new Set(resolveLayers(graph, DEFAULT_LAYERS).layers.map((l) => l.tensor))];
+      const model = buildStatsModel(graph, taps);
+      assert.ok(model, "the fixture's opset takes in-graph statistics");
+      const T = 4, B = 2;
+      const feeds = batchOf(graph, T);
+      const keep = { batchIdx: [1, 0], timestep: [3, 0, 2] };
+      const swaps = timeChannelSwaps(graph);
+      await using inGraph = await createSession(model.bytes, { ep });
+      await using whole = await createSession(tapModel(graph, taps), { ep });
+      const a = await inGraph.run({ ...feeds, ...selectionFeeds({ clips: B, frames: T }, keep) });
+      const w = await whole.run(feeds);
+      for (const tap of model.taps) {
+        const swapped = swaps.get(tap.tensor) ?? false;
+        const r = await readInGraphTap(a, tap, {
+          clips: B,
+          frames: T,
+          swapped,
+          name: tap.tensor,
+          ...keep,
+        });
+        assert.ok(r, `${tap.tensor} read from the graph`);
+        const full = w[tap.tensor];
+        const layout = detectLayout(full.dims, { batch: B, time: T, swapped, name: tap.tensor });
+        assert.equal(r.layout.kind, layout.kind);
+        assert.deepEqual(r.layout.dims, layout.dims);
+        const rl = rowLayout(layout);
+        const want = reduceRows(full.data!, rl.rows, rl.width);
+        const err = momentError(want, r.moments);
+        assert.ok(err <= 1e-6, `${tap.tensor}: moments differ by ${err}`);
+        keep.batchIdx.forEach((b, bi) =>
+          keep.timestep.forEach((t, ti) =>
+            assert.deepEqual(r.frames[bi][ti], extractFrame(full.data!, layout, b, t), tap.tensor)
+          )
+        );
+      }
+      // The model's own outputs are untouched.
+      for (const o of graph.outputs) assert.deepEqual(a[o.name].data, w[o.name].data);
+    });
+  }
+}
+
+Deno.test("graph stats: non-finite rows and mismatched rows fall back to whole tensors", async () => {
+  const out = (name: string, data: number[], dims = [data.length]): OutputTensor => ({
+    name,
+    dims,
+    type: "float32",
+    location: "cpu",
+    data: Float32Array.from(data),
+    download: () => Promise.resolve(Float32Array.from(data)),
+    dispose: () => {},
+  });
+  const tap = {
+    tensor: "x",
+    shape: "s",
+    frames: "f",
+    stats: {
+      sum: ["sum", "sum_lo"] as [string, string],
+      mean: "mean",
+      m2: ["m2", "m2_lo"] as [string, string],
+      min: "min",
+      max: "max",
+      zeros: "zeros",
+    },
+  };
+  // (B*T = 2, C = 1, H = 1, W = 2): two rows of width 2.
+  const outputs = (sum0: number) => ({
+    s: out("s", [2, 1, 1, 2]),
+    f: out("f", [1, 2], [1, 1, 1, 2]),
+    sum: out("sum", [sum0, 7]),
+    sum_lo: out("sum_lo", [0, 0]),
+    mean: out("mean", [1.5, 3.5]),
+    m2: out("m2", [0.5, 0.5]),
+    m2_lo: out("m2_lo", [0, 0]),
+    min: out("min", [1, 3]),
+    max: out("max", [2, 4]),
+    zeros: out("zeros", [0, 0]),
+  });
+  const opts = { clips: 1, frames: 2, swapped: false, name: "x", batchIdx: [0], timestep: [0] };
+  const ok = await readInGraphTap(outputs(3), tap, opts);
+  assert.ok(ok);
+  assert.deepEqual(Array.from(ok.moments.sum), [3, 7]);
+  assert.deepEqual(Array.from(ok.moments.m2), [0.5, 0.5]);
+  assert.deepEqual(Array.from(ok.frames[0][0]), [1, 2]);
+  assert.equal(await readInGraphTap(outputs(NaN), tap, opts), null, "NaN");
+  assert.equal(await readInGraphTap(outputs(Infinity), tap, opts), null, "Inf");
+  // Three rows where the layout has two: not trusted.
+  const bad = { ...outputs(3), min: out("min", [1, 3, 5]) };
+  assert.equal(await readInGraphTap(bad, tap, opts), null, "rows");
+});
+
+Deno.test("graph stats: old opsets and untappable tensors get no in-graph model", async () => {
+  const graph = await loadOnnxModel(join(ROOT, "fixtures", "resnet18_video.onnx"));
+  assert.equal(buildStatsModel({ ...graph, opset: 11 }, [graph.nodes[5].outputs[0]]), null);
+  assert.equal(buildStatsModel(graph, [graph.inputs[0].name]), null);
+  assert.ok(buildStatsModel(graph, [graph.nodes[5].outputs[0]]));
+});
+
+Deno.test("graph stats: the inspector gives the same statistics in the graph and on the host", async () => {
+  const model = join(ROOT, "fixtures", "resnet18_video.onnx");
+  const graph = await loadOnnxModel(model);
+  const feeds = batchOf(graph, 4);
+  // Random values in place of frames, so that no channel is constant.
+  const rnd = prng(7);
+  const feed = Object.values(feeds)[0];
+  for (let i = 0; i < feed.data.length; i++) feed.data[i] = rnd() * 2 - 1;
+  const results = [];
+  for (const inGraph of [true, false]) {
+    await using insp = await FeatureMapInspector.create(graph, { ep: "cpu", inGraph, gpu: "off" });
+    insp.setTarget({ batchIdx: "all", timestep: "1,3" });
+    const ex = await insp.extractFeatures(feed);
+    results.push({ ex, where: insp.reductions.where });
+  }
+  const [g, h] = results;
+  assert.equal(g.where, "onnx_graph");
+  assert.equal(h.where, "cpu");
+  for (let k = 0; k < g.ex.layers.length; k++) {
+    const a = g.ex.layers[k], b = h.ex.layers[k];
+    assert.equal(a.name, b.name);
+    assert.deepEqual(a.frames, b.frames);
+    for (const key of ["mean", "std", "min", "max", "sparsity"] as const) {
+      const x = a.stats.summary[key], y = b.stats.summary[key];
+      assert.ok(Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y)), `${a.name} ${key}: ${x} ${y}`);
+    }
+    for (let c = 0; c < a.stats.channels.mean.length; c++) {
+      const x = a.stats.channels.std[c], y = b.stats.channels.std[c];
+      assert.ok(Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y)), `${a.name} std[${c}]`);
+    }
+    assert.deepEqual(
+      a.stats.perFrame.map((row) => row.map((s) => s.sparsity)),
+      b.stats.perFrame.map((row) => row.map((s) => s.sparsity)),
+    );
+  }
+});
