@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { createSession, type EpChoice, type FeedTensor, type ModelSession } from "./runtime.ts";
 import { loadNativeOrt, probeGpu } from "./runtime.ts";
 import { parseOnnxModel, tapModel } from "./onnx_model.ts";
+import { buildStatsModel, selectionFeeds } from "./graph_stats.ts";
 import { resolveLayers } from "./layers.ts";
 import { DEFAULT_LAYERS } from "./inspector.ts";
 import { runInspect } from "./inspect.ts";
@@ -79,8 +80,16 @@ export interface BackendBench {
   threads: number;
   /** Forward pass of the model without taps. */
   bare_forward: Timing;
-  /** Forward pass with the default layers tapped (outputs on the CPU). */
+  /**
+   * Forward pass with the default layers tapped, as `inspect` runs it minus the statistics:
+   * on cpu/wasm the saved frames are cut in the graph and only they leave onnxruntime; on
+   * WebGPU the whole tapped tensors come back to the CPU (see `tapped_forward_on_gpu`).
+   */
   tapped_forward: Timing;
+  /** cpu/wasm: the tapped forward with the statistics computed in the graph (what `inspect` runs). */
+  forward_with_statistics: Timing | null;
+  /** cpu/wasm: the tapped forward returning whole tensors (the host-reduction path), for reference. */
+  whole_tensor_forward: Timing | null;
   /** WebGPU only: the tapped forward with the taps left on the GPU (what `inspect` runs). */
   tapped_forward_on_gpu: Timing | null;
   /** Whole in-process `inspect` (everything but process start-up). */
@@ -315,6 +324,11 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const graph = await parseOnnxModel(bytes, { source: modelPath });
     const taps = [...new Set(resolveLayers(graph, DEFAULT_LAYERS).layers.map((l) => l.tensor))];
     const tapped = tapModel(graph, taps);
+    // What inspect runs on cpu/wasm: saved frames (clip 0, frame 0 by default) cut in the graph,
+    // with and without the statistics.
+    const framesOnly = buildStatsModel(graph, taps, { statistics: false });
+    const statsModel = buildStatsModel(graph, taps);
+    const selection = selectionFeeds({ clips: B, frames: T }, { batchIdx: [0], timestep: [0] });
     const inputName = graph.inputs[0].name;
 
     // The input: the fixture clips, as inspect loads them (clips decoded once, reused).
@@ -348,16 +362,29 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         gpuBytes = 0,
         epThreads = threads,
         adapter: string | null = null;
+      let withStats: Timing | null = null, whole: Timing | null = null;
       {
+        const cpuLike = ep !== "webgpu" && framesOnly && statsModel;
         await using sb = await createSession(bytes, { ep, threads });
-        await using st = await createSession(tapped, { ep, threads });
+        await using st = await createSession(cpuLike ? framesOnly.bytes : tapped, { ep, threads });
         epThreads = sb.info.threads;
         adapter = sb.info.adapter;
+        const selected = { ...feeds, ...selection };
         const variants = [
           { what: "bare forward", fn: forwardOnce(sb, feeds) },
-          { what: "tapped forward", fn: forwardOnce(st, feeds) },
+          { what: "tapped forward", fn: forwardOnce(st, cpuLike ? selected : feeds) },
         ];
-        [bare, tap] = await measureInterleaved(variants, m);
+        if (cpuLike) {
+          await using ss = await createSession(statsModel.bytes, { ep, threads });
+          await using sw = await createSession(tapped, { ep, threads });
+          [bare, tap, withStats, whole] = await measureInterleaved([
+            ...variants,
+            { what: "tapped forward + in-graph statistics", fn: forwardOnce(ss, selected) },
+            { what: "tapped forward, whole tensors out", fn: forwardOnce(sw, feeds) },
+          ], m);
+        } else {
+          [bare, tap] = await measureInterleaved(variants, m);
+        }
         gpuBytes = st.stats().gpuBytesRead / Math.max(1, st.stats().runs);
         if (ep === "webgpu") {
           [tapGpu] = await measureInterleaved([
@@ -413,6 +440,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         bare_forward: bare,
         tapped_forward: tap,
         tapped_forward_on_gpu: tapGpu,
+        forward_with_statistics: withStats,
+        whole_tensor_forward: whole,
         inspect: insp,
         phases_ms: phasesMs,
         taps_cost: tap.median_ms / bare.median_ms,
@@ -578,8 +607,8 @@ export function formatBenchTable(r: BenchReport): string {
   );
   lines.push(`auto picks: ${r.auto.ep} (${r.auto.reason})`, "");
   lines.push(
-    "| backend | threads | bare forward ms | tapped forward ms | CPU ms bare / tapped | taps cost | vs bare native | inspect ms | overhead share (without load+session) | inspect peak RSS growth | GPU bytes read (fwd / inspect) |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "| backend | threads | bare forward ms | tapped forward ms | + in-graph statistics ms | whole tensors out ms | CPU ms bare / tapped | taps cost | vs bare native | inspect ms | overhead share (without load+session) | inspect peak RSS growth | GPU bytes read (fwd / inspect) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const b of r.backends) {
     lines.push(
@@ -588,6 +617,8 @@ export function formatBenchTable(r: BenchReport): string {
       } | ` +
         `${f0(b.tapped_forward.median_ms)}${
           b.tapped_forward_on_gpu ? ` (taps on GPU: ${f0(b.tapped_forward_on_gpu.median_ms)})` : ""
+        } | ${b.forward_with_statistics ? f0(b.forward_with_statistics.median_ms) : "n/a"} | ${
+          b.whole_tensor_forward ? f0(b.whole_tensor_forward.median_ms) : "n/a"
         } | ${f0(b.bare_forward.cpu_ms)} / ` +
         `${f0(b.tapped_forward.cpu_ms)} | ${f2(b.taps_cost)}x | ${fx(b.forward_vs_native)} | ` +
         `${f0(b.inspect.median_ms)} | ${f2(b.overhead_share)} (${

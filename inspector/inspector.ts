@@ -94,8 +94,9 @@ export interface InspectorOptions {
   requireLayers?: boolean;
   /**
    * On the CPU backends (`cpu`, `wasm`), compute the statistics and cut the saved frames inside
-   * the ONNX graph, so that full activations never leave onnxruntime (default true; see
-   * `graph_stats.ts`). False returns whole tensors and reduces them on the host.
+   * the ONNX graph, so that full activations never leave onnxruntime (default: true unless
+   * `gpu` is `on`; see `graph_stats.ts`). False returns whole tensors and reduces them on the
+   * host (WGSL kernels or the CPU reference, as `gpu` says).
    */
   inGraph?: boolean;
 }
@@ -336,7 +337,9 @@ export class FeatureMapInspector implements AsyncDisposable {
     const tensors = [...new Set(resolved.layers.map((l) => l.tensor))];
     // CPU backends compute statistics in the graph; WebGPU keeps whole tensors on the GPU for
     // the WGSL kernels.
-    const ep = options.inGraph === false ? null : (await chooseBackend(options.ep ?? "auto")).ep;
+    // `--gpu on` asks for the WGSL kernels, which need whole tensors.
+    const wanted = options.inGraph ?? options.gpu !== "on";
+    const ep = wanted ? (await chooseBackend(options.ep ?? "auto")).ep : null;
     const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
     const session = await createSession(inGraph?.bytes ?? tapModel(graph, tensors), {
       ep: options.ep ?? "auto",
