@@ -49,13 +49,34 @@ export type { InspectOptions, InspectResult, LayerListing } from "./inspector/in
 
 // Models, layers and layouts
 export {
+  extendModel,
   loadOnnxModel,
   parseOnnxModel,
   scopeToModulePath,
   tapModel,
   tensorNames,
 } from "./inspector/onnx_model.ts";
-export type { Dim, GraphNode, OnnxGraph, TensorSpec } from "./inspector/onnx_model.ts";
+export type {
+  Dim,
+  GraphAdditions,
+  GraphNode,
+  OnnxGraph,
+  TensorSpec,
+} from "./inspector/onnx_model.ts";
+export {
+  buildStatsModel,
+  MIN_STATS_OPSET,
+  readInGraphTap,
+  SELECT_INPUTS,
+  selectionFeeds,
+} from "./inspector/graph_stats.ts";
+export type {
+  InGraphResult,
+  InGraphTap,
+  ReadTapOptions,
+  StatsModel,
+  StatsModelOptions,
+} from "./inspector/graph_stats.ts";
 export { closestNames, listModules, resolveLayers } from "./inspector/layers.ts";
 export type { ModuleInfo, ResolvedLayer, UnresolvedLayer } from "./inspector/layers.ts";
 export {

@@ -2,16 +2,23 @@
  * The fast feature-grid renderer: the same figure as `renderFeatureGrid` (`feature_grid.ts`,
  * same layout from `featureGridLayout`, same labels, colours and marker), rasterised directly
  * into an RGBA buffer instead of going through SVG + resvg, and encoded with the fast figure
- * PNG encoder (`png_encode.ts`). Tiles are the colormap of each channel normalised to its own
- * finite range (`colorizeRows`, byte-identical to the GPU kernel), enlarged with nearest
- * neighbour; text is stamped from glyph masks drawn by resvg (`glyph_atlas.ts`): at the default
+ * PNG encoder (`png_encode.ts`). Tiles are the colours `colorizeRows` gives each channel
+ * normalised to its own finite range (byte-identical to the GPU kernel), computed in the same
+ * pass that enlarges them with nearest neighbour straight into the canvas; text is stamped from glyph masks drawn by resvg (`glyph_atlas.ts`): at the default
  * scale from the pre-rendered atlas `grid_glyphs.json` (so `inspect` never starts resvg), at
  * other scales from an atlas rendered once per process.
  *
  * @module
  */
 
-import { colorizeRows, colormap, finiteRange } from "./colormap.ts";
+import {
+  colormap,
+  type ColormapName,
+  colormapWords,
+  finiteRange,
+  NAN_COLOR,
+  normalization,
+} from "./colormap.ts";
 import {
   featureGridLayout,
   type FeatureGridOptions,
@@ -29,11 +36,12 @@ import { GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "./grid_glyphs.ts";
 import gridGlyphs from "./grid_glyphs.json" with { type: "json" };
 import { encodePngFast } from "./png_encode.ts";
 import {
-  blitScaled,
+  type Canvas,
   createCanvas,
   fillRect,
   hexColor,
   type Rgb,
+  rgbWord,
   strokeCircle,
   strokeRect,
 } from "./raster_canvas.ts";
@@ -49,6 +57,56 @@ const MARKER: Rgb = hexColor("#ff1f5a");
 const WHITE: Rgb = [255, 255, 255];
 
 const atlasReady = new Map<number, Promise<void>>();
+
+const lutWords = new Map<ColormapName, Uint32Array>();
+const NAN_WORD = rgbWord(NAN_COLOR);
+
+/**
+ * Draw one channel's `H x W` map into the canvas at `(x, y)`, each value a `factor x factor`
+ * block of its colormap colour: the colour of `colorizeRows` (the CPU reference of the GPU
+ * colorizer; same f32 normalisation to the map's own finite range, NaN/Inf in magenta) fused
+ * with the nearest-neighbour blit, so no intermediate RGBA tile is made. Each map row is
+ * expanded once, then copied `factor` times. Returns whether the map has a non-finite value.
+ */
+function drawTile(
+  canvas: Canvas,
+  map: Float32Array,
+  tile: { x: number; y: number; width: number; height: number; factor: number },
+  options: { lut: Uint32Array; min: number; max: number; row: Uint32Array },
+): boolean {
+  const { x, y, width: W, height: H, factor: f } = tile;
+  const { lo, scale } = normalization(options.min, options.max);
+  const lut = options.lut, row = options.row;
+  const dst = canvas.words, cw = canvas.width, ch = canvas.height;
+  const x0 = Math.max(0, x), x1 = Math.min(cw, x + W * f);
+  let nonfinite = false;
+  for (let sy = 0; sy < H; sy++) {
+    const y0 = y + sy * f;
+    if (y0 >= ch) break;
+    const s = sy * W;
+    for (let sx = 0, o = 0; sx < W; sx++, o += f) {
+      const v = map[s + sx];
+      let word: number;
+      if (v - v === 0) { // finite
+        // colorIndex(): index = min(255, floor(fround(fround(v - lo) * scale))), 0 when not > 0.
+        const t = Math.fround(Math.fround(v - lo) * scale);
+        word = lut[!(t > 0) ? 0 : t >= 255 ? 255 : Math.floor(t)];
+      } else {
+        word = NAN_WORD;
+        nonfinite = true;
+      }
+      if (f > 8) row.fill(word, o, o + f);
+      else for (let j = 0; j < f; j++) row[o + j] = word;
+    }
+    if (x1 <= x0) continue;
+    const part = row.subarray(x0 - x, x1 - x);
+    for (let k = 0; k < f; k++) {
+      const py = y0 + k;
+      if (py >= 0 && py < ch) dst.set(part, py * cw + x0);
+    }
+  }
+  return nonfinite;
+}
 
 /** The last grid's pixel buffer, reused by the next grid (saves page faults on ~8 MB). */
 let spareBuffer: ArrayBuffer | null = null;
@@ -151,32 +209,25 @@ export async function renderFeatureGridFast(
     color: MUTED,
   });
 
-  // Colourise only the shown channels (one row each), then blit them enlarged.
+  // Each shown channel: colourised and enlarged straight into the canvas.
   const hw = H * W;
-  const selected = new Float32Array(n * hw);
-  indices.forEach((c, k) => selected.set(maps.subarray(c * hw, (c + 1) * hw), k * hw));
-  const rgba = colorizeRows(selected, [n, hw], { colormap: cmap });
-  const rgbaBytes = new Uint8Array(rgba.buffer, rgba.byteOffset, rgba.byteLength);
+  let words = lutWords.get(cmap);
+  if (!words) lutWords.set(cmap, words = colormapWords(cmap));
+  const row = new Uint32Array(W * factor);
   let anyNonfinite = false;
   const gazes = (options.gaze ?? []).filter((g) => Number.isFinite(g.x) && Number.isFinite(g.y));
   indices.forEach((c, k) => {
     const { x, y } = layout.tiles[k];
-    const map = selected.subarray(k * hw, (k + 1) * hw);
+    const map = maps.subarray(c * hw, (c + 1) * hw);
     const { min, max } = finiteRange(map);
-    if (!anyNonfinite) {
-      for (let i = 0; i < hw; i++) {
-        if (!Number.isFinite(map[i])) {
-          anyNonfinite = true;
-          break;
-        }
-      }
-    }
     const tx = Math.round(x * s), ty = Math.round(y * s);
-    blitScaled(canvas, { width: W, height: H, data: rgbaBytes.subarray(k * hw * 4) }, {
-      x: tx,
-      y: ty,
-      factor,
+    const tileNonfinite = drawTile(canvas, map, { x: tx, y: ty, width: W, height: H, factor }, {
+      lut: words,
+      min,
+      max,
+      row,
     });
+    anyNonfinite ||= tileNonfinite;
     strokeRect(canvas, { x: tx, y: ty, width: W * factor, height: H * factor }, {
       color: BORDER,
       lineWidth: 0.5 * s,

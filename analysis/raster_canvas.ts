@@ -1,8 +1,8 @@
 /**
  * A tiny RGBA raster canvas for drawing figures directly in TypeScript (no SVG, no browser):
  * opaque background, alpha-blended axis-aligned rectangles with exact fractional coverage
- * (so thin strokes at half-pixel positions look like resvg's), anti-aliased circle outlines and
- * nearest-neighbour image blits. Used by `grid_raster.ts`; text comes from `glyph_atlas.ts`.
+ * (so thin strokes at half-pixel positions look like resvg's) and anti-aliased circle outlines.
+ * Used by `grid_raster.ts` (which draws the map tiles itself); text comes from `glyph_atlas.ts`.
  *
  * Coordinates are device pixels (floats allowed); pixel `(x, y)` covers `[x, x+1) x [y, y+1)`.
  * Blending is plain sRGB-space "source over", the same arithmetic resvg uses.
@@ -202,47 +202,6 @@ export function strokeCircle(
       const d = Math.abs(Math.sqrt(dx * dx + dy * dy) - r);
       const cov = Math.min(1, Math.max(0, half + 0.5 - d), 2 * half);
       if (cov > 0) blendAt(data, 4 * (py * width + px), paint.color, cov * alpha);
-    }
-  }
-}
-
-/**
- * Copy an RGBA image onto the canvas at integer `(x, y)`, each source pixel enlarged to a
- * `factor x factor` block (nearest neighbour), clipped to the canvas.
- *
- * @example Usage
- * ```ts
- * import { blitScaled, createCanvas } from "./raster_canvas.ts";
- * const c = createCanvas(6, 6);
- * blitScaled(c, { width: 1, height: 1, data: new Uint8Array([1, 2, 3, 255]) }, { x: 1, y: 1, factor: 3 });
- * console.log(c.data[4 * (3 * 6 + 3)]); // 1
- * ```
- */
-export function blitScaled(
-  canvas: Canvas,
-  image: RgbaImage,
-  options: { x: number; y: number; factor?: number },
-): void {
-  const f = options.factor ?? 1;
-  const x = Math.round(options.x), y = Math.round(options.y);
-  const bytes = image.data.byteOffset % 4 === 0 ? image.data : image.data.slice();
-  const src = new Uint32Array(bytes.buffer, bytes.byteOffset, image.width * image.height);
-  const outW = image.width * f;
-  const cx0 = Math.max(0, x), cx1 = Math.min(canvas.width, x + outW);
-  if (cx1 <= cx0) return;
-  const row = new Uint32Array(outW);
-  const dst = canvas.words;
-  for (let sy = 0; sy < image.height; sy++) {
-    const rowY0 = y + sy * f;
-    if (rowY0 >= canvas.height) break;
-    if (rowY0 + f <= 0) continue;
-    const s = sy * image.width;
-    for (let sx = 0, o = 0; sx < image.width; sx++, o += f) row.fill(src[s + sx], o, o + f);
-    const part = row.subarray(cx0 - x, cx1 - x);
-    for (let k = 0; k < f; k++) {
-      const py = rowY0 + k;
-      if (py < 0 || py >= canvas.height) continue;
-      dst.set(part, py * canvas.width + cx0);
     }
   }
 }

@@ -28,7 +28,7 @@
  */
 
 import onnxproto from "onnx-proto";
-import type { OnnxGraph } from "./onnx_model.ts";
+import { extendModel, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
 import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
 import { emptyMoments, type RowMoments } from "../analysis/stats.ts";
@@ -229,10 +229,6 @@ export function buildStatsModel(
       stats: { sum: split(sum), mean, m2: split(m2), min, max, zeros },
     };
   });
-  // deno-lint-ignore no-explicit-any
-  const model = graph.proto as any;
-  const g = model.graph;
-  const saved = { node: g.node, input: g.input, output: g.output, initializer: g.initializer };
   // Outputs without a type (onnxruntime infers it); inputs are 1-D float32 of any length.
   const value = (name: string) => onnx.ValueInfoProto.create({ name });
   const vector = (name: string) =>
@@ -240,24 +236,16 @@ export function buildStatsModel(
       name,
       type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: `${name}_length` }] } } },
     });
-  g.node = [...saved.node, ...nodes];
-  g.initializer = [...saved.initializer, ...inits];
-  g.input = [
-    ...saved.input,
-    vector(SELECT_INPUTS.frames),
-    vector(SELECT_INPUTS.clips),
-    vector(SELECT_INPUTS.framesTotal),
-  ];
-  g.output = [
-    ...saved.output,
-    ...taps.flatMap((t) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats).flat() : [])])
-      .map((name) => value(name)),
-  ];
-  try {
-    return { bytes: onnx.ModelProto.encode(model).finish(), taps };
-  } finally {
-    Object.assign(g, saved);
-  }
+  const bytes = extendModel(graph, {
+    node: nodes,
+    initializer: inits,
+    input: Object.values(SELECT_INPUTS).map(vector),
+    output: taps.flatMap((
+      t,
+    ) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats).flat() : [])])
+      .map(value),
+  });
+  return { bytes, taps };
 }
 
 /**

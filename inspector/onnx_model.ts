@@ -10,6 +10,7 @@
  */
 
 import onnxproto from "onnx-proto";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { InspectorError } from "./errors.ts";
 
@@ -142,9 +143,43 @@ export interface OnnxGraph {
   readonly proto: unknown;
 }
 
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+/**
+ * Hex SHA-256 with node:crypto: ~35 ms for 45 MB, about half of WebCrypto's `digest`, which
+ * also copies the whole buffer on the calling thread before hashing it on another one.
+ */
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Read a whole file into one buffer of its size (about twice as fast as `Deno.readFile` on a
+ * 45 MB model, which grows its buffer and copies it once more).
+ */
+function readWholeFile(path: string): Uint8Array {
+  using file = Deno.openSync(path);
+  const info = file.statSync();
+  if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
+  let buf = new Uint8Array(info.size);
+  let n = 0;
+  for (;;) {
+    if (n < buf.length) {
+      const got = file.readSync(buf.subarray(n));
+      if (got === null) break;
+      n += got;
+      continue;
+    }
+    // Full as stat said: check for the end with a small read before growing anything (the file
+    // may have grown since stat, or stat says 0, as for special files).
+    const probe = new Uint8Array(1 << 16);
+    const got = file.readSync(probe);
+    if (got === null) break;
+    const more = new Uint8Array(Math.max(buf.length * 2, n + got));
+    more.set(buf);
+    more.set(probe.subarray(0, got), n);
+    buf = more;
+    n += got;
+  }
+  return n === buf.length ? buf : buf.subarray(0, n);
 }
 
 /** The `torch.onnx.export` snippet shown when a PyTorch checkpoint is given. */
@@ -174,7 +209,7 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = readWholeFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InspectorError(`model ${path} not found: pass --checkpoint with an .onnx file`);
@@ -225,7 +260,9 @@ export async function parseOnnxModel(
       `${source} is not a valid ONNX model (no graph nodes); re-export it or check the file`,
     );
   }
-  await inlineExternalData(graph, source, options.baseDir);
+  const inlined = await inlineExternalData(graph, source, options.baseDir);
+  // The bytes still describe the decoded model unless external data was inlined into it.
+  if (inlined === 0) sourceBytes.set(model, bytes);
   const initializers = new Set<string>(
     (graph.initializer ?? []).map((t: { name: string }) => t.name),
   );
@@ -268,7 +305,7 @@ export async function parseOnnxModel(
   }
   return {
     source,
-    sha256: await sha256Hex(bytes),
+    sha256: sha256Hex(bytes),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(" "),
     opset,
     inputs,
@@ -281,8 +318,14 @@ export async function parseOnnxModel(
   };
 }
 
-// deno-lint-ignore no-explicit-any
-async function inlineExternalData(graph: any, source: string, baseDir?: string): Promise<void> {
+/** Returns how many tensors had their external data inlined. */
+async function inlineExternalData(
+  // deno-lint-ignore no-explicit-any
+  graph: any,
+  source: string,
+  baseDir?: string,
+): Promise<number> {
+  let inlined = 0;
   // deno-lint-ignore no-explicit-any
   const tensors: any[] = [...(graph.initializer ?? [])];
   for (const n of graph.node ?? []) {
@@ -327,12 +370,159 @@ async function inlineExternalData(graph: any, source: string, baseDir?: string):
     t.rawData = data.slice(offset, offset + length);
     t.dataLocation = 0;
     t.externalData = [];
+    inlined++;
+  }
+  return inlined;
+}
+
+/**
+ * The bytes each decoded `ModelProto` came from, while they still describe it (not after
+ * external data was inlined): {@linkcode extendModel} splices additions into them instead of
+ * encoding the whole model again.
+ */
+const sourceBytes = new WeakMap<object, Uint8Array>();
+
+/** Repeated `GraphProto` fields to append to a model's graph (protobufjs messages or plain objects). */
+export interface GraphAdditions {
+  /** Nodes, after the existing ones (keep the graph topologically sorted). */
+  node?: readonly unknown[];
+  /** Initializers. */
+  initializer?: readonly unknown[];
+  /** Graph inputs (`ValueInfoProto`). */
+  input?: readonly unknown[];
+  /** Graph outputs (`ValueInfoProto`). */
+  output?: readonly unknown[];
+  /** Value infos. */
+  valueInfo?: readonly unknown[];
+}
+
+/** Read a base-128 varint at `pos`; returns the value and the position after it. */
+function readVarint(bytes: Uint8Array, pos: number): [number, number] {
+  let value = 0, mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= bytes.length) throw new RangeError("truncated varint");
+    const b = bytes[pos++];
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) return [value, pos];
+    mul *= 128;
+  }
+  throw new RangeError("varint longer than 10 bytes");
+}
+
+function varintBytes(value: number): number[] {
+  const out: number[] = [];
+  while (value >= 0x80) {
+    out.push((value % 128) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return out;
+}
+
+/**
+ * Where the one `graph` field (number 7) of a serialised `ModelProto` lies: the start of its key,
+ * and the start and end of its contents; null when the bytes are not the plain form this
+ * expects (no graph, several graph fields, groups).
+ */
+function graphSpan(bytes: Uint8Array): { key: number; start: number; end: number } | null {
+  let pos = 0, found: { key: number; start: number; end: number } | null = null;
+  try {
+    while (pos < bytes.length) {
+      const keyPos = pos;
+      const [key, p] = readVarint(bytes, pos);
+      pos = p;
+      const field = Math.floor(key / 8), wire = key % 8;
+      if (wire === 0) pos = readVarint(bytes, pos)[1];
+      else if (wire === 1) pos += 8;
+      else if (wire === 5) pos += 4;
+      else if (wire === 2) {
+        const [len, q] = readVarint(bytes, pos);
+        if (field === 7) {
+          if (found) return null;
+          found = { key: keyPos, start: q, end: q + len };
+        }
+        pos = q + len;
+      } else return null;
+    }
+  } catch {
+    return null;
+  }
+  return pos === bytes.length ? found : null;
+}
+
+/**
+ * Serialise the model with `additions` appended to its graph's repeated fields, leaving the
+ * parsed model itself unchanged. A protobuf message may carry a repeated field's elements in
+ * several runs, so the additions are spliced into the graph's bytes as it was read (one copy,
+ * ~10 ms for 45 MB) instead of encoding the whole model again (~40 ms); the result decodes to
+ * exactly the model that encoding with the additions would give. Models whose external data
+ * was inlined at load are encoded in full.
+ *
+ * @example Usage
+ * ```ts
+ * import { extendModel, loadOnnxModel } from "./onnx_model.ts";
+ * import onnxproto from "onnx-proto";
+ * const { onnx } = onnxproto;
+ * const g = await loadOnnxModel("fixtures/resnet18_video.onnx");
+ * const bytes = extendModel(g, {
+ *   output: [onnx.ValueInfoProto.create({ name: "/backbone/relu/Relu_output_0" })],
+ * });
+ * const outputs = onnx.ModelProto.decode(bytes).graph?.output?.map((o) => o.name) ?? [];
+ * console.log(outputs.at(-1)); // "/backbone/relu/Relu_output_0"
+ * ```
+ */
+export function extendModel(graph: OnnxGraph, additions: GraphAdditions): Uint8Array {
+  // deno-lint-ignore no-explicit-any
+  const model = graph.proto as any;
+  const extra = onnx.GraphProto.encode({
+    node: [...(additions.node ?? [])],
+    initializer: [...(additions.initializer ?? [])],
+    input: [...(additions.input ?? [])],
+    output: [...(additions.output ?? [])],
+    valueInfo: [...(additions.valueInfo ?? [])],
+  }).finish() as Uint8Array;
+  const bytes = sourceBytes.get(model);
+  const span = bytes ? graphSpan(bytes) : null;
+  if (bytes && span) {
+    const head = [0x3a, ...varintBytes(span.end - span.start + extra.length)]; // field 7, bytes
+    const out = new Uint8Array(
+      span.key + head.length + (span.end - span.start) + extra.length + (bytes.length - span.end),
+    );
+    let o = 0;
+    out.set(bytes.subarray(0, span.key), o);
+    o += span.key;
+    out.set(head, o);
+    o += head.length;
+    out.set(bytes.subarray(span.start, span.end), o);
+    o += span.end - span.start;
+    out.set(extra, o);
+    o += extra.length;
+    out.set(bytes.subarray(span.end), o);
+    return out;
+  }
+  const g = model.graph;
+  const saved = {
+    node: g.node,
+    initializer: g.initializer,
+    input: g.input,
+    output: g.output,
+    valueInfo: g.valueInfo,
+  };
+  g.node = [...(saved.node ?? []), ...(additions.node ?? [])];
+  g.initializer = [...(saved.initializer ?? []), ...(additions.initializer ?? [])];
+  g.input = [...(saved.input ?? []), ...(additions.input ?? [])];
+  g.output = [...(saved.output ?? []), ...(additions.output ?? [])];
+  g.valueInfo = [...(saved.valueInfo ?? []), ...(additions.valueInfo ?? [])];
+  try {
+    return onnx.ModelProto.encode(model).finish();
+  } finally {
+    Object.assign(g, saved);
   }
 }
 
 /**
- * Encode a copy of the model with `tensors` added as graph outputs (type and shape inferred).
- * Tensors that already are graph outputs are not added twice.
+ * Serialise a copy of the model with `tensors` added as graph outputs (type and shape inferred).
+ * Tensors that already are graph outputs are not added twice. See {@linkcode extendModel}.
  *
  * @example Usage
  * ```ts ignore
@@ -345,19 +535,13 @@ export function tapModel(graph: OnnxGraph, tensors: readonly string[]): Uint8Arr
   // deno-lint-ignore no-explicit-any
   const model = graph.proto as any;
   const existing = new Set<string>(model.graph.output.map((o: { name: string }) => o.name));
-  const extra = tensors.filter((t) => !existing.has(t) && !graph.inputs.some((i) => i.name === t))
+  const output = tensors.filter((t) => !existing.has(t) && !graph.inputs.some((i) => i.name === t))
     .filter((t, k, a) => a.indexOf(t) === k)
     .map((name) =>
       // No type: onnxruntime infers it, which keeps int8/int64 tensors of quantized graphs right.
       onnx.ValueInfoProto.create({ name })
     );
-  const saved = model.graph.output;
-  model.graph.output = [...saved, ...extra];
-  try {
-    return onnx.ModelProto.encode(model).finish();
-  } finally {
-    model.graph.output = saved;
-  }
+  return extendModel(graph, { output });
 }
 
 /** Every tensor produced by a node, in graph order (for raw-name lookup and `--list_layers`). */
