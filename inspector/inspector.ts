@@ -340,13 +340,28 @@ export class FeatureMapInspector implements AsyncDisposable {
     // `--gpu on` asks for the WGSL kernels, which need whole tensors.
     const wanted = options.inGraph ?? options.gpu !== "on";
     const ep = wanted ? (await chooseBackend(options.ep ?? "auto")).ep : null;
-    const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
-    const session = await createSession(inGraph?.bytes ?? tapModel(graph, tensors), {
+    const sessionOptions = {
       ep: options.ep ?? "auto",
       threads: options.threads,
       onInfo: options.onInfo,
-    });
-    return new FeatureMapInspector(graph, resolved, session, options, inGraph?.taps ?? null);
+    };
+    const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
+    if (inGraph) {
+      try {
+        const session = await createSession(inGraph.bytes, sessionOptions);
+        return new FeatureMapInspector(graph, resolved, session, options, inGraph.taps);
+      } catch (err) {
+        // An exotic graph onnxruntime cannot extend (a type its reductions do not take...):
+        // whole tensors still work.
+        options.onInfo?.(
+          `note: statistics cannot be computed inside this graph (${
+            (err as Error).message.split("\n")[0]
+          }); reducing whole tensors instead`,
+        );
+      }
+    }
+    const session = await createSession(tapModel(graph, tensors), sessionOptions);
+    return new FeatureMapInspector(graph, resolved, session, options, null);
   }
 
   /** The session returning whole tensors (created on first use when the primary one does not). */
@@ -564,6 +579,10 @@ export class FeatureMapInspector implements AsyncDisposable {
         state,
         modelOutputs,
         nameOf,
+      }).catch((err: Error) => {
+        // Let the whole-tensor path run it, and report its error if it fails too.
+        this.options.onInfo?.(`note: the in-graph pass failed (${err.message.split("\n")[0]})`);
+        return { ok: false, forwardMs: 0, readMs: 0, failed: true };
       });
       tForward = r.forwardMs;
       tReduce = r.readMs;
@@ -571,10 +590,12 @@ export class FeatureMapInspector implements AsyncDisposable {
         this.#inGraphPasses++;
         plan = { chunks: [{ clips: [0, B], frames: [0, T] }], note: null, framesSplit: false };
       } else {
-        this.options.onInfo?.(
-          "note: some statistics are not finite (NaN/Inf in the activations?); computing them " +
-            "from the whole tensors",
-        );
+        if (!("failed" in r)) {
+          this.options.onInfo?.(
+            "note: some in-graph statistics are not finite (NaN/Inf in the activations?) or do " +
+              "not fit the layout; computing them from the whole tensors",
+          );
+        }
         for (const st of state.values()) {
           st.layout = null;
           st.m = null;
