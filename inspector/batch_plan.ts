@@ -346,6 +346,12 @@ export interface ChunkedForwardOptions {
   ) => Promise<void>;
   /** A line for people when the batch is split. */
   onInfo?: (line: string) => void;
+  /**
+   * Runs the planned passes instead of `session` (which still runs the probes that measure and
+   * check the split): e.g. a session with the statistics in the graph. Gets the chunk and its
+   * slice of the split input.
+   */
+  runChunk?: (chunk: BatchChunk, input: FeedTensor) => Promise<Record<string, OutputTensor>>;
 }
 
 /**
@@ -380,7 +386,10 @@ export async function forwardInChunks(
       keepOnGpu: options.keepOnGpu,
     });
   const run = async (chunk: BatchChunk): Promise<void> => {
-    await options.onChunk(chunk, await runRaw(chunk));
+    const outputs = options.runChunk
+      ? await options.runChunk(chunk, sliceBatch(feed, chunk, { timeAxis }))
+      : await runRaw(chunk);
+    await options.onChunk(chunk, outputs);
   };
   const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
   let splitFrames = options.splitFrames && timeAxis && T > 1;

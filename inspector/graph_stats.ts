@@ -265,7 +265,8 @@ export function selectionFeeds(
   keep: { batchIdx: readonly number[]; timestep: readonly number[] },
 ): Record<string, FeedTensor> {
   const frames = keep.batchIdx.flatMap((b) => keep.timestep.map((t) => b * pass.frames + t));
-  const clips = [...keep.batchIdx];
+  // No saved frame in this pass (no clip or no frame of it): gather nothing.
+  const clips = frames.length ? [...keep.batchIdx] : [];
   const n = Math.max(frames.length, clips.length);
   const pad = (v: number[]) =>
     Float32Array.from({ length: n }, (_, k) => v[Math.min(k, v.length - 1)]);

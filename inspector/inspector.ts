@@ -39,8 +39,14 @@ import {
 } from "../analysis/stats.ts";
 import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
-import { type BatchChunk, forwardInChunks } from "./batch_plan.ts";
-import { buildStatsModel, type InGraphTap, readInGraphTap, selectionFeeds } from "./graph_stats.ts";
+import { type BatchChunk, forwardInChunks, sliceBatch } from "./batch_plan.ts";
+import {
+  buildStatsModel,
+  type InGraphResult,
+  type InGraphTap,
+  readInGraphTap,
+  selectionFeeds,
+} from "./graph_stats.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
 import { StructuredNpyWriter } from "./npy.ts";
 import { OutputSet } from "./atomic.ts";
@@ -508,19 +514,82 @@ export class FeatureMapInspector implements AsyncDisposable {
     const modelOutputs: Extraction["modelOutputs"] = {};
     let tForward = 0, tReduce = 0;
     let passes = 0;
+    // Where a pass sits in the batch, and the saved clips and frames that fall in it.
+    // (Folded clips run in one pass whose "batch" is B*T frames: it covers the whole batch.)
+    const passOf = (chunk: BatchChunk) => {
+      const [c0, c1] = folded ? [0, B] : chunk.clips;
+      const [f0, f1] = folded ? [0, T] : chunk.frames;
+      const bis = batchIdx.map((b, bi) => [b, bi]).filter(([b]) => b >= c0 && b < c1);
+      const tis = timestep.map((t, ti) => [t, ti]).filter(([t]) => t >= f0 && t < f1);
+      return {
+        c0,
+        f0,
+        nb: c1 - c0,
+        nt: f1 - f0,
+        bis,
+        tis,
+        local: { batchIdx: bis.map(([b]) => b - c0), timestep: tis.map(([t]) => t - f0) },
+      };
+    };
+    /** Passes with the statistics in the graph, when the batch is split (see below). */
+    const runInGraph = (chunk: BatchChunk, input: FeedTensor) => {
+      const p = passOf(chunk);
+      return this.#session.run({
+        ...feeds,
+        [main.name]: input,
+        ...selectionFeeds({ clips: p.nb, frames: p.nt }, p.local),
+      });
+    };
+    const readInGraph = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
+      const p = passOf(chunk);
+      const read = new Map<string, InGraphResult>();
+      for (const tap of this.#inGraphTaps ?? []) {
+        const r = await readInGraphTap(outputs, tap, {
+          clips: p.nb,
+          frames: p.nt,
+          swapped: this.#swapped.get(tap.tensor) ?? false,
+          name: nameOf(tap.tensor),
+          ...p.local,
+        });
+        if (!r) return null;
+        read.set(tap.tensor, r);
+      }
+      return read;
+    };
     const onChunk = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
       const t1 = performance.now();
       passes++;
       try {
-        // (Folded clips run in one pass whose "batch" is B*T frames: it covers the whole batch.)
-        const [c0, c1] = folded ? [0, B] : chunk.clips;
-        const [f0, f1] = folded ? [0, T] : chunk.frames;
-        const nb = c1 - c0, nt = f1 - f0;
+        const { c0, f0, nb, nt, bis, tis, local: saved } = passOf(chunk);
+        let inGraph: Map<string, InGraphResult> | null = null;
+        if (this.#inGraphTaps && outputs[this.#inGraphTaps[0].shape]) {
+          inGraph = await readInGraph(chunk, outputs);
+          if (!inGraph) {
+            // Non-finite statistics: run this pass again with whole tensors.
+            this.options.onInfo?.(
+              "note: some in-graph statistics are not finite (NaN/Inf in the activations?) or " +
+                "do not fit the layout; computing them from the whole tensors",
+            );
+            for (const o of Object.values(outputs)) o.dispose();
+            this.#reducer ??= await createReducer({
+              gpu: this.options.gpu ?? "auto",
+              onInfo: this.options.onInfo,
+            });
+            const isWhole = folded || (nb === B && nt === T);
+            outputs = await (await this.#full()).run({
+              ...feeds,
+              [main.name]: isWhole
+                ? mainFeed
+                : sliceBatch(mainFeed, chunk, { timeAxis: mainFeed.dims.length >= 5 }),
+            });
+          }
+        }
         for (const tensor of tensors) {
-          const out = outputs[tensor];
-          if (!out) throw new Error(`tapped tensor ${tensor} missing from the outputs`);
           const st = state.get(tensor)!;
-          const local = detectLayout(out.dims, {
+          const r = inGraph?.get(tensor);
+          const out = outputs[tensor];
+          if (!r && !out) throw new Error(`tapped tensor ${tensor} missing from the outputs`);
+          const local = r?.layout ?? detectLayout(out.dims, {
             batch: nb,
             time: nt,
             swapped: this.#swapped.get(tensor) ?? false,
@@ -534,7 +603,10 @@ export class FeatureMapInspector implements AsyncDisposable {
             this.#fullBytes += rl.rows * rl.width * 4;
           }
           const lr = rowLayout(local);
-          const m = await this.#reducer!.reduceRows(tensorInput(out), [lr.rows, lr.width]);
+          const m = r?.moments ?? await this.#reducer!.reduceRows(tensorInput(out), [
+            lr.rows,
+            lr.width,
+          ]);
           // Put each (frame, channel) run of this pass at its place in the whole batch.
           const whole = rowLayout(st.layout);
           const tpLocal = local.tensorTime;
@@ -547,18 +619,12 @@ export class FeatureMapInspector implements AsyncDisposable {
             }
           }
           // The saved frames that fall in this pass.
-          const bis = batchIdx.map((b, bi) => [b, bi]).filter(([b]) => b >= c0 && b < c1);
-          const tis = timestep.map((t, ti) => [t, ti]).filter(([t]) => t >= f0 && t < f1);
           if (bis.length && tis.length) {
-            const got = await this.#frames(
-              out,
-              local,
-              bis.map(([b]) => b - c0),
-              tis.map(([t]) => t - f0),
-            );
+            const got = r?.frames ?? await this.#frames(out, local, saved.batchIdx, saved.timestep);
             bis.forEach(([, bi], i) => tis.forEach(([, ti], j) => st.frames[bi][ti] = got[i][j]));
           }
         }
+        if (inGraph) this.#inGraphPasses++;
         if (passes === 1) {
           for (const o of this.graph.outputs) {
             const t = outputs[o.name];
@@ -573,37 +639,25 @@ export class FeatureMapInspector implements AsyncDisposable {
     let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean } | null = null;
     const budget = folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes ?? 2 ** 30;
     const overridden = tensors.some((t) => overrideOf(t) !== undefined);
-    if (this.#inGraphTaps && !overridden && mainFeed.data.byteLength * 64 <= budget) {
-      // One pass with statistics and frame selection inside the graph (see graph_stats.ts).
-      const r = await this.#extractInGraph(feeds, { B, T, batchIdx, timestep }, {
-        state,
-        modelOutputs,
-        nameOf,
-      }).catch((err: Error) => {
-        // Let the whole-tensor path run it, and report its error if it fails too.
-        this.options.onInfo?.(`note: the in-graph pass failed (${err.message.split("\n")[0]})`);
-        return { ok: false, forwardMs: 0, readMs: 0, failed: true };
+    // Passes run with the statistics in the graph (see graph_stats.ts) unless a layout override
+    // is given (the in-graph frame selection follows the detected layout).
+    let chunksInGraph = this.#inGraphTaps !== null && !overridden;
+    let inGraphFailure: string | null = null;
+    const t0 = performance.now();
+    if (chunksInGraph && mainFeed.data.byteLength * 64 <= budget) {
+      // A small batch: one pass.
+      const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
+      const outputs = await runInGraph(whole, mainFeed).catch((err: Error) => {
+        // Let the whole-tensor path run it: its error, if it fails too, is the one to show.
+        inGraphFailure = err.message.split("\n")[0];
+        chunksInGraph = false;
+        return null;
       });
-      tForward = r.forwardMs;
-      tReduce = r.readMs;
-      if (r.ok) {
-        this.#inGraphPasses++;
-        plan = { chunks: [{ clips: [0, B], frames: [0, T] }], note: null, framesSplit: false };
-      } else {
-        if (!("failed" in r)) {
-          this.options.onInfo?.(
-            "note: some in-graph statistics are not finite (NaN/Inf in the activations?) or do " +
-              "not fit the layout; computing them from the whole tensors",
-          );
-        }
-        for (const st of state.values()) {
-          st.layout = null;
-          st.m = null;
-          st.frames = batchIdx.map(() => timestep.map(() => new Float32Array(0)));
-        }
+      if (outputs) {
+        await onChunk(whole, outputs);
+        plan = { chunks: [whole], note: null, framesSplit: false };
       }
     }
-    const t0 = performance.now();
     try {
       if (!plan) {
         const session = await this.#full();
@@ -622,8 +676,14 @@ export class FeatureMapInspector implements AsyncDisposable {
           budgetBytes: folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes,
           onChunk,
           onInfo: this.options.onInfo,
+          runChunk: chunksInGraph ? runInGraph : undefined,
         });
-        tForward = performance.now() - t0 - tReduce;
+        if (inGraphFailure) {
+          this.options.onInfo?.(
+            `note: the pass with statistics in the graph failed (${inGraphFailure}); whole ` +
+              "tensors were reduced instead",
+          );
+        }
       }
     } catch (err) {
       if (err instanceof InspectorError) throw err;
@@ -632,6 +692,7 @@ export class FeatureMapInspector implements AsyncDisposable {
           `shape (--size, --max_len) against the model`,
       );
     }
+    tForward = performance.now() - t0 - tReduce;
     if (plan.chunks.length > 1) {
       warnings.push(
         `the batch ran in ${plan.chunks.length} forward passes to bound memory` +
@@ -688,54 +749,6 @@ export class FeatureMapInspector implements AsyncDisposable {
     };
     for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
     return this.#last;
-  }
-
-  /**
-   * One forward pass of the in-graph session: fills `state` (layouts, moments, saved frames) and
-   * `modelOutputs`. `ok` is false when some tensor must be reduced from the whole tensor
-   * instead (non-finite statistics, or rows that do not match the layout).
-   */
-  async #extractInGraph(
-    feeds: Record<string, FeedTensor>,
-    pass: { B: number; T: number; batchIdx: number[]; timestep: number[] },
-    into: {
-      state: Map<string, TensorState>;
-      modelOutputs: Extraction["modelOutputs"];
-      nameOf: (tensor: string) => string;
-    },
-  ): Promise<{ ok: boolean; forwardMs: number; readMs: number }> {
-    const { B, T, batchIdx, timestep } = pass;
-    const t0 = performance.now();
-    const outputs = await this.#session.run({
-      ...feeds,
-      ...selectionFeeds({ clips: B, frames: T }, { batchIdx, timestep }),
-    });
-    const t1 = performance.now();
-    try {
-      for (const tap of this.#inGraphTaps!) {
-        const r = await readInGraphTap(outputs, tap, {
-          clips: B,
-          frames: T,
-          swapped: this.#swapped.get(tap.tensor) ?? false,
-          name: into.nameOf(tap.tensor),
-          batchIdx,
-          timestep,
-        });
-        if (!r) return { ok: false, forwardMs: t1 - t0, readMs: performance.now() - t1 };
-        const st = into.state.get(tap.tensor)!;
-        st.layout = r.layout;
-        st.m = r.moments;
-        st.frames = r.frames;
-      }
-      for (const o of this.graph.outputs) {
-        const t = outputs[o.name];
-        if (t) into.modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
-      }
-      for (const st of into.state.values()) this.#fullBytes += st.m!.rows * st.m!.width * 4;
-      return { ok: true, forwardMs: t1 - t0, readMs: performance.now() - t1 };
-    } finally {
-      for (const o of Object.values(outputs)) o.dispose();
-    }
   }
 
   /** The saved frames of one output: sliced on the host, or read back range by range. */

@@ -8,7 +8,7 @@ import { createSession, type FeedTensor, type OutputTensor } from "../inspector/
 import { detectLayout, extractFrame, rowLayout, timeChannelSwaps } from "../inspector/layout.ts";
 import { reduceRows, type RowMoments } from "../analysis/stats.ts";
 import { FIXTURE_CLIPS, fixtureBatch } from "../fixtures/generate.ts";
-import { prng, ROOT } from "./helpers.ts";
+import { maxAbsDiff, prng, ROOT } from "./helpers.ts";
 
 const MODELS = ["resnet18_video.onnx", "r3d_video.onnx"];
 
@@ -133,6 +133,15 @@ Deno.test("graph stats: non-finite rows and mismatched rows fall back to whole t
   assert.equal(await readInGraphTap(bad, tap, opts), null, "rows");
 });
 
+Deno.test("graph stats: selections of a pass without saved frames are empty", () => {
+  const f = selectionFeeds({ clips: 1, frames: 2 }, { batchIdx: [0], timestep: [] });
+  for (const v of Object.values(f).slice(0, 2)) assert.deepEqual(v.dims, [0]);
+  const g = selectionFeeds({ clips: 2, frames: 4 }, { batchIdx: [1], timestep: [0, 3] });
+  assert.deepEqual(Array.from(Object.values(g)[0].data), [4, 7]);
+  assert.deepEqual(Array.from(Object.values(g)[1].data), [1, 1]);
+  assert.deepEqual(Array.from(Object.values(g)[2].data), [8]);
+});
+
 Deno.test("graph stats: old opsets and untappable tensors get no in-graph model", async () => {
   const graph = await loadOnnxModel(join(ROOT, "fixtures", "resnet18_video.onnx"));
   assert.equal(buildStatsModel({ ...graph, opset: 11 }, [graph.nodes[5].outputs[0]]), null);
@@ -174,5 +183,55 @@ Deno.test("graph stats: the inspector gives the same statistics in the graph and
       a.stats.perFrame.map((row) => row.map((s) => s.sparsity)),
       b.stats.perFrame.map((row) => row.map((s) => s.sparsity)),
     );
+  }
+});
+
+Deno.test("graph stats: a split batch runs its planned passes in the graph, same results", async () => {
+  const { loadClips } = await import("../inspector/clips.ts");
+  const clips = await loadClips("fixture", { batchSize: 2, maxLen: 4, size: 64 });
+  const batch = { data: clips.data, dims: [...clips.shape] };
+  for (const file of MODELS) {
+    const model = join(ROOT, "fixtures", file);
+    const layers = file.startsWith("r3d") ? ["stem", "layer2"] : ["conv1", "layer2"];
+    const runs = [];
+    for (const [inGraph, budget] of [[true, 64 * 1024], [false, 64 * 1024], [true, undefined]]) {
+      await using insp = await FeatureMapInspector.create(model, {
+        layers,
+        ep: "cpu",
+        gpu: "off",
+        inGraph: inGraph as boolean,
+        budgetBytes: budget as number | undefined,
+      });
+      insp.setTarget({ batchIdx: "all", timestep: "1,3" });
+      const ex = await insp.extractFeatures(batch);
+      runs.push({ ex, red: insp.reductions });
+    }
+    const [splitGraph, splitHost, whole] = runs;
+    assert.ok(splitGraph.ex.passes > 1, `${file}: expected a split`);
+    assert.ok((splitGraph.red.in_graph_passes as number) >= 1, `${file}: no pass in the graph`);
+    assert.equal(splitHost.red.in_graph_passes, undefined);
+    assert.equal(whole.ex.passes, 1);
+    for (const other of [splitHost, whole]) {
+      for (let k = 0; k < layers.length; k++) {
+        const a = splitGraph.ex.layers[k], b = other.ex.layers[k];
+        for (let bi = 0; bi < 2; bi++) {
+          for (let ti = 0; ti < 2; ti++) {
+            assert.ok(maxAbsDiff(a.frames[bi][ti], b.frames[bi][ti]) <= 1e-5, `${file} ${a.name}`);
+          }
+        }
+        for (let bb = 0; bb < 2; bb++) {
+          for (let t = 0; t < 4; t++) {
+            const x = a.stats.perFrame[bb][t], y = b.stats.perFrame[bb][t];
+            for (const key of ["mean", "std", "min", "max"] as const) {
+              assert.ok(
+                Math.abs(x[key] - y[key]) <= 1e-5 * Math.max(1, Math.abs(y[key])),
+                `${file} ${a.name} b${bb} t${t} ${key}: ${x[key]} vs ${y[key]}`,
+              );
+            }
+            assert.equal(x.sparsity, y.sparsity);
+          }
+        }
+      }
+    }
   }
 });
