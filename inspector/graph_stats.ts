@@ -61,12 +61,12 @@ export interface InGraphTap {
   frames: string;
   /** Per-row statistics (absent when built with `statistics: false`). */
   stats: {
-    /** Row sums, float64 as two float32 outputs `[hi, lo]`. */
-    sum: [string, string];
+    /** Row sums (double). */
+    sum: string;
     /** Row means as float32: the centre `m2` was taken about. */
     mean: string;
-    /** Sums of squared deviations from `mean`, as `[hi, lo]`. */
-    m2: [string, string];
+    /** Sums of squared deviations from `mean` (double). */
+    m2: string;
     /** Row minima. */
     min: string;
     /** Row maxima. */
@@ -190,12 +190,6 @@ export function buildStatsModel(
       int("to", FLOAT),
     ]);
     const toDouble = (v: string) => node("Cast", [v], `${v}_f64`, [int("to", DOUBLE)]);
-    // float64 results leave as two float32 (hi + lo) so that every output is float32 or int64.
-    const split = (v: string): [string, string] => {
-      const hi = node("Cast", [v], `${v}_hi`, [int("to", FLOAT)]);
-      const rest = node("Sub", [v, toDouble(hi)], `${v}_rest`);
-      return [hi, node("Cast", [rest], `${v}_lo`, [int("to", FLOAT)])];
-    };
     const sum = reduce(
       "ReduceSum",
       toDouble(reduce("ReduceSum", x, `${p}sum_w`, [2], 0)),
@@ -226,7 +220,7 @@ export function buildStatsModel(
       tensor,
       shape,
       frames,
-      stats: { sum: split(sum), mean, m2: split(m2), min, max, zeros },
+      stats: { sum, mean, m2, min, max, zeros },
     };
   });
   // Outputs without a type (onnxruntime infers it); inputs are 1-D float32 of any length.
@@ -242,7 +236,7 @@ export function buildStatsModel(
     input: Object.values(SELECT_INPUTS).map(vector),
     output: taps.flatMap((
       t,
-    ) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats).flat() : [])])
+    ) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats) : [])])
       .map(value),
   });
   return { bytes, taps };
@@ -323,10 +317,10 @@ export async function readInGraphTap(
   tap: InGraphTap,
   options: ReadTapOptions,
 ): Promise<InGraphResult | null> {
-  const get = async (name: string): Promise<{ dims: number[]; data: Float32Array }> => {
+  const get = async (name: string): Promise<{ dims: number[]; data: ArrayLike<number> }> => {
     const o = outputs[name];
     if (!o) throw new Error(`internal error: in-graph output ${name} is missing`);
-    return { dims: o.dims, data: o.data ?? await o.download() };
+    return { dims: o.dims, data: o.float64 ?? o.data ?? await o.download() };
   };
   const dims = Array.from((await get(tap.shape)).data);
   const layout = detectLayout(dims, {
@@ -339,22 +333,18 @@ export async function readInGraphTap(
   const k = Math.max(2, dims.length - 2);
   const graphWidth = dims.slice(k).reduce((a, x) => a * x, 1);
   if (!tap.stats || graphWidth !== width || rows * width === 0) return null;
-  const [sum, sumLo, mean, m2, m2Lo, min, max, zeros] = await Promise.all([
-    get(tap.stats.sum[0]),
-    get(tap.stats.sum[1]),
+  const [sum, mean, m2, min, max, zeros] = await Promise.all([
+    get(tap.stats.sum),
     get(tap.stats.mean),
-    get(tap.stats.m2[0]),
-    get(tap.stats.m2[1]),
+    get(tap.stats.m2),
     get(tap.stats.min),
     get(tap.stats.max),
     get(tap.stats.zeros),
   ]);
-  if ([sum, sumLo, mean, m2, m2Lo, min, max, zeros].some((o) => o.data.length !== rows)) {
-    return null;
-  }
+  if ([sum, mean, m2, min, max, zeros].some((o) => o.data.length !== rows)) return null;
   const m = emptyMoments(rows, width);
   for (let r = 0; r < rows; r++) {
-    const s = sum.data[r] + sumLo.data[r], q = m2.data[r] + m2Lo.data[r];
+    const s = sum.data[r], q = m2.data[r];
     const lo = min.data[r], hi = max.data[r];
     if (
       !Number.isFinite(s) || !Number.isFinite(q) || !Number.isFinite(lo) || !Number.isFinite(hi)
@@ -370,7 +360,9 @@ export async function readInGraphTap(
     m.zeros[r] = zeros.data[r];
   }
   // The gathered part: saved frames (first axis B*T) or saved clips (one clip each).
-  const got = await get(tap.frames);
+  const framesOut = outputs[tap.frames];
+  if (!framesOut) throw new Error(`internal error: in-graph output ${tap.frames} is missing`);
+  const got = { data: framesOut.data ?? await framesOut.download() };
   const perFrameAxis = dims[0] === options.clips * options.frames;
   const per = dims.slice(1).reduce((a, x) => a * x, 1);
   const one = perFrameAxis && layout.kind === "bt_chw"

@@ -58,6 +58,8 @@ export interface OutputTensor {
   location: "cpu" | "gpu-buffer";
   /** Values as float32 when on the CPU. */
   data?: Float32Array;
+  /** The exact values of a `double` output on the CPU (`data` holds them rounded to float32). */
+  float64?: Float64Array;
   /** The GPU buffer (on {@linkcode ModelSession.device}) when kept on the GPU; float32 C order. */
   gpuBuffer?: GPUBuffer;
   /** The values as float32 (reads back from the GPU when needed; counted in the stats). */
@@ -561,6 +563,7 @@ class OrtModelSession implements ModelSession {
           out[name] = cpuOutput(name, [...t.dims], t.type, data);
         } else {
           out[name] = cpuOutput(name, [...t.dims], t.type, toFloat32(t.data, t.type));
+          if (t.data instanceof Float64Array) out[name].float64 = t.data;
         }
       }
     } catch (err) {
