@@ -9,11 +9,12 @@
  *
  * - `Shape(x)`, so that the layout is found exactly as for a full tensor;
  * - per row (see `layout.ts` `rowLayout`: one row per (frame, channel), `width` = the values
- *   after the channel and time axes, i.e. `prod(dims[max(2, rank - 2):])`), computed on
- *   `Reshape(x, [-1, width])` cast to float32:
- *   `ReduceMean` (kept as `[rows, 1]`), `ReduceSumSquare(x - mean)` (two-pass, exact as the CPU
- *   reference), `ReduceMin`, `ReduceMax` and the count of exact zeros
- *   (`ReduceSum(Cast(Equal(x, 0)))`);
+ *   after the channel and time axes, i.e. `prod(dims[max(2, rank - 2):])`), computed on `x`
+ *   viewed as `(rows, width / W, W)` (`W` = its last axis) and cast to float32: the sum
+ *   (`ReduceSum` over `W` in float32, then over the rest in float64), the sum of squared
+ *   deviations from the mean (`ReduceSumSquare(x - mean)` the same way: two passes, like the CPU
+ *   reference), `ReduceMin`, `ReduceMax`, and the count of exact zeros (`Equal(x, 0)` as bytes,
+ *   counted by `MatMulInteger` with a column of ones);
  * - `Gather(x, idx, axis 0)` of the saved frames: `idx` is chosen in the graph from two
  *   selections fed at run time, the saved frames' indices `b*T + t` when `x`'s first axis is
  *   `B*T` (a 2D backbone with time folded into batch) and the saved clips otherwise (all of a
@@ -97,7 +98,7 @@ interface Attr {
   ints?: number[];
 }
 const AT_INT = 2, AT_INTS = 7;
-const FLOAT = 1, INT64 = 7, DOUBLE = 11;
+const FLOAT = 1, UINT8 = 2, INT64 = 7, DOUBLE = 11;
 const int = (name: string, i: number): Attr => ({ name, type: AT_INT, i });
 const ints = (name: string, v: number[]): Attr => ({ name, type: AT_INTS, ints: v });
 
@@ -143,6 +144,9 @@ export function buildStatsModel(
   i64("one", [1]);
   i64("two", [2]);
   i64("big", [2 ** 31 - 1]);
+  inits.push(
+    onnx.TensorProto.create({ name: `${P}u8one`, dims: [], dataType: UINT8, int32Data: [1] }),
+  );
   inits.push(
     onnx.TensorProto.create({ name: `${P}f0`, dims: [], dataType: FLOAT, floatData: [0] }),
   );
@@ -212,10 +216,21 @@ export function buildStatsModel(
     );
     const min = reduce("ReduceMin", x, `${p}min`, [1, 2], 0);
     const max = reduce("ReduceMax", x, `${p}max`, [1, 2], 0);
-    const isZero = node("Cast", [node("Equal", [x, `${P}f0`], `${p}is_zero`)], `${p}is_zero_f`, [
-      int("to", FLOAT),
+    const isZero = node("Cast", [node("Equal", [x, `${P}f0`], `${p}is_zero`)], `${p}is_zero_u8`, [
+      int("to", UINT8),
     ]);
-    const zeros = reduce("ReduceSum", isZero, `${p}zeros`, [1, 2], 0);
+    // Zeros are counted on 1-byte flags with an integer matrix product (flags x ones(W)): a third
+    // of the memory traffic of casting the flags to float32 and summing those.
+    const onesShape = node("Concat", [w, `${P}one`], `${p}ones_shape`, [int("axis", 0)]);
+    const ones = node("Expand", [`${P}u8one`, onesShape], `${p}ones`);
+    const counts = node("MatMulInteger", [isZero, ones], `${p}zero_counts`);
+    const zeros = reduce(
+      "ReduceSum",
+      node("Cast", [counts], `${p}zero_counts_f`, [int("to", FLOAT)]),
+      `${p}zeros`,
+      [1, 2],
+      0,
+    );
     return {
       tensor,
       shape,
