@@ -69,6 +69,21 @@ const GiB = 1024 ** 3;
 const WORK_TENSORS = 3;
 
 /**
+ * Whether a batch input is small enough to run in one pass without probing: under 1/64 of the
+ * memory budget (default 1 GiB), the rule {@linkcode forwardInChunks} applies first.
+ *
+ * @example Usage
+ * ```ts
+ * import { fitsOnePass } from "./batch_plan.ts";
+ * console.log(fitsOnePass(2 * 8 * 3 * 224 * 224 * 4)); // true (9.6 MB)
+ * console.log(fitsOnePass(2 * 8 * 3 * 1024 * 1024 * 4)); // false (201 MB)
+ * ```
+ */
+export function fitsOnePass(inputBytes: number, budgetBytes: number = GiB): boolean {
+  return inputBytes * 64 <= budgetBytes;
+}
+
+/**
  * Format a byte count for messages (`1.50 GiB`, `320 MiB`).
  *
  * @example Usage
@@ -393,7 +408,7 @@ export async function forwardInChunks(
   };
   const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
   let splitFrames = options.splitFrames && timeAxis && T > 1;
-  if (feed.data.byteLength * 64 <= budget || (B === 1 && !splitFrames)) {
+  if (fitsOnePass(feed.data.byteLength, budget) || (B === 1 && !splitFrames)) {
     await run(whole);
     return { chunks: [whole], note: null, framesSplit: false };
   }

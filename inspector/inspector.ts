@@ -39,7 +39,7 @@ import {
 } from "../analysis/stats.ts";
 import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
-import { type BatchChunk, forwardInChunks, sliceBatch } from "./batch_plan.ts";
+import { type BatchChunk, fitsOnePass, forwardInChunks, sliceBatch } from "./batch_plan.ts";
 import {
   buildStatsModel,
   type InGraphResult,
@@ -341,9 +341,8 @@ export class FeatureMapInspector implements AsyncDisposable {
       );
     }
     const tensors = [...new Set(resolved.layers.map((l) => l.tensor))];
-    // CPU backends compute statistics in the graph; WebGPU keeps whole tensors on the GPU for
-    // the WGSL kernels.
-    // `--gpu on` asks for the WGSL kernels, which need whole tensors.
+    // CPU backends compute statistics in the graph. WebGPU keeps whole tensors on the GPU for
+    // the WGSL kernels, and so does `--gpu on`.
     const wanted = options.inGraph ?? options.gpu !== "on";
     const ep = wanted ? (await chooseBackend(options.ep ?? "auto")).ep : null;
     const sessionOptions = {
@@ -377,6 +376,16 @@ export class FeatureMapInspector implements AsyncDisposable {
       { ep: this.#session.info.ep, threads: this.options.threads },
     );
     return this.#fullSession;
+  }
+
+  /** The reducer for whole tensors on the host or ORT's GPU device, created on first use. */
+  async #hostReducer(device: GPUDevice | null): Promise<Reducer> {
+    this.#reducer ??= await createReducer({
+      gpu: this.options.gpu ?? "auto",
+      device: device ?? undefined,
+      onInfo: this.options.onInfo,
+    });
+    return this.#reducer;
   }
 
   /** The backend the forward pass runs on. */
@@ -571,10 +580,7 @@ export class FeatureMapInspector implements AsyncDisposable {
                 "do not fit the layout; computing them from the whole tensors",
             );
             for (const o of Object.values(outputs)) o.dispose();
-            this.#reducer ??= await createReducer({
-              gpu: this.options.gpu ?? "auto",
-              onInfo: this.options.onInfo,
-            });
+            await this.#hostReducer(null);
             const isWhole = folded || (nb === B && nt === T);
             outputs = await (await this.#full()).run({
               ...feeds,
@@ -637,14 +643,16 @@ export class FeatureMapInspector implements AsyncDisposable {
       }
     };
     let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean } | null = null;
-    const budget = folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes ?? 2 ** 30;
     const overridden = tensors.some((t) => overrideOf(t) !== undefined);
     // Passes run with the statistics in the graph (see graph_stats.ts) unless a layout override
     // is given (the in-graph frame selection follows the detected layout).
     let chunksInGraph = this.#inGraphTaps !== null && !overridden;
     let inGraphFailure: string | null = null;
     const t0 = performance.now();
-    if (chunksInGraph && mainFeed.data.byteLength * 64 <= budget) {
+    // (Clips folded into an image model's batch always run in one pass, see below.)
+    if (
+      chunksInGraph && (folded || fitsOnePass(mainFeed.data.byteLength, this.options.budgetBytes))
+    ) {
       // A small batch: one pass.
       const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
       const outputs = await runInGraph(whole, mainFeed).catch((err: Error) => {
@@ -661,11 +669,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     try {
       if (!plan) {
         const session = await this.#full();
-        this.#reducer ??= await createReducer({
-          gpu: this.options.gpu ?? "auto",
-          device: session.device ?? undefined,
-          onInfo: this.options.onInfo,
-        });
+        await this.#hostReducer(session.device);
         plan = await forwardInChunks(session, feeds, {
           input: main.name,
           splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
