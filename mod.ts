@@ -53,8 +53,10 @@ export {
   loadOnnxModel,
   parseOnnxModel,
   scopeToModulePath,
+  tapAdditions,
   tapModel,
   tensorNames,
+  withExtendedModel,
 } from "./inspector/onnx_model.ts";
 export type {
   Dim,
@@ -103,8 +105,15 @@ export type {
 } from "./inspector/runtime.ts";
 
 // Data
-export { loadClips } from "./inspector/clips.ts";
-export type { ClipBatch, GazePoint, LoadClipsOptions, LoadedClip } from "./inspector/clips.ts";
+export { decodeClips, loadClips, planClips, startDecodeWorkers } from "./inspector/clips.ts";
+export type {
+  ClipBatch,
+  ClipPlan,
+  DecodeWorkers,
+  GazePoint,
+  LoadClipsOptions,
+  LoadedClip,
+} from "./inspector/clips.ts";
 export { resolveDataset } from "./inspector/datasets.ts";
 export type { DatasetInfo } from "./inspector/datasets.ts";
 export { decodeImage, encodePng } from "./inspector/image_io.ts";

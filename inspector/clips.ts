@@ -84,6 +84,17 @@ export interface LoadClipsOptions {
   size?: number;
   /** Frame-decoding Web Workers; 1 decodes on the calling thread (default 1). */
   workers?: number;
+  /**
+   * Decode on worker threads even with one worker (default false). The workers read and decode
+   * their frames on their own, so the calling thread is free meanwhile: `inspect` builds its
+   * onnxruntime session while the frames are decoded.
+   */
+  offThread?: boolean;
+  /**
+   * Started workers to decode on (see {@linkcode startDecodeWorkers}); they are used instead of
+   * new ones and stay alive for their owner to dispose. Implies `offThread`.
+   */
+  decoders?: DecodeWorkers;
   /** Keep every gaze row of a frame instead of the dataset's `gaze_per_frame` (default false). */
   denseGaze?: boolean;
   /** Folder of named datasets, instead of the `FEATURE_INSPECTOR_DATA` environment variable. */
@@ -106,10 +117,40 @@ export async function loadClips(
   dset: string | DatasetInfo | undefined,
   options: LoadClipsOptions = {},
 ): Promise<ClipBatch> {
+  return await decodeClips(await planClips(dset, options), options);
+}
+
+/** Which frames of which clips a batch holds, before any frame is decoded. */
+export interface ClipPlan {
+  /** `[B, T, 3, size, size]`. */
+  shape: [number, number, number, number, number];
+  /** The clips in batch order (frame files, indices and gaze chosen). */
+  clips: LoadedClip[];
+  /** The dataset the clips came from. */
+  dataset: DatasetInfo;
+}
+
+/**
+ * The first half of {@linkcode loadClips}: find the clips, sample their frames and read their
+ * gaze, with the same checks and errors, without decoding anything.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeClips, planClips } from "./clips.ts";
+ * const plan = await planClips("fixture", { batchSize: 1, maxLen: 4, size: 32 });
+ * console.log(plan.shape, plan.clips[0].frameIndices); // [1, 4, 3, 32, 32] [0, 2, 4, 6]
+ * const batch = await decodeClips(plan, { offThread: true });
+ * console.log(batch.data.length); // 12288
+ * ```
+ */
+export async function planClips(
+  dset: string | DatasetInfo | undefined,
+  options: LoadClipsOptions = {},
+): Promise<ClipPlan> {
   const batchSize = positiveInt(options.batchSize ?? 2, "--batch_size");
   const maxLen = positiveInt(options.maxLen ?? 8, "--max_len");
   const size = positiveInt(options.size ?? 512, "--size");
-  const workers = positiveInt(options.workers ?? 1, "--workers");
+  positiveInt(options.workers ?? 1, "--workers"); // checked before any work
   const dataset = typeof dset === "object" && dset !== null
     ? dset
     : await resolveDataset(dset, { dataRoot: options.dataRoot });
@@ -165,33 +206,60 @@ export async function loadClips(
     });
   }
 
+  return { shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+}
+
+/**
+ * The second half of {@linkcode loadClips}: decode a plan's frames into one normalised batch, on
+ * the calling thread or on workers (`workers`, `offThread`, `decoders`). Started workers get
+ * their requests before this returns its promise, so they decode while the caller goes on.
+ *
+ * @example Usage
+ * ```ts
+ * import { decodeClips, planClips } from "./clips.ts";
+ * const plan = await planClips("fixture", { batchSize: 1, maxLen: 2, size: 16 });
+ * const batch = await decodeClips(plan);
+ * console.log(batch.shape, batch.data.length); // [1, 2, 3, 16, 16] 1536
+ * ```
+ */
+export async function decodeClips(
+  plan: ClipPlan,
+  options: Pick<LoadClipsOptions, "workers" | "offThread" | "decoders"> = {},
+): Promise<ClipBatch> {
+  const { clips, dataset } = plan;
+  const [batchSize, maxLen, , size] = plan.shape;
+  const workers = positiveInt(options.workers ?? 1, "--workers");
   const plane = 3 * size * size;
   const total = batchSize * maxLen * plane;
-  let data: Float32Array;
-  try {
-    data = new Float32Array(total);
-  } catch (err) {
-    throw new InspectorError(
+  const tooBig = (err: unknown) =>
+    new InspectorError(
       `the batch (${batchSize}x${maxLen}x3x${size}x${size} float32 = ` +
         `${(total * 4 / 2 ** 30).toFixed(1)} GiB) does not fit in memory: lower --size, ` +
         `--max_len or --batch_size`,
       { cause: err },
     );
-  }
-  const jobs: FrameJob[] = [];
-  clips.forEach((clip, b) =>
-    clip.frameFiles.forEach((f, t) =>
-      jobs.push({ path: join(clip.dir, f), offset: (b * maxLen + t) * plane })
-    )
-  );
+  const paths = clips.flatMap((clip) => clip.frameFiles.map((f) => join(clip.dir, f)));
   const prep = { size, mean: dataset.mean, std: dataset.std };
-  if (workers <= 1 || jobs.length <= 1) {
-    for (const job of jobs) {
-      const bytes = await readFrame(job.path);
-      frameToTensor(bytes, { ...prep, name: job.path, out: data, offset: job.offset });
+  let data: Float32Array;
+  if (workers <= 1 && !options.offThread && !options.decoders) {
+    try {
+      data = new Float32Array(total);
+    } catch (err) {
+      throw tooBig(err);
+    }
+    for (let k = 0; k < paths.length; k++) {
+      const bytes = await readFrame(paths[k]);
+      frameToTensor(bytes, { ...prep, name: paths[k], out: data, offset: k * plane });
     }
   } else {
-    await decodeInWorkers(jobs, data, { ...prep, workers: Math.min(workers, jobs.length) });
+    data = await decodeInWorkers(paths, {
+      ...prep,
+      workers: Math.min(options.decoders?.count ?? workers, paths.length),
+      decoders: options.decoders,
+    })
+      .catch((err) => {
+        throw err instanceof RangeError ? tooBig(err) : err;
+      });
   }
   return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
 }
@@ -424,11 +492,6 @@ async function readGaze(dir: string, frameCount: number): Promise<GazeRow[]> {
   return parseGazeCsv(text, { name: path, frameCount });
 }
 
-interface FrameJob {
-  path: string;
-  offset: number;
-}
-
 async function readFrame(path: string): Promise<Uint8Array> {
   try {
     return await Deno.readFile(path);
@@ -444,8 +507,9 @@ async function readFrame(path: string): Promise<Uint8Array> {
 let liveWorkers = 0;
 
 /**
- * How many frame-decoding workers are alive right now (0 whenever no `loadClips` call is
- * running: workers are terminated after every batch, also when decoding fails).
+ * How many frame-decoding workers are alive right now: 0 whenever no `loadClips` call is running
+ * and no {@linkcode startDecodeWorkers} handle is undisposed (a call's own workers are terminated
+ * after its batch, also when decoding fails).
  *
  * @example Usage
  * ```ts
@@ -457,62 +521,116 @@ export function liveDecodeWorkers(): number {
   return liveWorkers;
 }
 
-async function decodeInWorkers(
-  jobs: FrameJob[],
-  out: Float32Array,
-  options: { size: number; mean: number[]; std: number[]; workers: number },
-): Promise<void> {
-  const pool: Worker[] = [];
-  let next = 0;
-  let failure: unknown = undefined;
-  const run = async (worker: Worker): Promise<void> => {
-    while (failure === undefined && next < jobs.length) {
-      const id = next++;
-      const job = jobs[id];
-      try {
-        const bytes = await readFrame(job.path);
-        const req: DecodeRequest = {
-          id,
-          bytes,
-          name: job.path,
-          size: options.size,
-          mean: [...options.mean],
-          std: [...options.std],
-        };
-        const res = await ask(worker, req);
-        if (!res.ok) {
-          throw res.inspector ? new InspectorError(res.message) : new Error(res.message);
-        }
-        out.set(res.data, job.offset);
-      } catch (err) {
-        if (failure === undefined) failure = err;
-      }
-    }
-  };
-  try {
-    for (let i = 0; i < options.workers; i++) {
-      pool.push(new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" }));
-      liveWorkers++;
-    }
-    await Promise.all(pool.map(run));
-  } finally {
-    for (const w of pool) {
-      w.terminate();
-      liveWorkers--;
-    }
-  }
-  if (failure !== undefined) throw failure;
+/** Frame-decoding workers started ahead of a {@linkcode loadClips} call. */
+export interface DecodeWorkers extends Disposable {
+  /** How many workers there are. */
+  readonly count: number;
 }
 
-function ask(worker: Worker, req: DecodeRequest): Promise<DecodeResponse> {
+const poolOf = new WeakMap<DecodeWorkers, Worker[]>();
+
+function spawnDecodeWorker(): Worker {
+  const w = new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
+  liveWorkers++;
+  return w;
+}
+
+/**
+ * Start `count` frame-decoding workers now, so that their start-up (loading the image codecs,
+ * tens of milliseconds) overlaps other work, e.g. reading the model; pass them to
+ * {@linkcode loadClips} as `decoders`. Dispose of them when done (`using`).
+ *
+ * @example Usage
+ * ```ts
+ * import { liveDecodeWorkers, loadClips, startDecodeWorkers } from "./clips.ts";
+ * {
+ *   using decoders = startDecodeWorkers(1);
+ *   const batch = await loadClips("fixture", { batchSize: 1, maxLen: 2, size: 32, decoders });
+ *   console.log(batch.shape); // [1, 2, 3, 32, 32]
+ * }
+ * console.log(liveDecodeWorkers()); // 0
+ * ```
+ */
+export function startDecodeWorkers(count = 1): DecodeWorkers {
+  const pool = Array.from({ length: positiveInt(count, "decode workers") }, spawnDecodeWorker);
+  let live = true;
+  const handle: DecodeWorkers = {
+    count: pool.length,
+    [Symbol.dispose]() {
+      if (!live) return;
+      live = false;
+      poolOf.delete(handle);
+      for (const w of pool) {
+        w.terminate();
+        liveWorkers--;
+      }
+    },
+  };
+  poolOf.set(handle, pool);
+  return handle;
+}
+
+/**
+ * Decode `paths` on `workers` Web Workers (or the given started ones), each given one contiguous
+ * run of frames that it reads and decodes on its own (see `decode_worker.ts`). One worker's
+ * buffer is the batch itself (transferred, not copied); several are joined into one.
+ */
+async function decodeInWorkers(
+  paths: string[],
+  options: {
+    size: number;
+    mean: number[];
+    std: number[];
+    workers: number;
+    decoders?: DecodeWorkers;
+  },
+): Promise<Float32Array> {
+  const n = Math.max(1, options.workers);
+  const runs = Array.from(
+    { length: n },
+    (_, w) =>
+      paths.slice(Math.floor((w * paths.length) / n), Math.floor(((w + 1) * paths.length) / n)),
+  ).filter((r) => r.length > 0);
+  const given = options.decoders ? poolOf.get(options.decoders) : undefined;
+  if (options.decoders && !given) {
+    throw new TypeError("decoders: disposed already, or not from startDecodeWorkers");
+  }
+  using own = given ? null : startDecodeWorkers(runs.length);
+  const pool = given ?? poolOf.get(own!)!;
+  const parts = await Promise.all(runs.map((run, i) =>
+    ask(pool[i], {
+      paths: run,
+      size: options.size,
+      mean: [...options.mean],
+      std: [...options.std],
+    })
+  ));
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function ask(worker: Worker, req: DecodeRequest): Promise<Float32Array> {
   return new Promise((resolve, reject) => {
-    worker.onmessage = (e: MessageEvent<DecodeResponse>) => resolve(e.data);
+    worker.onmessage = (e: MessageEvent<DecodeResponse>) => {
+      const res = e.data;
+      if (res.ok) resolve(res.data);
+      else if (res.kind === "permission") reject(new Deno.errors.NotCapable(res.message));
+      else if (res.kind === "inspector") reject(new InspectorError(res.message));
+      else if (res.kind === "memory") reject(new RangeError(res.message));
+      else reject(new Error(res.message));
+    };
     worker.onmessageerror = () => reject(new Error(`decode worker: unreadable reply`));
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      reject(new Error(`decode worker failed on ${req.name}: ${e.message}`));
+      reject(new Error(`decode worker failed on ${req.paths[0]}: ${e.message}`));
     };
-    worker.postMessage(req, [req.bytes.buffer as ArrayBuffer]);
+    worker.postMessage(req);
   });
 }
 

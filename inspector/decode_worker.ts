@@ -1,10 +1,13 @@
 /**
- * Web Worker that decodes, resizes and normalises frames for `loadClips` when `--workers` > 1.
+ * Web Worker that reads, decodes, resizes and normalises a run of frames for `loadClips`.
  *
- * Protocol: the parent posts a {@linkcode DecodeRequest} with the frame's bytes (transferred);
- * the worker answers a {@linkcode DecodeResponse} carrying the `3 * size * size` float tensor
- * (its buffer transferred back) or the error's message. It runs exactly the code the main thread
- * runs with one worker ({@linkcode frameToTensor}), so the results are identical.
+ * Protocol: the parent posts one {@linkcode DecodeRequest} naming consecutive frame files; the
+ * worker reads them itself, writes each `3 * size * size` tensor into one Float32Array of its
+ * own, and answers a single {@linkcode DecodeResponse} that transfers that buffer back (no copy),
+ * or the first error's message. The worker needs nothing from the parent while it works, so a
+ * parent thread blocked in a native call (onnxruntime building a session) does not stall it. It
+ * runs exactly the code the main thread runs ({@linkcode frameToTensor}), so the results are
+ * identical.
  *
  * Started as `new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" })`.
  *
@@ -14,14 +17,10 @@
 import { InspectorError } from "./errors.ts";
 import { frameToTensor } from "./image_io.ts";
 
-/** One frame to prepare. */
+/** A run of consecutive frames to prepare. */
 export interface DecodeRequest {
-  /** Job id echoed in the response. */
-  id: number;
-  /** The file's bytes (transferred). */
-  bytes: Uint8Array;
-  /** File name for error messages. */
-  name: string;
+  /** Frame files, in the order their tensors follow each other in the answer. */
+  paths: string[];
   /** Output width and height. */
   size: number;
   /** Per-channel mean. */
@@ -30,10 +29,10 @@ export interface DecodeRequest {
   std: number[];
 }
 
-/** The answer to a {@linkcode DecodeRequest}. */
+/** The answer to a {@linkcode DecodeRequest}: `paths.length * 3 * size * size` values. */
 export type DecodeResponse =
-  | { id: number; ok: true; data: Float32Array }
-  | { id: number; ok: false; message: string; inspector: boolean };
+  | { ok: true; data: Float32Array }
+  | { ok: false; message: string; kind: "inspector" | "permission" | "memory" | "other" };
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent<DecodeRequest>) => void) | null;
@@ -42,18 +41,43 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 
+function readFrame(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) throw err;
+    const first = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new InspectorError(`cannot read frame ${path}: ${first}; check the file or remove it`);
+  }
+}
+
 scope.onmessage = (e: MessageEvent<DecodeRequest>): void => {
   const req = e.data;
   try {
-    const data = frameToTensor(req.bytes, {
-      name: req.name,
-      size: req.size,
-      mean: req.mean,
-      std: req.std,
+    const plane = 3 * req.size * req.size;
+    const data = new Float32Array(req.paths.length * plane);
+    req.paths.forEach((path, k) => {
+      frameToTensor(readFrame(path), {
+        name: path,
+        size: req.size,
+        mean: req.mean,
+        std: req.std,
+        out: data,
+        offset: k * plane,
+      });
     });
-    scope.postMessage({ id: req.id, ok: true, data }, [data.buffer as ArrayBuffer]);
+    scope.postMessage({ ok: true, data }, [data.buffer as ArrayBuffer]);
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    scope.postMessage({ id: req.id, ok: false, message, inspector: err instanceof InspectorError });
+    scope.postMessage({
+      ok: false,
+      message: err instanceof Error ? err.message : String(err),
+      kind: err instanceof InspectorError
+        ? "inspector"
+        : err instanceof Deno.errors.NotCapable
+        ? "permission"
+        : err instanceof RangeError
+        ? "memory"
+        : "other",
+    });
   }
 };

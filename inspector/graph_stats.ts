@@ -29,7 +29,7 @@
  */
 
 import onnxproto from "onnx-proto";
-import { extendModel, type OnnxGraph } from "./onnx_model.ts";
+import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
 import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
 import { emptyMoments, type RowMoments } from "../analysis/stats.ts";
@@ -79,8 +79,10 @@ export interface InGraphTap {
 
 /** A model with in-graph taps. */
 export interface StatsModel {
-  /** The encoded model. */
-  bytes: Uint8Array;
+  /** The encoded model (a copy of the whole model, encoded on first use). */
+  readonly bytes: Uint8Array;
+  /** The nodes, initializers, inputs and outputs added, for `withExtendedModel`. */
+  additions: GraphAdditions;
   /** Per tapped tensor, in the order given. */
   taps: InGraphTap[];
 }
@@ -245,7 +247,7 @@ export function buildStatsModel(
       name,
       type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: `${name}_length` }] } } },
     });
-  const bytes = extendModel(graph, {
+  const additions: GraphAdditions = {
     node: nodes,
     initializer: inits,
     input: Object.values(SELECT_INPUTS).map(vector),
@@ -253,8 +255,15 @@ export function buildStatsModel(
       t,
     ) => [t.shape, t.frames, ...(t.stats ? Object.values(t.stats) : [])])
       .map(value),
-  });
-  return { bytes, taps };
+  };
+  let bytes: Uint8Array | null = null;
+  return {
+    get bytes() {
+      return bytes ??= extendModel(graph, additions);
+    },
+    additions,
+    taps,
+  };
 }
 
 /**

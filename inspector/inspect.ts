@@ -12,7 +12,14 @@ import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
 import { listModules, resolveLayers } from "./layers.ts";
 import { parseIndexSpec } from "./layout.ts";
 import { readPlainNpy } from "./npy.ts";
-import { type ClipBatch, type GazePoint, loadClips } from "./clips.ts";
+import {
+  type ClipBatch,
+  decodeClips,
+  type DecodeWorkers,
+  type GazePoint,
+  planClips,
+  startDecodeWorkers,
+} from "./clips.ts";
 import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
 import { OutputSet } from "./atomic.ts";
 import {
@@ -114,45 +121,70 @@ async function loadBatch(
   options: InspectOptions,
   size: number,
 ): Promise<LoadedBatch> {
+  return await (await startBatch(graph, options, size, null)).loaded;
+}
+
+/**
+ * Start loading the batch: the clips are listed and their frames sampled (errors here come
+ * first), then `loaded` settles when the frames are decoded, on `decoders` when given, which
+ * have their requests by the time this resolves.
+ */
+async function startBatch(
+  graph: OnnxGraph,
+  options: InspectOptions,
+  size: number,
+  decoders: DecodeWorkers | null,
+): Promise<{ loaded: Promise<LoadedBatch> }> {
   if (options.input && options.input.length > 0) {
-    const feeds: Record<string, FeedTensor> = {};
-    const files: Record<string, string> = {};
-    for (const spec of options.input) {
-      const eq = spec.indexOf("=");
-      let name: string, path: string;
-      if (eq > 0 && !spec.slice(0, eq).includes("/")) {
-        name = spec.slice(0, eq);
-        path = spec.slice(eq + 1);
-      } else {
-        if (graph.inputs.length !== 1) {
-          throw new InspectorError(
-            `the model has inputs ${graph.inputs.map((i) => i.name).join(", ")}: ` +
-              `give each as --input name=path.npy`,
-          );
-        }
-        name = graph.inputs[0].name;
-        path = spec;
-      }
-      if (!graph.inputs.some((i) => i.name === name)) {
-        throw new InspectorError(
-          `--input ${name}=...: the model has no input '${name}' (it has ` +
-            `${graph.inputs.map((i) => i.name).join(", ")})`,
-        );
-      }
-      const arr = await readPlainNpy(path);
-      feeds[name] = { data: arr.data, dims: arr.shape };
-      files[name] = path;
-    }
-    const shapes = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
-    return { feeds, data: { source: "npy", inputs: files, input_shapes: shapes } };
+    return { loaded: loadNpyBatch(graph, options) };
   }
-  const clips = await loadClips(options.dset ?? "fixture", {
+  const plan = await planClips(options.dset ?? "fixture", {
     batchSize: options.batchSize ?? 2,
     maxLen: options.maxLen ?? 8,
     size,
-    workers: options.workers ?? 1,
     denseGaze: options.denseGaze ?? false,
   });
+  const loaded = decodeClips(plan, {
+    workers: options.workers ?? 1,
+    decoders: decoders ?? undefined,
+  }).then((clips) => clipsBatch(clips, options, size));
+  return { loaded };
+}
+
+async function loadNpyBatch(graph: OnnxGraph, options: InspectOptions): Promise<LoadedBatch> {
+  const feeds: Record<string, FeedTensor> = {};
+  const files: Record<string, string> = {};
+  for (const spec of options.input ?? []) {
+    const eq = spec.indexOf("=");
+    let name: string, path: string;
+    if (eq > 0 && !spec.slice(0, eq).includes("/")) {
+      name = spec.slice(0, eq);
+      path = spec.slice(eq + 1);
+    } else {
+      if (graph.inputs.length !== 1) {
+        throw new InspectorError(
+          `the model has inputs ${graph.inputs.map((i) => i.name).join(", ")}: ` +
+            `give each as --input name=path.npy`,
+        );
+      }
+      name = graph.inputs[0].name;
+      path = spec;
+    }
+    if (!graph.inputs.some((i) => i.name === name)) {
+      throw new InspectorError(
+        `--input ${name}=...: the model has no input '${name}' (it has ` +
+          `${graph.inputs.map((i) => i.name).join(", ")})`,
+      );
+    }
+    const arr = await readPlainNpy(path);
+    feeds[name] = { data: arr.data, dims: arr.shape };
+    files[name] = path;
+  }
+  const shapes = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
+  return { feeds, data: { source: "npy", inputs: files, input_shapes: shapes } };
+}
+
+function clipsBatch(clips: ClipBatch, options: InspectOptions, size: number): LoadedBatch {
   return {
     feeds: { data: clips.data, dims: [...clips.shape] },
     clips,
@@ -193,6 +225,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   const info = options.onInfo ?? (() => {});
   const timings: Record<string, number> = {};
   const tAll = performance.now();
+  // Frame decoders start now: their start-up overlaps reading the model.
+  using decoders = options.input?.length ? null : startDecodeWorkers(options.workers ?? 1);
   let t = performance.now();
   const modelPath = options.checkpoint ?? DEFAULT_MODEL;
   const graph = await loadOnnxModel(modelPath);
@@ -209,13 +243,14 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   if (fixed !== null) size = fixed;
   const layout = parseLayoutFlags(options.layout ?? []);
 
-  t = performance.now();
-  const batch = await loadBatch(graph, options, size);
-  timings.load_data = performance.now() - t;
-  const dims = mainDims(batch.feeds, graph);
-  const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
-  const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
-  const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
+  // The frames are decoded on worker threads while this thread builds the session; load_data is
+  // the decoding's own wall time, which overlaps the session's.
+  const tData = performance.now();
+  const loading = (await startBatch(graph, options, size, decoders)).loaded.then((b) => {
+    timings.load_data = performance.now() - tData;
+    return b;
+  });
+  loading.catch(() => {}); // awaited below; a data error is reported before a session error
 
   const out = await OutputSet.open(options.saveDir ?? "out");
   try {
@@ -232,8 +267,16 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       dtype: options.dtype,
       budgetBytes: options.memoryBudgetMiB ? options.memoryBudgetMiB * 2 ** 20 : undefined,
       onInfo: info,
+    }).catch(async (err) => {
+      await loading;
+      throw err;
     });
     timings.session = performance.now() - t;
+    const batch = await loading;
+    const dims = mainDims(batch.feeds, graph);
+    const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
+    const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
+    const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
     insp.setTarget({ batchIdx, timestep });
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;

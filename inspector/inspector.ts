@@ -7,7 +7,13 @@
 
 import { basename, join } from "node:path";
 import { InspectorError } from "./errors.ts";
-import { loadOnnxModel, type OnnxGraph, parseOnnxModel, tapModel } from "./onnx_model.ts";
+import {
+  loadOnnxModel,
+  type OnnxGraph,
+  parseOnnxModel,
+  tapAdditions,
+  withExtendedModel,
+} from "./onnx_model.ts";
 import { type ResolvedLayer, resolveLayers, type UnresolvedLayer } from "./layers.ts";
 import {
   detectLayout,
@@ -353,7 +359,11 @@ export class FeatureMapInspector implements AsyncDisposable {
     const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
     if (inGraph) {
       try {
-        const session = await createSession(inGraph.bytes, sessionOptions);
+        const session = await withExtendedModel(
+          graph,
+          inGraph.additions,
+          (bytes) => createSession(bytes, sessionOptions),
+        );
         return new FeatureMapInspector(graph, resolved, session, options, inGraph.taps);
       } catch (err) {
         // An exotic graph onnxruntime cannot extend (a type its reductions do not take...):
@@ -365,15 +375,20 @@ export class FeatureMapInspector implements AsyncDisposable {
         );
       }
     }
-    const session = await createSession(tapModel(graph, tensors), sessionOptions);
+    const session = await withExtendedModel(
+      graph,
+      tapAdditions(graph, tensors),
+      (bytes) => createSession(bytes, sessionOptions),
+    );
     return new FeatureMapInspector(graph, resolved, session, options, null);
   }
 
   /** The session returning whole tensors (created on first use when the primary one does not). */
   #full(): Promise<ModelSession> {
-    this.#fullSession ??= createSession(
-      tapModel(this.graph, [...new Set(this.layers.map((l) => l.tensor))]),
-      { ep: this.#session.info.ep, threads: this.options.threads },
+    this.#fullSession ??= withExtendedModel(
+      this.graph,
+      tapAdditions(this.graph, [...new Set(this.layers.map((l) => l.tensor))]),
+      (bytes) => createSession(bytes, { ep: this.#session.info.ep, threads: this.options.threads }),
     );
     return this.#fullSession;
   }

@@ -316,7 +316,7 @@ Deno.test("loadClips gaze: dataset gaze_per_frame, --dense_gaze, missing gaze.cs
   });
 });
 
-Deno.test("loadClips with --workers 2 and 3 gives results identical to --workers 1", async () => {
+Deno.test("loadClips on 2 or 3 workers, or off the calling thread, equals --workers 1", async () => {
   await withTemp(async (tmp) => {
     const clip = (seed: number): ClipSpec => ({
       frames: Array.from({ length: 7 }, (_, k) => ({
@@ -329,8 +329,8 @@ Deno.test("loadClips with --workers 2 and 3 gives results identical to --workers
     const root = await makeDataset(join(tmp, "mix"), { c0: clip(1), c1: clip(50) });
     const opts = { batchSize: 2, maxLen: 5, size: 16 };
     const one = await loadClips(root, { ...opts, workers: 1 });
-    for (const workers of [2, 3]) {
-      const many = await loadClips(root, { ...opts, workers });
+    for (const extra of [{ workers: 2 }, { workers: 3 }, { workers: 1, offThread: true }]) {
+      const many = await loadClips(root, { ...opts, ...extra });
       assert.deepEqual(new Uint8Array(many.data.buffer), new Uint8Array(one.data.buffer));
       assert.deepEqual(many.clips, one.clips);
       assert.deepEqual(many.shape, one.shape);
@@ -514,9 +514,9 @@ Deno.test("a corrupt frame is named, with one worker or several (workers termina
     const good = await Deno.readFile(join(root, "b", "frame_4.png"));
     await Deno.writeFile(join(root, "b", "frame_4.png"), good.slice(0, good.length - 20));
     await Deno.writeTextFile(join(root, "a", "frame_3.png"), "not an image at all");
-    for (const workers of [1, 2, 4]) {
+    for (const extra of [{ workers: 1 }, { workers: 2 }, { workers: 4 }, { offThread: true }]) {
       await rejectsWith(
-        loadClips(root, { batchSize: 2, maxLen: 6, size: 8, workers }),
+        loadClips(root, { batchSize: 2, maxLen: 6, size: 8, ...extra }),
         /cannot (read|decode) frame .*corrupt\/(a\/frame_3|b\/frame_4)\.png/,
       );
       assert.equal(liveDecodeWorkers(), 0, "workers terminated after the error");

@@ -5,8 +5,10 @@ import {
   extendModel,
   loadOnnxModel,
   parseOnnxModel,
+  tapAdditions,
   tapModel,
   tensorNames,
+  withExtendedModel,
 } from "../inspector/onnx_model.ts";
 import { createSession } from "../inspector/runtime.ts";
 import { InspectorError } from "../inspector/errors.ts";
@@ -132,6 +134,45 @@ Deno.test("onnx model: extendModel appends nodes and outputs that onnxruntime ru
   assert.ok(a.length > 0);
   for (let i = 0; i < a.length; i++) assert.equal(b[i], -a[i]);
   for (const o of Object.values(out)) o.dispose();
+});
+
+Deno.test("onnx model: withExtendedModel lends the model with its additions, in place", async () => {
+  const g = await loadOnnxModel(FIXTURE);
+  const logits = g.outputs[0].name;
+  const neg = (out: string) => ({
+    node: [onnx.NodeProto.create({ name: out, opType: "Neg", input: [logits], output: [out] })],
+    output: [onnx.ValueInfoProto.create({ name: out })],
+  });
+  const dims = [1, 2, 3, 32, 32];
+  const data = new Float32Array(dims.reduce((a, b) => a * b)).map((_, i) => Math.cos(i * 0.01));
+  const feeds = { [g.inputs[0].name]: { data, dims } };
+  const size = (await Deno.stat(FIXTURE)).size;
+  // Two calls at once on one model take turns; each session sees its own additions only.
+  const seen: number[] = [];
+  const runWith = (name: string) =>
+    withExtendedModel(g, neg(name), async (bytes) => {
+      seen.push(bytes.length);
+      assert.equal(bytes.byteLength, bytes.length);
+      assert.ok(bytes.buffer.byteLength > bytes.length, "written in the room behind the model");
+      await using s = await createSession(bytes, { ep: "wasm", threads: 1 });
+      const out = await s.run(feeds);
+      assert.deepEqual(Object.keys(out).sort(), [logits, name].sort());
+      const r = { a: out[logits].data as Float32Array, b: out[name].data as Float32Array };
+      return Array.from(r.b, (v, i) => v + r.a[i]);
+    });
+  const [x, y] = await Promise.all([runWith("neg_x"), runWith("neg_y")]);
+  assert.ok(x.length > 0);
+  assert.deepEqual(x, new Array(x.length).fill(0));
+  assert.deepEqual(y, x);
+  assert.ok(seen.every((n) => n > size && n < size + 200), `lent sizes ${seen}`);
+  // The parsed model and its bytes are untouched: tapModel still encodes the plain model.
+  const tapped = onnx.ModelProto.decode(tapModel(g, [g.nodes[3].outputs[0]]));
+  assert.equal(tapped.graph.output.length, 2);
+  // Bytes without room behind them get extendModel's copy.
+  const tight = await parseOnnxModel(await Deno.readFile(FIXTURE));
+  const additions = tapAdditions(tight, [g.nodes[3].outputs[0]]);
+  const lent = await withExtendedModel(tight, additions, (b) => Promise.resolve(b.slice()));
+  assert.deepEqual(lent, extendModel(tight, additions));
 });
 
 Deno.test("onnx model: a model whose external data was inlined is encoded in full", async () => {
