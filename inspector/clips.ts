@@ -25,6 +25,7 @@
  */
 
 import { basename, join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { InspectorError } from "./errors.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { frameToTensor } from "./image_io.ts";
@@ -92,7 +93,8 @@ export interface LoadClipsOptions {
   offThread?: boolean;
   /**
    * Started workers to decode on (see {@linkcode startDecodeWorkers}); they are used instead of
-   * new ones and stay alive for their owner to dispose. Implies `offThread`.
+   * new ones and stay alive for their owner to dispose. Implies `offThread` (when none could be
+   * started, for want of read access to their module, the calling thread decodes).
    */
   decoders?: DecodeWorkers;
   /** Keep every gaze row of a frame instead of the dataset's `gaze_per_frame` (default false). */
@@ -241,7 +243,10 @@ export async function decodeClips(
   const paths = clips.flatMap((clip) => clip.frameFiles.map((f) => join(clip.dir, f)));
   const prep = { size, mean: dataset.mean, std: dataset.std };
   let data: Float32Array;
-  if (workers <= 1 && !options.offThread && !options.decoders) {
+  const onThisThread = options.decoders
+    ? options.decoders.count === 0
+    : workers <= 1 && !options.offThread;
+  if (onThisThread) {
     try {
       data = new Float32Array(total);
     } catch (err) {
@@ -529,8 +534,15 @@ export interface DecodeWorkers extends Disposable {
 
 const poolOf = new WeakMap<DecodeWorkers, Worker[]>();
 
+/**
+ * The Web Worker constructor as this module found it. Loading onnxruntime-web's WASM build
+ * replaces `globalThis.Worker` with `node:worker_threads`' Worker (Emscripten's threads in a
+ * Node-like runtime), whose workers neither take `onmessage` nor keep Deno's event loop alive.
+ */
+const WebWorker: typeof Worker = globalThis.Worker;
+
 function spawnDecodeWorker(): Worker {
-  const w = new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
+  const w = new WebWorker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
   liveWorkers++;
   return w;
 }
@@ -552,7 +564,8 @@ function spawnDecodeWorker(): Worker {
  * ```
  */
 export function startDecodeWorkers(count = 1): DecodeWorkers {
-  const pool = Array.from({ length: positiveInt(count, "decode workers") }, spawnDecodeWorker);
+  positiveInt(count, "decode workers");
+  const pool = workerModuleReadable() ? Array.from({ length: count }, spawnDecodeWorker) : [];
   let live = true;
   const handle: DecodeWorkers = {
     count: pool.length,
@@ -568,6 +581,17 @@ export function startDecodeWorkers(count = 1): DecodeWorkers {
   };
   poolOf.set(handle, pool);
   return handle;
+}
+
+/**
+ * Whether a decode worker can load its module: without read access to it (no `--allow-read`)
+ * no worker is started (`count` 0), and the frames are decoded on the calling thread, where
+ * their own permission error comes up as one clear line.
+ */
+function workerModuleReadable(): boolean {
+  const url = new URL("./decode_worker.ts", import.meta.url);
+  if (url.protocol !== "file:") return true;
+  return Deno.permissions.querySync({ name: "read", path: fromFileUrl(url) }).state === "granted";
 }
 
 /**

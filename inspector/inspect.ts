@@ -246,13 +246,23 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   // The frames are decoded on worker threads while this thread builds the session; load_data is
   // the decoding's own wall time, which overlaps the session's.
   const tData = performance.now();
-  const loading = (await startBatch(graph, options, size, decoders)).loaded.then((b) => {
+  // The batch and the targets in it; their errors are reported before those of the output folder
+  // and the session, as if the data were loaded first.
+  const loading = (await startBatch(graph, options, size, decoders)).loaded.then((batch) => {
     timings.load_data = performance.now() - tData;
-    return b;
+    const dims = mainDims(batch.feeds, graph);
+    const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
+    const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
+    const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
+    return { batch, batchIdx, timestep };
   });
-  loading.catch(() => {}); // awaited below; a data error is reported before a session error
+  loading.catch(() => {}); // awaited below
+  const dataFirst = async (err: unknown): Promise<never> => {
+    await loading;
+    throw err;
+  };
 
-  const out = await OutputSet.open(options.saveDir ?? "out");
+  const out = await OutputSet.open(options.saveDir ?? "out").catch(dataFirst);
   try {
     t = performance.now();
     await using insp = await FeatureMapInspector.create(graph, {
@@ -267,16 +277,9 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       dtype: options.dtype,
       budgetBytes: options.memoryBudgetMiB ? options.memoryBudgetMiB * 2 ** 20 : undefined,
       onInfo: info,
-    }).catch(async (err) => {
-      await loading;
-      throw err;
-    });
+    }).catch(dataFirst);
     timings.session = performance.now() - t;
-    const batch = await loading;
-    const dims = mainDims(batch.feeds, graph);
-    const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
-    const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
-    const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
+    const { batch, batchIdx, timestep } = await loading;
     insp.setTarget({ batchIdx, timestep });
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;
