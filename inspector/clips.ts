@@ -25,11 +25,11 @@
  */
 
 import { basename, join } from "node:path";
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { InspectorError } from "./errors.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { frameToTensor } from "./image_io.ts";
 import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";
+import { startWorker } from "./web_worker.ts";
 
 /** A gaze point in frame coordinates: fractions of the width (`x`) and height (`y`). */
 export interface GazePoint {
@@ -243,10 +243,12 @@ export async function decodeClips(
   const paths = clips.flatMap((clip) => clip.frameFiles.map((f) => join(clip.dir, f)));
   const prep = { size, mean: dataset.mean, std: dataset.std };
   let data: Float32Array;
-  const onThisThread = options.decoders
-    ? options.decoders.count === 0
-    : workers <= 1 && !options.offThread;
-  if (onThisThread) {
+  // Workers: the given ones, or this call's own (none without read access to their module).
+  using own = options.decoders || (workers <= 1 && !options.offThread)
+    ? null
+    : startDecodeWorkers(Math.min(workers, paths.length));
+  const decoders = options.decoders ?? own;
+  if (!decoders || decoders.count === 0) {
     try {
       data = new Float32Array(total);
     } catch (err) {
@@ -257,14 +259,9 @@ export async function decodeClips(
       frameToTensor(bytes, { ...prep, name: paths[k], out: data, offset: k * plane });
     }
   } else {
-    data = await decodeInWorkers(paths, {
-      ...prep,
-      workers: Math.min(options.decoders?.count ?? workers, paths.length),
-      decoders: options.decoders,
-    })
-      .catch((err) => {
-        throw err instanceof RangeError ? tooBig(err) : err;
-      });
+    data = await decodeInWorkers(paths, decoders, prep).catch((err) => {
+      throw err instanceof RangeError ? tooBig(err) : err;
+    });
   }
   return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
 }
@@ -534,16 +531,9 @@ export interface DecodeWorkers extends Disposable {
 
 const poolOf = new WeakMap<DecodeWorkers, Worker[]>();
 
-/**
- * The Web Worker constructor as this module found it. Loading onnxruntime-web's WASM build
- * replaces `globalThis.Worker` with `node:worker_threads`' Worker (Emscripten's threads in a
- * Node-like runtime), whose workers neither take `onmessage` nor keep Deno's event loop alive.
- */
-const WebWorker: typeof Worker = globalThis.Worker;
-
-function spawnDecodeWorker(): Worker {
-  const w = new WebWorker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
-  liveWorkers++;
+function spawnDecodeWorker(): Worker | null {
+  const w = startWorker(new URL("./decode_worker.ts", import.meta.url));
+  if (w) liveWorkers++;
   return w;
 }
 
@@ -565,7 +555,7 @@ function spawnDecodeWorker(): Worker {
  */
 export function startDecodeWorkers(count = 1): DecodeWorkers {
   positiveInt(count, "decode workers");
-  const pool = workerModuleReadable() ? Array.from({ length: count }, spawnDecodeWorker) : [];
+  const pool = Array.from({ length: count }, spawnDecodeWorker).filter((w) => w !== null);
   let live = true;
   const handle: DecodeWorkers = {
     count: pool.length,
@@ -584,43 +574,23 @@ export function startDecodeWorkers(count = 1): DecodeWorkers {
 }
 
 /**
- * Whether a decode worker can load its module: without read access to it (no `--allow-read`)
- * no worker is started (`count` 0), and the frames are decoded on the calling thread, where
- * their own permission error comes up as one clear line.
- */
-function workerModuleReadable(): boolean {
-  const url = new URL("./decode_worker.ts", import.meta.url);
-  if (url.protocol !== "file:") return true;
-  return Deno.permissions.querySync({ name: "read", path: fromFileUrl(url) }).state === "granted";
-}
-
-/**
- * Decode `paths` on `workers` Web Workers (or the given started ones), each given one contiguous
- * run of frames that it reads and decodes on its own (see `decode_worker.ts`). One worker's
- * buffer is the batch itself (transferred, not copied); several are joined into one.
+ * Decode `paths` on the started `decoders`, each given one contiguous run of frames that it
+ * reads and decodes on its own (see `decode_worker.ts`). One worker's buffer is the batch itself
+ * (transferred, not copied); several are joined into one.
  */
 async function decodeInWorkers(
   paths: string[],
-  options: {
-    size: number;
-    mean: number[];
-    std: number[];
-    workers: number;
-    decoders?: DecodeWorkers;
-  },
+  decoders: DecodeWorkers,
+  options: { size: number; mean: number[]; std: number[] },
 ): Promise<Float32Array> {
-  const n = Math.max(1, options.workers);
+  const pool = poolOf.get(decoders);
+  if (!pool) throw new TypeError("decoders: disposed already, or not from startDecodeWorkers");
+  const n = Math.min(pool.length, paths.length);
   const runs = Array.from(
     { length: n },
     (_, w) =>
       paths.slice(Math.floor((w * paths.length) / n), Math.floor(((w + 1) * paths.length) / n)),
-  ).filter((r) => r.length > 0);
-  const given = options.decoders ? poolOf.get(options.decoders) : undefined;
-  if (options.decoders && !given) {
-    throw new TypeError("decoders: disposed already, or not from startDecodeWorkers");
-  }
-  using own = given ? null : startDecodeWorkers(runs.length);
-  const pool = given ?? poolOf.get(own!)!;
+  );
   const parts = await Promise.all(runs.map((run, i) =>
     ask(pool[i], {
       paths: run,
