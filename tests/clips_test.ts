@@ -6,13 +6,16 @@ import assert from "node:assert/strict";
 import * as jpeg from "jpeg-js";
 import { join } from "node:path";
 import {
+  decodeClips,
   listClips,
   liveDecodeWorkers,
   loadClips,
   naturalCompare,
   parseGazeCsv,
+  planClips,
   sampleIndices,
   selectGaze,
+  startDecodeWorkers,
 } from "../inspector/clips.ts";
 import {
   DATA_ENV_VAR,
@@ -530,4 +533,27 @@ Deno.test("a corrupt frame is named, with one worker or several (workers termina
     const ok = await loadClips(root, { batchSize: 2, maxLen: 3, size: 8, workers: 2 });
     assert.deepEqual(ok.clips[1].frameFiles, ["frame_1.png", "frame_3.png", "frame_5.png"]);
   });
+});
+
+Deno.test("frames decode on workers after onnxruntime-web's WASM build has loaded", async () => {
+  // Loading the WASM build swaps globalThis.Worker for node:worker_threads' Worker, whose
+  // workers never answered the decoders (the run ended with the promise pending).
+  const { createSession } = await import("../inspector/runtime.ts");
+  const model = await Deno.readFile(new URL("../fixtures/resnet18_video.onnx", import.meta.url));
+  await (await createSession(model, { ep: "wasm", threads: 1 }))[Symbol.asyncDispose]();
+  const opts = { batchSize: 1, maxLen: 2, size: 16 };
+  const here = await loadClips("fixture", opts);
+  {
+    using decoders = startDecodeWorkers(1);
+    assert.equal(decoders.count, 1);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const there = await Promise.race([
+      decodeClips(await planClips("fixture", opts), { decoders }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the decode worker never answered")), 30_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(there.data, here.data);
+  }
+  assert.equal(liveDecodeWorkers(), 0);
 });
