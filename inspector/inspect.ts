@@ -243,8 +243,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   if (fixed !== null) size = fixed;
   const layout = parseLayoutFlags(options.layout ?? []);
 
-  // The frames are decoded on worker threads while this thread builds the session; load_data is
-  // the decoding's own wall time, which overlaps the session's.
+  // The frames are decoded on worker threads while this thread builds the session. load_data runs
+  // until this thread takes the batch, so it overlaps the session and lasts at least as long.
   const tData = performance.now();
   // The batch and the targets in it; their errors are reported before those of the output folder
   // and the session, as if the data were loaded first.
