@@ -9,8 +9,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { describeError, InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../inspector/errors.ts";
 import { formatBenchTable, runBench } from "../inspector/benchmark.ts";
+import { runMain } from "./cli_args.ts";
 
 const USAGE = `usage: deno task bench [--json] [--runs 5] [--ep cpu,wasm,webgpu] [--size 224]
   [--batch_size 2] [--max_len 8] [--threads N] [--widths 64,128,256,512] [--model file.onnx]
@@ -26,7 +27,9 @@ function int(v: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-try {
+// runMain exits explicitly when done: the bench runs the WASM backend in this process (see
+// runMain's note on the crash at V8's teardown).
+await runMain(async () => {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
@@ -48,7 +51,7 @@ try {
   });
   if (values.help) {
     console.log(USAGE);
-    Deno.exit(0);
+    return;
   }
   const eps = values.ep?.split(",").map((s) => s.trim()).filter((s) => s);
   for (const e of eps ?? []) {
@@ -72,7 +75,4 @@ try {
   });
   if (values.save_json) await Deno.writeTextFile(values.save_json, JSON.stringify(report, null, 2));
   console.log(values.json ? JSON.stringify(report, null, 2) : formatBenchTable(report));
-} catch (err) {
-  console.error(`error: ${describeError(err)}`);
-  Deno.exit(err instanceof InspectorError ? err.exitCode : 1);
-}
+});
