@@ -34,7 +34,7 @@ export {
   FeatureMapInspector,
   parseLayoutFlags,
   safeFileName,
-} from "./inspector/inspector.ts";
+} from "./inspector/feature_map_inspector.ts";
 export type {
   BatchInput,
   Extraction,
@@ -43,9 +43,9 @@ export type {
   LayerStats,
   SaveMetadata,
   TargetSpec,
-} from "./inspector/inspector.ts";
-export { DEFAULT_MODEL, listLayers, runInspect } from "./inspector/inspect.ts";
-export type { InspectOptions, InspectResult, LayerListing } from "./inspector/inspect.ts";
+} from "./inspector/feature_map_inspector.ts";
+export { DEFAULT_MODEL, listLayers, runInspect } from "./inspector/run_inspect.ts";
+export type { InspectOptions, InspectResult, LayerListing } from "./inspector/run_inspect.ts";
 
 // Models, layers and layouts
 export {
@@ -125,59 +125,59 @@ export {
   readPlainNpy,
   StructuredNpyReader,
   StructuredNpyWriter,
-} from "./inspector/npy.ts";
-export type { NpyField, NpyHeader, PlainArray } from "./inspector/npy.ts";
-export { MANIFEST_FORMAT_VERSION, readManifest } from "./inspector/manifest.ts";
-export type { Manifest, ManifestLayer, ManifestSummary } from "./inspector/manifest.ts";
-export { readFeatures } from "./inspector/features_file.ts";
-export type { FeaturesFile, SavedLayer } from "./inspector/features_file.ts";
-export { describeError, InspectorError } from "./inspector/errors.ts";
+} from "./core/npy.ts";
+export type { NpyField, NpyHeader, PlainArray } from "./core/npy.ts";
+export { MANIFEST_FORMAT_VERSION, readManifest } from "./core/manifest.ts";
+export type { Manifest, ManifestLayer, ManifestSummary } from "./core/manifest.ts";
+export { readFeatures } from "./core/run_folder.ts";
+export type { FeaturesFile, SavedLayer } from "./core/run_folder.ts";
+export { describeError, InspectorError } from "./core/errors.ts";
 
 // Statistics and kernels
-export { channelStatsOf, mergeMoments, reduceRows, summarizeFrames } from "./analysis/stats.ts";
-export type { ChannelStats, RowMoments, SummaryStats } from "./analysis/stats.ts";
-export { createReducer, tensorInput } from "./analysis/reduce.ts";
-export type { GpuMode, Reducer, ReducerInfo, ReducerOptions } from "./analysis/reduce.ts";
-export { histogram, histogramEdges } from "./analysis/histogram.ts";
-export { spatialMaps } from "./analysis/spatial.ts";
-export { colormap, renderChannelTile } from "./analysis/colormap.ts";
+export { channelStatsOf, mergeMoments, reduceRows, summarizeFrames } from "./stats/moments.ts";
+export type { ChannelStats, RowMoments, SummaryStats } from "./stats/moments.ts";
+export { createReducer, tensorInput } from "./shaders/reduce.ts";
+export type { GpuMode, Reducer, ReducerInfo, ReducerOptions } from "./shaders/reduce.ts";
+export { histogram, histogramEdges } from "./stats/histogram.ts";
+export { spatialMaps } from "./stats/spatial.ts";
+export { colormap, renderChannelTile } from "./render/colormap.ts";
 
 // Reports
 export { analyzeFeatures } from "./analysis/analyze.ts";
 export type { AnalysisSummary, AnalyzeOptions, LayerSummary } from "./analysis/analyze.ts";
-export { healthFlags } from "./analysis/health.ts";
-export type { HealthFlag } from "./analysis/health.ts";
-export { compareFeatures } from "./analysis/compare.ts";
-export type { CompareOptions, Comparison, LayerComparison } from "./analysis/compare.ts";
+export { healthFlags } from "./stats/health.ts";
+export type { HealthFlag } from "./stats/health.ts";
+export { compareFeatures } from "./compare/compare.ts";
+export type { CompareOptions, Comparison, LayerComparison } from "./compare/compare.ts";
 export {
   cosineSimilarity,
   linearCka,
   maxAbsDiff,
   pearsonCorrelation,
   relL2,
-} from "./analysis/compare_metrics.ts";
-export { renderFeatureGrid } from "./analysis/feature_grid.ts";
-export type { FeatureGridOptions } from "./analysis/feature_grid.ts";
-export { renderSvgPng, renderVegaPng } from "./analysis/render.ts";
+} from "./stats/similarity.ts";
+export { renderFeatureGrid } from "./render/feature_grid.ts";
+export type { FeatureGridOptions } from "./render/feature_grid.ts";
+export { renderSvgPng, renderVegaPng } from "./render/vega_png.ts";
 
 // Types referenced by the API above
-export type { OutputSet } from "./inspector/atomic.ts";
-export type { ManifestChannels } from "./inspector/manifest.ts";
-export type { NpyScalar, NumericArray } from "./inspector/npy.ts";
-export type { RowIndex } from "./analysis/stats.ts";
+export type { OutputSet } from "./core/atomic.ts";
+export type { ManifestChannels } from "./core/manifest.ts";
+export type { NpyScalar, NumericArray } from "./core/npy.ts";
+export type { RowIndex } from "./stats/moments.ts";
 export type { GpuProbe, RunOptions, SessionStats } from "./inspector/runtime.ts";
 export type { DecodeOptions, RgbaImage } from "./inspector/image_io.ts";
 export type { ResolveDatasetOptions } from "./inspector/datasets.ts";
-export type { ReducerInput, ReducerUsage, TensorLike } from "./analysis/reduce.ts";
-export type { BinScale, Histogram } from "./analysis/histogram.ts";
-export type { SpatialMaps } from "./analysis/spatial.ts";
-export type { ColorizeOptions, ColormapName } from "./analysis/colormap.ts";
+export type { ReducerInput, ReducerUsage, TensorLike } from "./shaders/reduce.ts";
+export type { BinScale, Histogram } from "./stats/histogram.ts";
+export type { SpatialMaps } from "./stats/spatial.ts";
+export type { ColorizeOptions, ColormapName } from "./render/colormap.ts";
 export type { RowReducer } from "./analysis/analyze.ts";
 export type { ChannelSortKey } from "./analysis/charts_layer.ts";
 export type { TemporalHeatmap, TemporalPoint } from "./analysis/charts_overview.ts";
-export type { GpuTensor } from "./analysis/reduce.ts";
-export { DEFAULT_THRESHOLDS } from "./analysis/health.ts";
-export type { HealthInput, HealthThresholds } from "./analysis/health.ts";
+export type { GpuTensor } from "./shaders/reduce.ts";
+export { DEFAULT_THRESHOLDS } from "./stats/health.ts";
+export type { HealthInput, HealthThresholds } from "./stats/health.ts";
 export type {
   Comparability,
   FramePair,
@@ -185,17 +185,17 @@ export type {
   FrameSide,
   PerFrameMetrics,
   RunInfo,
-} from "./analysis/compare.ts";
-export { parseFrameRef } from "./analysis/compare.ts";
+} from "./compare/compare.ts";
+export { parseFrameRef } from "./compare/compare.ts";
 export {
   linearCkaDetailed,
   meanAbsDiff,
   mergePairMoments,
   pairMetrics,
   pairMoments,
-} from "./analysis/compare_metrics.ts";
-export type { CkaResult, PairMetrics, PairMoments } from "./analysis/compare_metrics.ts";
-export { featureGridLayout } from "./analysis/feature_grid.ts";
-export type { FeatureGridLayout } from "./analysis/feature_grid.ts";
-export { loadRenderAssets, setRenderAssets } from "./analysis/render.ts";
-export type { RenderAssets, RenderOptions, VegaSpec } from "./analysis/render.ts";
+} from "./stats/similarity.ts";
+export type { CkaResult, PairMetrics, PairMoments } from "./stats/similarity.ts";
+export { featureGridLayout } from "./render/feature_grid.ts";
+export type { FeatureGridLayout } from "./render/feature_grid.ts";
+export { loadRenderAssets, setRenderAssets } from "./render/vega_png.ts";
+export type { RenderAssets, RenderOptions, VegaSpec } from "./render/vega_png.ts";

@@ -16,14 +16,14 @@
  */
 
 import { basename, dirname, extname, join } from "node:path";
-import { InspectorError } from "../inspector/errors.ts";
-import type { ManifestChannels, ManifestSummary } from "../inspector/manifest.ts";
-import { StructuredNpyReader } from "../inspector/npy.ts";
-import { OutputSet } from "../inspector/atomic.ts";
-import { reduceRows, type RowMoments } from "./stats.ts";
-import { createReducer, type Reducer } from "./reduce.ts";
-import { computeLayerStatistics, type LayerStatistics } from "./analyze_stats.ts";
-import { type HealthFlag, healthFlags } from "./health.ts";
+import { InspectorError } from "../core/errors.ts";
+import type { ManifestChannels, ManifestSummary } from "../core/manifest.ts";
+import { StructuredNpyReader } from "../core/npy.ts";
+import { OutputSet } from "../core/atomic.ts";
+import { reduceRows, type RowMoments } from "../stats/moments.ts";
+import { createReducer, type Reducer } from "../shaders/reduce.ts";
+import { computeLayerStatistics, type LayerStatistics } from "../stats/layer_statistics.ts";
+import { type HealthFlag, healthFlags } from "../stats/health.ts";
 import {
   CHANNEL_SORT_KEYS,
   type ChannelSortKey,
@@ -38,7 +38,7 @@ import {
   type TemporalPoint,
   temporalSpec,
 } from "./charts_overview.ts";
-import { renderVegaPng } from "./render.ts";
+import { renderVegaPng } from "../render/vega_png.ts";
 import { reportHtml } from "./report_html.ts";
 
 /** Something that reduces rows like `reduceRows` (the CPU reference or a GPU reducer). */

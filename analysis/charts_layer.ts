@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LayerStatistics } from "./analyze_stats.ts";
+import type { LayerStatistics } from "../stats/layer_statistics.ts";
 import {
   COLORS,
   constantChannels,
@@ -20,9 +20,9 @@ import {
   statisticYScale,
   textMark,
   type VegaObject,
-} from "./charts_common.ts";
-import { heatmapDataUrl, type VegaSpec } from "./render.ts";
-import type { ColormapName } from "./colormap.ts";
+} from "../render/charts_common.ts";
+import { heatmapDataUrl, type VegaSpec } from "../render/vega_png.ts";
+import type { ColormapName } from "../render/colormap.ts";
 
 const shapeText = (s: readonly number[]): string => `(${s.join(", ")})`;
 
@@ -46,7 +46,7 @@ export interface DistributionOptions {
  * @example Usage
  * ```ts ignore
  * import { distributionSpec } from "./charts_layer.ts";
- * import { renderVegaPng } from "./render.ts";
+ * import { renderVegaPng } from "../render/vega_png.ts";
  * const png = await renderVegaPng(distributionSpec("layer1", stats, { logCounts: true }));
  * ```
  */

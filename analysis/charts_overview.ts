@@ -12,9 +12,9 @@ import {
   panel,
   statisticYScale,
   type VegaObject,
-} from "./charts_common.ts";
-import { DEFAULT_THRESHOLDS } from "./health.ts";
-import { heatmapDataUrl, type VegaSpec } from "./render.ts";
+} from "../render/charts_common.ts";
+import { DEFAULT_THRESHOLDS } from "../stats/health.ts";
+import { heatmapDataUrl, type VegaSpec } from "../render/vega_png.ts";
 
 /** One layer's numbers in the layer comparison. */
 export interface LayerOverview {

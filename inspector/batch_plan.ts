@@ -14,7 +14,7 @@
  * @module
  */
 
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 
 /** One forward pass: clips `[clips[0], clips[1])` and frames `[frames[0], frames[1])`. */

@@ -25,7 +25,7 @@
  */
 
 import { basename, join } from "node:path";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { frameToTensor } from "./image_io.ts";
 import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";

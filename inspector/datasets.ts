@@ -20,7 +20,7 @@
 
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 
 /** ImageNet per-channel mean (RGB) used when a dataset does not give its own. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];

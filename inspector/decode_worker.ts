@@ -14,7 +14,7 @@
  * @module
  */
 
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { frameToTensor } from "./image_io.ts";
 
 /** A run of consecutive frames to prepare. */

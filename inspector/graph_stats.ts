@@ -32,7 +32,7 @@ import onnxproto from "onnx-proto";
 import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
 import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
-import { emptyMoments, type RowMoments } from "../analysis/stats.ts";
+import { emptyMoments, type RowMoments } from "../stats/moments.ts";
 
 // deno-lint-ignore no-explicit-any
 const { onnx } = onnxproto as any;

@@ -13,19 +13,12 @@
 import { Buffer } from "node:buffer";
 import pngjs from "pngjs";
 import * as jpeg from "jpeg-js";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
+import type { RgbaImage } from "../core/image.ts";
+
+export type { RgbaImage };
 
 const { PNG } = pngjs;
-
-/** An 8-bit image with interleaved RGBA pixels, row-major, `data.length === width * height * 4`. */
-export interface RgbaImage {
-  /** Width in pixels. */
-  width: number;
-  /** Height in pixels. */
-  height: number;
-  /** Interleaved RGBA bytes. */
-  data: Uint8Array;
-}
 
 /** A float RGB image stored as three planes (CHW): `data[c * height * width + y * width + x]`. */
 export interface PlanarRgb {

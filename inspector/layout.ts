@@ -15,9 +15,9 @@
  * @module
  */
 
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import type { OnnxGraph } from "./onnx_model.ts";
-import type { RowIndex } from "../analysis/stats.ts";
+import type { RowIndex } from "../stats/moments.ts";
 
 /** Layout kinds; see the module documentation. */
 export type LayoutKind = "bt_chw" | "b_t_chw" | "b_c_t_hw" | "b_chw";

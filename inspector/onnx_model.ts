@@ -12,7 +12,7 @@
 import onnxproto from "onnx-proto";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 
 // deno-lint-ignore no-explicit-any
 const { onnx } = onnxproto as any;

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 
 /** Execution provider requested by the user (`--ep`). */
 export type EpChoice = "auto" | "webgpu" | "wasm" | "cpu";

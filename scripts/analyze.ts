@@ -8,7 +8,7 @@
 import { intFlag, parseCli, runMain } from "./cli_args.ts";
 import { analyzeFeatures } from "../analysis/analyze.ts";
 import { CHANNEL_SORT_KEYS, type ChannelSortKey } from "../analysis/charts_layer.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 
 /** Help text. */
 export const ANALYZE_HELP =

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { InspectorError } from "../inspector/errors.ts";
-import { formatBenchTable, runBench } from "../inspector/benchmark.ts";
+import { InspectorError } from "../core/errors.ts";
+import { formatBenchTable, runBench } from "../bench/inspect_bench.ts";
 import { intFlag, parseCli, runMain } from "./cli_args.ts";
 
 const USAGE = `usage: deno task bench [--json] [--runs 5] [--ep cpu,wasm,webgpu] [--size 224]

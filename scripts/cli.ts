@@ -6,8 +6,8 @@
  */
 
 import { runMain } from "./cli_args.ts";
-import { InspectorError } from "../inspector/errors.ts";
-import { TOOL } from "../inspector/manifest.ts";
+import { InspectorError } from "../core/errors.ts";
+import { TOOL } from "../core/manifest.ts";
 
 /** Help text. */
 export const CLI_HELP = `${TOOL.name} ${TOOL.version} — what each layer of a video CNN has learned

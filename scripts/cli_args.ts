@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 
 /** A flag: its type, and whether it takes several values. */
 export interface FlagSpec {
@@ -152,7 +152,7 @@ export function intFlag(
  * ```
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
-  const { describeError, InspectorError: IE } = await import("../inspector/errors.ts");
+  const { describeError, InspectorError: IE } = await import("../core/errors.ts");
   try {
     await main();
   } catch (err) {

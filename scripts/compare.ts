@@ -2,14 +2,14 @@
  * `deno task compare A.npy B.npy [--save_dir comparison] [--layers ...] [--tolerance 1e-3]`
  *
  * Compares two feature runs written by `inspect` layer by layer. Thin CLI over
- * `analysis/compare.ts`.
+ * `compare/compare.ts`.
  *
  * @module
  */
 
-import { compareFeatures, type FrameRef, parseFrameRef } from "../analysis/compare.ts";
-import { formatMetric } from "../analysis/compare_charts.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { compareFeatures, type FrameRef, parseFrameRef } from "../compare/compare.ts";
+import { formatMetric } from "../compare/compare_charts.ts";
+import { InspectorError } from "../core/errors.ts";
 import { parseCli, runMain } from "./cli_args.ts";
 
 /** Help text. */

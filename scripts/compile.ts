@@ -11,7 +11,7 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { runMain } from "./cli_args.ts";
 
 /** Project root. */

@@ -1,6 +1,6 @@
 /**
  * `deno run --allow-read --allow-write --allow-env scripts/grid_glyphs.ts`: render the feature
- * grid's glyphs with resvg and write them to `analysis/grid_glyphs.json`, the atlas that
+ * grid's glyphs with resvg and write them to `render/grid_glyphs.json`, the atlas that
  * `renderFeatureGridFast` embeds so that `inspect` never starts resvg for text. Run it after
  * changing the grid's text styles, the fonts or resvg; `tests/grid_raster_test.ts` fails when
  * the file is out of date.
@@ -8,9 +8,9 @@
  * @module
  */
 
-import { describeError } from "../inspector/errors.ts";
-import { exportGlyphAtlas } from "../analysis/glyph_atlas.ts";
-import { GRID_GLYPHS_FILE, GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "../analysis/grid_glyphs.ts";
+import { describeError } from "../core/errors.ts";
+import { exportGlyphAtlas } from "../render/glyph_atlas.ts";
+import { GRID_GLYPHS_FILE, GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "../render/grid_glyphs.ts";
 
 try {
   const data = await exportGlyphAtlas(GRID_TEXT_STYLES, { scale: GRID_GLYPHS_SCALE });

@@ -6,10 +6,10 @@
  */
 
 import { intFlag, parseCli, runMain } from "./cli_args.ts";
-import { listLayers, runInspect } from "../inspector/inspect.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { listLayers, runInspect } from "../inspector/run_inspect.ts";
+import { InspectorError } from "../core/errors.ts";
 import type { EpChoice } from "../inspector/runtime.ts";
-import type { GpuMode } from "../analysis/reduce.ts";
+import type { GpuMode } from "../shaders/reduce.ts";
 
 /** Help text. */
 export const INSPECT_HELP =
@@ -98,7 +98,7 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       return;
     }
     if (v.version) {
-      const { TOOL } = await import("../inspector/manifest.ts");
+      const { TOOL } = await import("../core/manifest.ts");
       console.log(`${TOOL.name} ${TOOL.version}`);
       return;
     }

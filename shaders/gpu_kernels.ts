@@ -15,20 +15,20 @@
  * @module
  */
 
-import { emptyMoments, type RowMoments } from "../analysis/stats.ts";
-import { type Histogram, MAX_BINS } from "../analysis/histogram.ts";
-import type { SpatialMaps } from "../analysis/spatial.ts";
+import { emptyMoments, type RowMoments } from "../stats/moments.ts";
+import { type Histogram, MAX_BINS } from "../stats/histogram.ts";
+import type { SpatialMaps } from "../stats/spatial.ts";
 import {
   type ColorizeOptions,
   colormapWords,
   NAN_COLOR,
   rowNormalizations,
-} from "../analysis/colormap.ts";
+} from "../render/colormap.ts";
 import { type GpuContext, pipeline } from "./gpu_context.ts";
-export type { RowMoments } from "../analysis/stats.ts";
-export type { Histogram } from "../analysis/histogram.ts";
-export type { SpatialMaps } from "../analysis/spatial.ts";
-export type { ColorizeOptions } from "../analysis/colormap.ts";
+export type { RowMoments } from "../stats/moments.ts";
+export type { Histogram } from "../stats/histogram.ts";
+export type { SpatialMaps } from "../stats/spatial.ts";
+export type { ColorizeOptions } from "../render/colormap.ts";
 import { alignUp, grid2d, planSegments, type Segment, type UnitLayout } from "./plan.ts";
 
 /** A tensor already in a storage buffer on the kernels' device. */
@@ -153,7 +153,7 @@ export class GpuKernels {
   }
 
   /**
-   * Moments of `rows` runs of `width` values (see `analysis/stats.ts` `reduceRows`).
+   * Moments of `rows` runs of `width` values (see `stats/moments.ts` `reduceRows`).
    */
   async reduceRows(
     input: GpuInput,
@@ -210,7 +210,7 @@ export class GpuKernels {
   }
 
   /**
-   * Count the values into the fixed bins of `edges` (see `analysis/histogram.ts`).
+   * Count the values into the fixed bins of `edges` (see `stats/histogram.ts`).
    */
   async histogram(input: GpuInput, edges: Float32Array): Promise<Histogram> {
     const nb = edges.length - 1;
@@ -272,7 +272,7 @@ export class GpuKernels {
 
   /**
    * Mean, std and max over channels per position of `frames` (C, H*W) frames
-   * (see `analysis/spatial.ts`).
+   * (see `stats/spatial.ts`).
    */
   async spatialMaps(
     input: GpuInput,
@@ -336,7 +336,7 @@ export class GpuKernels {
 
   /**
    * Colormapped RGBA of `rows` maps of `width` values, each normalised to its own range
-   * (see `analysis/colormap.ts` `colorizeRows`; the bytes are identical).
+   * (see `render/colormap.ts` `colorizeRows`; the bytes are identical).
    */
   async colorize(
     input: GpuInput,

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { StructuredNpyWriter } from "../inspector/npy.ts";
-import type { NpyScalar } from "../inspector/npy.ts";
+import { StructuredNpyWriter } from "../core/npy.ts";
+import type { NpyScalar } from "../core/npy.ts";
 import { prng } from "./helpers.ts";
 
 /** How to fill one layer. */

@@ -6,11 +6,11 @@ import {
   renderVegaPng,
   rgbaDataUrl,
   upscaleNearest,
-} from "../analysis/render.ts";
-import { fontMeasurer } from "../analysis/font_metrics.ts";
+} from "../render/vega_png.ts";
+import { fontMeasurer } from "../render/font_metrics.ts";
 import * as vega from "vega";
 import { decodeImage } from "../inspector/image_io.ts";
-import { colormap } from "../analysis/colormap.ts";
+import { colormap } from "../render/colormap.ts";
 
 function px(img: { width: number; data: Uint8Array }, x: number, y: number): number[] {
   const o = 4 * (y * img.width + x);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { analyzeFeatures } from "../analysis/analyze.ts";
 import type { AnalysisSummary } from "../analysis/analyze.ts";
 import { decodeImage } from "../inspector/image_io.ts";
-import { encodePlainNpy, readPlainNpy, StructuredNpyWriter } from "../inspector/npy.ts";
+import { encodePlainNpy, readPlainNpy, StructuredNpyWriter } from "../core/npy.ts";
 import { HAVE_SHARED, haveNumpy, python, runScript, SHARED, skip, tempDir } from "./helpers.ts";
 import { R3D_LAYERS, RESNET_LAYERS, type SyntheticLayer, writeSynthetic } from "./analyze_data.ts";
 
@@ -309,7 +309,7 @@ Deno.test("analyze: an error half-way leaves nothing behind", async () => {
         reducer: {
           reduceRows: (data, rows, width) => {
             if (++calls === 2) throw new Error("reducer failed");
-            return import("../analysis/stats.ts").then((m) => m.reduceRows(data, rows, width));
+            return import("../stats/moments.ts").then((m) => m.reduceRows(data, rows, width));
           },
         },
       }),

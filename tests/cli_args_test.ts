@@ -10,7 +10,7 @@ import { ROOT, tempDir } from "./helpers.ts";
 async function runUnderMain(body: string): Promise<{ code: number; ms: number; stderr: string }> {
   const file = join(tempDir(), "main.ts");
   const cliArgs = new URL("../scripts/cli_args.ts", import.meta.url).href;
-  const errors = new URL("../inspector/errors.ts", import.meta.url).href;
+  const errors = new URL("../core/errors.ts", import.meta.url).href;
   Deno.writeTextFileSync(
     file,
     `import { runMain } from "${cliArgs}";\n` +

@@ -25,7 +25,7 @@ import {
   resolveDataset,
 } from "../inspector/datasets.ts";
 import { encodePng, type RgbaImage } from "../inspector/image_io.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { HAVE_REAL_FRAMES, haveNumpy, REAL_FRAMES } from "./helpers.ts";
 
 const HAS_NUMPY = haveNumpy();

@@ -7,7 +7,7 @@ import {
   normalization,
   renderChannelTile,
   renderChannelTiles,
-} from "../analysis/colormap.ts";
+} from "../render/colormap.ts";
 
 const hex = (lut: Uint8Array, i: number): string =>
   Array.from(lut.subarray(3 * i, 3 * i + 3), (b) => b.toString(16).padStart(2, "0")).join("");

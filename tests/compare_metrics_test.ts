@@ -14,8 +14,8 @@ import {
   pairMoments,
   pearsonCorrelation,
   relL2,
-} from "../analysis/compare_metrics.ts";
-import { encodePlainNpy } from "../inspector/npy.ts";
+} from "../stats/similarity.ts";
+import { encodePlainNpy } from "../core/npy.ts";
 
 /** Seeded standard normals (mulberry32 + Box-Muller). */
 function normals(n: number, seed: number): Float32Array {

@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import * as ort from "onnxruntime-web";
 import onnxproto from "onnx-proto";
-import { compareFeatures, type Comparison, parseFrameRef } from "../analysis/compare.ts";
-import { encodePlainNpy, StructuredNpyWriter } from "../inspector/npy.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { compareFeatures, type Comparison, parseFrameRef } from "../compare/compare.ts";
+import { encodePlainNpy, StructuredNpyWriter } from "../core/npy.ts";
+import { InspectorError } from "../core/errors.ts";
 import { buildResNetVideo, fixtureBatch } from "../fixtures/generate.ts";
 
 const { onnx } = onnxproto;

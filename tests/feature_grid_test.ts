@@ -1,7 +1,7 @@
 import assert from "node:assert";
-import { featureGridLayout, formatValue, renderFeatureGrid } from "../analysis/feature_grid.ts";
+import { featureGridLayout, formatValue, renderFeatureGrid } from "../render/feature_grid.ts";
 import { decodeImage } from "../inspector/image_io.ts";
-import { colorIndex, colormap, normalization } from "../analysis/colormap.ts";
+import { colorIndex, colormap, normalization } from "../render/colormap.ts";
 
 function pixel(img: { width: number; data: Uint8Array }, x: number, y: number): number[] {
   const o = 4 * (Math.round(y) * img.width + Math.round(x));

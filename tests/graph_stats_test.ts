@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadOnnxModel, type OnnxGraph, tapModel } from "../inspector/onnx_model.ts";
 import { resolveLayers } from "../inspector/layers.ts";
-import { DEFAULT_LAYERS, FeatureMapInspector } from "../inspector/inspector.ts";
+import { DEFAULT_LAYERS, FeatureMapInspector } from "../inspector/feature_map_inspector.ts";
 import { buildStatsModel, readInGraphTap, selectionFeeds } from "../inspector/graph_stats.ts";
 import { createSession, type FeedTensor, type OutputTensor } from "../inspector/runtime.ts";
 import { detectLayout, extractFrame, rowLayout, timeChannelSwaps } from "../inspector/layout.ts";
-import { reduceRows, type RowMoments } from "../analysis/stats.ts";
+import { reduceRows, type RowMoments } from "../stats/moments.ts";
 import { FIXTURE_CLIPS, fixtureBatch } from "../fixtures/generate.ts";
 import { maxAbsDiff, prng, ROOT } from "./helpers.ts";
 

@@ -1,18 +1,18 @@
 import assert from "node:assert";
-import { preloadFeatureGridFast, renderFeatureGridFast } from "../analysis/grid_raster.ts";
-import { featureGridLayout, renderFeatureGrid } from "../analysis/feature_grid.ts";
-import { encodePngFast } from "../analysis/png_encode.ts";
+import { preloadFeatureGridFast, renderFeatureGridFast } from "../render/grid_raster.ts";
+import { featureGridLayout, renderFeatureGrid } from "../render/feature_grid.ts";
+import { encodePngFast } from "../render/png_encode.ts";
 import {
   drawText,
   exportGlyphAtlas,
   type GlyphAtlasData,
   installGlyphAtlas,
   measureText,
-} from "../analysis/glyph_atlas.ts";
-import { GRID_GLYPHS_FILE, GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "../analysis/grid_glyphs.ts";
-import { createCanvas, hexColor } from "../analysis/raster_canvas.ts";
-import { renderSvgPng } from "../analysis/render.ts";
-import { colorIndex, colormap, NAN_COLOR, normalization } from "../analysis/colormap.ts";
+} from "../render/glyph_atlas.ts";
+import { GRID_GLYPHS_FILE, GRID_GLYPHS_SCALE, GRID_TEXT_STYLES } from "../render/grid_glyphs.ts";
+import { createCanvas, hexColor } from "../render/raster_canvas.ts";
+import { renderSvgPng } from "../render/vega_png.ts";
+import { colorIndex, colormap, NAN_COLOR, normalization } from "../render/colormap.ts";
 import { decodeImage, type RgbaImage } from "../inspector/image_io.ts";
 
 const LUT = colormap("viridis");
@@ -277,7 +277,7 @@ Deno.test("glyph atlas: the embedded grid glyphs are exactly what resvg draws no
   assert.deepStrictEqual(
     fresh,
     embedded,
-    "analysis/grid_glyphs.json is out of date: run " +
+    "render/grid_glyphs.json is out of date: run " +
       "`deno run --allow-read --allow-write --allow-env scripts/grid_glyphs.ts`",
   );
   // A different version is refused with a message that says what to do.

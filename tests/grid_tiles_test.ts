@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { renderFeatureGridFast } from "../analysis/grid_raster.ts";
-import { featureGridLayout } from "../analysis/grid_layout.ts";
-import { colorizeRows } from "../analysis/colormap.ts";
+import { renderFeatureGridFast } from "../render/grid_raster.ts";
+import { featureGridLayout } from "../render/grid_layout.ts";
+import { colorizeRows } from "../render/colormap.ts";
 import { decodeImage } from "../inspector/image_io.ts";
 
 /**

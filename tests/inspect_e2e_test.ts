@@ -15,10 +15,10 @@ import {
   skip,
   tempDir,
 } from "./helpers.ts";
-import { encodePlainNpy, readPlainNpy, StructuredNpyReader } from "../inspector/npy.ts";
+import { encodePlainNpy, readPlainNpy, StructuredNpyReader } from "../core/npy.ts";
 import { loadOnnxModel, tapModel } from "../inspector/onnx_model.ts";
 import { createSession } from "../inspector/runtime.ts";
-import type { Manifest } from "../inspector/manifest.ts";
+import type { Manifest } from "../core/manifest.ts";
 
 const INSPECT = "scripts/inspect.ts";
 const FIXTURE = join(ROOT, "fixtures", "resnet18_video.onnx");
@@ -364,7 +364,7 @@ Deno.test("inspect: WebGPU EP keeps taps on the GPU, reads back only statistics 
 });
 
 Deno.test("inspect: a batch split to bound memory gives the same frames and statistics", async () => {
-  const { FeatureMapInspector } = await import("../inspector/inspector.ts");
+  const { FeatureMapInspector } = await import("../inspector/feature_map_inspector.ts");
   const { loadClips } = await import("../inspector/clips.ts");
   const clips = await loadClips("fixture", { batchSize: 2, maxLen: 4, size: 64 });
   const batch = { data: clips.data, dims: [...clips.shape] };

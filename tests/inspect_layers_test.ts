@@ -10,7 +10,7 @@ import {
   tensorFrameOf,
   timeChannelSwaps,
 } from "../inspector/layout.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { HAVE_SHARED, ROOT, SHARED, skip } from "./helpers.ts";
 
 const FOLDED = join(ROOT, "fixtures", "resnet18_video.onnx");

@@ -6,8 +6,8 @@ import {
   parseNpyHeader,
   StructuredNpyReader,
   StructuredNpyWriter,
-} from "../inspector/npy.ts";
-import { InspectorError } from "../inspector/errors.ts";
+} from "../core/npy.ts";
+import { InspectorError } from "../core/errors.ts";
 import { haveNumpy, maxAbsDiff, python, skip, tempDir } from "./helpers.ts";
 
 function ramp(n: number, scale = 1): Float32Array {

@@ -11,7 +11,7 @@ import {
   withExtendedModel,
 } from "../inspector/onnx_model.ts";
 import { createSession } from "../inspector/runtime.ts";
-import { InspectorError } from "../inspector/errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { HAVE_SHARED, ROOT, SHARED, skip } from "./helpers.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runInspect } from "../inspector/inspect.ts";
-import { InspectorError } from "../inspector/errors.ts";
-import { encodePlainNpy } from "../inspector/npy.ts";
+import { runInspect } from "../inspector/run_inspect.ts";
+import { InspectorError } from "../core/errors.ts";
+import { encodePlainNpy } from "../core/npy.ts";
 import { loadClips } from "../inspector/clips.ts";
 
 /** Entries of a folder, or [] when it does not exist. */

@@ -2,8 +2,8 @@
 // (../shared/torch, forward hooks) and against each other, plus error messages.
 import assert from "node:assert/strict";
 import { createSession, type EpChoice, loadNativeOrt, probeGpu } from "../inspector/runtime.ts";
-import { InspectorError } from "../inspector/errors.ts";
-import { readPlainNpy } from "../inspector/npy.ts";
+import { InspectorError } from "../core/errors.ts";
+import { readPlainNpy } from "../core/npy.ts";
 import { loadOnnxModel, tapModel, tensorNames } from "../inspector/onnx_model.ts";
 import {
   estimateForwardBytes,

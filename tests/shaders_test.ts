@@ -3,11 +3,11 @@
  * Skips, saying so, when no WebGPU adapter exists.
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
-import { reduceRows, type RowMoments } from "../analysis/stats.ts";
-import { histogram, histogramEdges } from "../analysis/histogram.ts";
-import { type SpatialMaps, spatialMaps } from "../analysis/spatial.ts";
-import { colorizeRows } from "../analysis/colormap.ts";
-import { createReducer, tensorInput } from "../analysis/reduce.ts";
+import { reduceRows, type RowMoments } from "../stats/moments.ts";
+import { histogram, histogramEdges } from "../stats/histogram.ts";
+import { type SpatialMaps, spatialMaps } from "../stats/spatial.ts";
+import { colorizeRows } from "../render/colormap.ts";
+import { createReducer, tensorInput } from "../shaders/reduce.ts";
 import { type GpuContext, openGpu } from "../shaders/gpu_context.ts";
 import { GpuKernels, type GpuTensor } from "../shaders/gpu_kernels.ts";
 import { planSegments } from "../shaders/plan.ts";

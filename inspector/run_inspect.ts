@@ -7,11 +7,11 @@
  */
 
 import { fileURLToPath as fromFileUrl } from "node:url";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
 import { listModules, resolveLayers } from "./layers.ts";
 import { parseIndexSpec } from "./layout.ts";
-import { readPlainNpy } from "./npy.ts";
+import { readPlainNpy } from "../core/npy.ts";
 import {
   type ClipBatch,
   decodeClips,
@@ -21,14 +21,14 @@ import {
   startDecodeWorkers,
 } from "./clips.ts";
 import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
-import { OutputSet } from "./atomic.ts";
+import { OutputSet } from "../core/atomic.ts";
 import {
   DEFAULT_LAYERS,
   type Extraction,
   FeatureMapInspector,
   parseLayoutFlags,
-} from "./inspector.ts";
-import type { GpuMode } from "../analysis/reduce.ts";
+} from "./feature_map_inspector.ts";
+import type { GpuMode } from "../shaders/reduce.ts";
 
 /** Path of the bundled default model. */
 export const DEFAULT_MODEL: string = fromFileUrl(
@@ -216,7 +216,7 @@ function mainDims(feeds: FeedTensor | Record<string, FeedTensor>, graph: OnnxGra
  *
  * @example Usage
  * ```ts ignore
- * import { runInspect } from "./inspect.ts";
+ * import { runInspect } from "./run_inspect.ts";
  * const r = await runInspect({ size: 112, timestep: "0-3", saveDir: "out" });
  * console.log(r.files);
  * ```
@@ -369,7 +369,7 @@ export interface LayerListing {
  *
  * @example Usage
  * ```ts ignore
- * import { listLayers } from "./inspect.ts";
+ * import { listLayers } from "./run_inspect.ts";
  * for (const row of await listLayers({ size: 112 })) console.log(row.name, row.dims);
  * ```
  */

@@ -6,7 +6,7 @@
  */
 
 import { basename, join } from "node:path";
-import { InspectorError } from "./errors.ts";
+import { InspectorError } from "../core/errors.ts";
 import {
   loadOnnxModel,
   type OnnxGraph,
@@ -42,8 +42,8 @@ import {
   type RowMoments,
   summarizeFrames,
   type SummaryStats,
-} from "../analysis/stats.ts";
-import { createReducer, type GpuMode, type Reducer, tensorInput } from "../analysis/reduce.ts";
+} from "../stats/moments.ts";
+import { createReducer, type GpuMode, type Reducer, tensorInput } from "../shaders/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
 import { type BatchChunk, fitsOnePass, forwardInChunks, sliceBatch } from "./batch_plan.ts";
 import {
@@ -54,16 +54,16 @@ import {
   selectionFeeds,
 } from "./graph_stats.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
-import { StructuredNpyWriter } from "./npy.ts";
-import { OutputSet } from "./atomic.ts";
+import { StructuredNpyWriter } from "../core/npy.ts";
+import { OutputSet } from "../core/atomic.ts";
 import {
   type Manifest,
   MANIFEST_FORMAT_VERSION,
   type ManifestLayer,
   manifestSummary,
   TOOL,
-} from "./manifest.ts";
-import { renderFeatureGridFast } from "../analysis/grid_raster.ts";
+} from "../core/manifest.ts";
+import { renderFeatureGridFast } from "../render/grid_raster.ts";
 import type { GazePoint } from "./clips.ts";
 
 /** The default layers, as in the original toolkit. */
@@ -246,7 +246,7 @@ export function safeFileName(name: string): string {
  *
  * @example Usage
  * ```ts ignore
- * import { FeatureMapInspector } from "./inspector.ts";
+ * import { FeatureMapInspector } from "./feature_map_inspector.ts";
  * await using insp = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", {
  *   layers: ["conv1", "layer1"],
  *   saveDir: "out",
@@ -991,7 +991,7 @@ export class FeatureMapInspector implements AsyncDisposable {
  *
  * @example Usage
  * ```ts
- * import { parseLayoutFlags } from "./inspector.ts";
+ * import { parseLayoutFlags } from "./feature_map_inspector.ts";
  * console.log(parseLayoutFlags(["layer1=bt_chw"])); // { layer1: "bt_chw" }
  * ```
  */

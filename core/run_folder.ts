@@ -38,7 +38,7 @@ export interface FeaturesFile extends Disposable {
  *
  * @example Usage
  * ```ts ignore
- * import { readFeatures } from "./features_file.ts";
+ * import { readFeatures } from "./run_folder.ts";
  * using f = await readFeatures("out/features.npy");
  * const layer1 = await f.layer("layer1");
  * console.log(layer1.shape, f.targets.timestep, f.manifest?.model.sha256);

@@ -127,7 +127,7 @@ function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>): void {
  *
  * @example Usage
  * ```ts
- * import { pairMoments } from "./compare_metrics.ts";
+ * import { pairMoments } from "./similarity.ts";
  * const m = pairMoments(new Float32Array([1, 2, 3]), new Float32Array([1, 2, 4]));
  * console.log(m.sumDD, m.maxAbsD); // 1 1
  * ```
@@ -193,7 +193,7 @@ export function pairMoments(a: ArrayLike<number>, b: ArrayLike<number>): PairMom
  *
  * @example Usage
  * ```ts
- * import { mergePairMoments, pairMoments } from "./compare_metrics.ts";
+ * import { mergePairMoments, pairMoments } from "./similarity.ts";
  * const a = new Float32Array([1, 2, 3, 4]), b = new Float32Array([2, 2, 5, 3]);
  * const whole = pairMoments(a, b);
  * const merged = mergePairMoments([pairMoments(a.slice(0, 2), b.slice(0, 2)), pairMoments(a.slice(2), b.slice(2))]);
@@ -237,7 +237,7 @@ function clampUnit(v: number): number {
  *
  * @example Usage
  * ```ts
- * import { pairMetrics, pairMoments } from "./compare_metrics.ts";
+ * import { pairMetrics, pairMoments } from "./similarity.ts";
  * const a = new Float32Array([3, 4]);
  * const r = pairMetrics(pairMoments(a, a));
  * console.log(r.rel_l2, r.cosine, r.pearson); // 0 1 1
@@ -286,7 +286,7 @@ export function pairMetrics(m: PairMoments): PairMetrics {
  *
  * @example Usage
  * ```ts
- * import { relL2 } from "./compare_metrics.ts";
+ * import { relL2 } from "./similarity.ts";
  * console.log(relL2(new Float32Array([3, 4]), new Float32Array([3, 3]))); // 0.2
  * ```
  */
@@ -299,7 +299,7 @@ export function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number | null
  *
  * @example Usage
  * ```ts
- * import { cosineSimilarity } from "./compare_metrics.ts";
+ * import { cosineSimilarity } from "./similarity.ts";
  * console.log(cosineSimilarity(new Float32Array([1, 0]), new Float32Array([0, 2]))); // 0
  * ```
  */
@@ -312,7 +312,7 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
  *
  * @example Usage
  * ```ts
- * import { pearsonCorrelation } from "./compare_metrics.ts";
+ * import { pearsonCorrelation } from "./similarity.ts";
  * console.log(pearsonCorrelation(new Float32Array([1, 2, 3]), new Float32Array([2, 4, 6]))); // 1
  * ```
  */
@@ -325,7 +325,7 @@ export function pearsonCorrelation(a: ArrayLike<number>, b: ArrayLike<number>): 
  *
  * @example Usage
  * ```ts
- * import { maxAbsDiff } from "./compare_metrics.ts";
+ * import { maxAbsDiff } from "./similarity.ts";
  * console.log(maxAbsDiff(new Float32Array([1, 5]), new Float32Array([2, 2]))); // 3
  * ```
  */
@@ -338,7 +338,7 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number |
  *
  * @example Usage
  * ```ts
- * import { meanAbsDiff } from "./compare_metrics.ts";
+ * import { meanAbsDiff } from "./similarity.ts";
  * console.log(meanAbsDiff(new Float32Array([1, 5]), new Float32Array([2, 2]))); // 2
  * ```
  */
@@ -425,7 +425,7 @@ function gramFrobenius2(z: Float64Array, rows: number, p: number): number {
  *
  * @example Usage
  * ```ts
- * import { linearCkaDetailed } from "./compare_metrics.ts";
+ * import { linearCkaDetailed } from "./similarity.ts";
  * const x = new Float32Array([1, 2, 3, 4, 0, 1, 0, 1]); // 2 channels x 4 positions
  * console.log(linearCkaDetailed(x, x, { positions: 4 }).cka); // 1
  * ```
@@ -495,7 +495,7 @@ export function linearCkaDetailed(
  *
  * @example Usage
  * ```ts
- * import { linearCka } from "./compare_metrics.ts";
+ * import { linearCka } from "./similarity.ts";
  * const x = new Float32Array([1, 2, 3, 4, 0, 1, 0, 1]); // 2 channels x 4 positions
  * const y = new Float32Array([2, 4, 6, 8]); // 1 channel x 4 positions
  * console.log(linearCka(x, y, { positions: 4 }) !== null); // true

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SummaryStats } from "../analysis/stats.ts";
+import type { SummaryStats } from "../stats/moments.ts";
 
 /** Version of the manifest format; bump on incompatible changes. */
 export const MANIFEST_FORMAT_VERSION = 1;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { vegaConfig, type VegaSpec } from "./render.ts";
+import { vegaConfig, type VegaSpec } from "./vega_png.ts";
 
 /** A JSON-like Vega fragment. */
 export type VegaObject = Record<string, unknown>;

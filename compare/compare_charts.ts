@@ -6,15 +6,15 @@
  */
 
 import type { Comparison, LayerComparison, LayerMaps } from "./compare.ts";
-import { finiteRange } from "./colormap.ts";
-import { fixedMark, frameRect, imageMark, type VegaObject } from "./charts_common.ts";
+import { finiteRange } from "../render/colormap.ts";
+import { fixedMark, frameRect, imageMark, type VegaObject } from "../render/charts_common.ts";
 import {
   colorbarDataUrl,
   heatmapDataUrl,
   renderVegaPng,
   vegaConfig,
   type VegaSpec,
-} from "./render.ts";
+} from "../render/vega_png.ts";
 
 const COLOR_OK = "#4c78a8";
 const COLOR_OVER = "#f58518";

@@ -24,7 +24,7 @@ const esc = (s: string): string =>
     "&quot;",
   );
 
-import { colorbarDataUrl, heatmapDataUrl, renderSvgPng } from "./render.ts";
+import { colorbarDataUrl, heatmapDataUrl, renderSvgPng } from "./vega_png.ts";
 
 /**
  * Render a grid of one frame's channel maps as PNG bytes.

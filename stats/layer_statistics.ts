@@ -18,7 +18,7 @@ import {
   type RowIndex,
   type RowMoments,
   type SummaryStats,
-} from "./stats.ts";
+} from "./moments.ts";
 
 /** How a per-frame field shape maps onto channels and spatial maps. */
 export interface LayerGeometry {
@@ -39,7 +39,7 @@ export interface LayerGeometry {
  *
  * @example Usage
  * ```ts
- * import { layerGeometry } from "./analyze_stats.ts";
+ * import { layerGeometry } from "./layer_statistics.ts";
  * console.log(layerGeometry([64, 28, 28]).rowWidth); // 784
  * console.log(layerGeometry([512]).height); // 1
  * ```
@@ -160,7 +160,7 @@ export interface LayerStatisticsOptions {
  *
  * @example Usage
  * ```ts
- * import { quantileSorted } from "./analyze_stats.ts";
+ * import { quantileSorted } from "./layer_statistics.ts";
  * console.log(quantileSorted(new Float32Array([1, 2, 3, 4]), 0.5)); // 2.5
  * ```
  */
@@ -202,7 +202,7 @@ function upperBound(sorted: Float32Array, v: number): number {
  *
  * @example Usage
  * ```ts
- * import { histogram } from "./analyze_stats.ts";
+ * import { histogram } from "./layer_statistics.ts";
  * console.log(histogram(new Float32Array([0, 0, 1, 2]), 2, [0, 2]).counts); // [2, 2]
  * ```
  */
@@ -246,8 +246,8 @@ export function histogram(
  *
  * @example Usage
  * ```ts
- * import { computeLayerStatistics } from "./analyze_stats.ts";
- * import { reduceRows } from "./stats.ts";
+ * import { computeLayerStatistics } from "./layer_statistics.ts";
+ * import { reduceRows } from "./moments.ts";
  * const data = new Float32Array([0, 1, 2, 3, 0, 0, 0, 0]); // 1 frame, shape (2, 2, 2)
  * const s = computeLayerStatistics(data, reduceRows(data, 2, 4), { frames: 1, shape: [2, 2, 2] });
  * console.log(s.summary.mean, s.deadChannels); // 0.75 [1]

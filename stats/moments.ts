@@ -70,7 +70,7 @@ export interface ChannelStats {
  *
  * @example Usage
  * ```ts
- * import { reduceRows } from "./stats.ts";
+ * import { reduceRows } from "./moments.ts";
  * const m = reduceRows(new Float32Array([0, 1, 2, 3, NaN, 5]), 2, 3);
  * console.log(m.sum); // Float64Array [3, 8]
  * console.log(m.nonfinite); // Float64Array [0, 1]
@@ -152,7 +152,7 @@ export function emptyMoments(rows: number, width: number): RowMoments {
  *
  * @example Usage
  * ```ts
- * import { mergeMoments, reduceRows } from "./stats.ts";
+ * import { mergeMoments, reduceRows } from "./moments.ts";
  * const m = reduceRows(new Float32Array([0, 2, 4, 6]), 2, 2);
  * console.log(mergeMoments(m, [0, 1]).mean); // 3
  * ```
@@ -205,7 +205,7 @@ export interface RowIndex {
  *
  * @example Usage
  * ```ts
- * import { reduceRows, summarizeFrames } from "./stats.ts";
+ * import { reduceRows, summarizeFrames } from "./moments.ts";
  * const m = reduceRows(new Float32Array([1, 1, 3, 3]), 2, 2); // 1 frame x 2 channels
  * const idx = { frames: 1, channels: 2, rowOf: (f: number, c: number) => f * 2 + c };
  * console.log(summarizeFrames(m, idx, [0]).mean); // 2
@@ -226,7 +226,7 @@ export function summarizeFrames(
  *
  * @example Usage
  * ```ts
- * import { channelStatsOf, reduceRows } from "./stats.ts";
+ * import { channelStatsOf, reduceRows } from "./moments.ts";
  * const m = reduceRows(new Float32Array([0, 0, 3, 5]), 2, 2);
  * const idx = { frames: 1, channels: 2, rowOf: (f: number, c: number) => f * 2 + c };
  * console.log(channelStatsOf(m, idx, [0]).sparsity); // [1, 0]

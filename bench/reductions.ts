@@ -7,16 +7,16 @@
  * bytes per second (GB/s = 1e9 B/s). It also reports the bytes a statistics pass reads back
  * versus a full readback of the tensor.
  *
- * Run on its own: `deno run --allow-read shaders/bench_reductions.ts [--quick]`.
+ * Run on its own: `deno run --allow-read bench/reductions.ts [--quick]`.
  *
  * @module
  */
 
-import { reduceRows } from "../analysis/stats.ts";
-import { histogram, histogramEdges } from "../analysis/histogram.ts";
-import { spatialMaps } from "../analysis/spatial.ts";
-import { openGpu } from "./gpu_context.ts";
-import { GpuKernels } from "./gpu_kernels.ts";
+import { reduceRows } from "../stats/moments.ts";
+import { histogram, histogramEdges } from "../stats/histogram.ts";
+import { spatialMaps } from "../stats/spatial.ts";
+import { openGpu } from "../shaders/gpu_context.ts";
+import { GpuKernels } from "../shaders/gpu_kernels.ts";
 
 /** One measured kernel on one tensor. */
 export interface BenchRow {
@@ -86,7 +86,7 @@ async function timeIt(fn: () => unknown, minSeconds: number): Promise<number> {
  *
  * @example Usage
  * ```ts ignore
- * import { benchReductions } from "./bench_reductions.ts";
+ * import { benchReductions } from "./reductions.ts";
  * const report = await benchReductions({ shapes: [[4, 16, 28, 28]], minSeconds: 0.05 });
  * console.log(report.rows[0].cpuGBs, report.rows[0].gpuDeviceGBs);
  * ```
@@ -174,7 +174,7 @@ export async function benchReductions(options: BenchOptions = {}): Promise<Bench
  *
  * @example Usage
  * ```ts
- * import { formatBench } from "./bench_reductions.ts";
+ * import { formatBench } from "./reductions.ts";
  * console.log(formatBench({ adapter: null, fallbackAdapter: false, rows: [], readback: [] }));
  * ```
  */

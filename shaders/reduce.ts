@@ -15,19 +15,19 @@
  * @module
  */
 
-import { InspectorError } from "../inspector/errors.ts";
-import { reduceRows as cpuReduceRows, type RowMoments } from "./stats.ts";
-import { type Histogram, histogram as cpuHistogram } from "./histogram.ts";
-import { type SpatialMaps, spatialMaps as cpuSpatialMaps } from "./spatial.ts";
-import { type ColorizeOptions, colorizeRows } from "./colormap.ts";
-import { type GpuContext, openGpu } from "../shaders/gpu_context.ts";
-import { downloadTensor, GpuKernels, type GpuTensor } from "../shaders/gpu_kernels.ts";
+import { InspectorError } from "../core/errors.ts";
+import { reduceRows as cpuReduceRows, type RowMoments } from "../stats/moments.ts";
+import { type Histogram, histogram as cpuHistogram } from "../stats/histogram.ts";
+import { type SpatialMaps, spatialMaps as cpuSpatialMaps } from "../stats/spatial.ts";
+import { type ColorizeOptions, colorizeRows } from "../render/colormap.ts";
+import { type GpuContext, openGpu } from "./gpu_context.ts";
+import { downloadTensor, GpuKernels, type GpuTensor } from "./gpu_kernels.ts";
 
-export type { GpuTensor } from "../shaders/gpu_kernels.ts";
-export type { RowMoments } from "./stats.ts";
-export type { Histogram } from "./histogram.ts";
-export type { SpatialMaps } from "./spatial.ts";
-export type { ColorizeOptions } from "./colormap.ts";
+export type { GpuTensor } from "./gpu_kernels.ts";
+export type { RowMoments } from "../stats/moments.ts";
+export type { Histogram } from "../stats/histogram.ts";
+export type { SpatialMaps } from "../stats/spatial.ts";
+export type { ColorizeOptions } from "../render/colormap.ts";
 
 /** Where statistics may run: `on` (WebGPU, error without it), `off` (CPU), `auto`. */
 export type GpuMode = "on" | "off" | "auto";

@@ -14,8 +14,8 @@
  * @module
  */
 
-import { InspectorError } from "../inspector/errors.ts";
-import { type NpyField, shapeSize, StructuredNpyReader } from "../inspector/npy.ts";
+import { InspectorError } from "../core/errors.ts";
+import { type NpyField, shapeSize, StructuredNpyReader } from "../core/npy.ts";
 import {
   linearCkaDetailed,
   mergePairMoments,
@@ -23,7 +23,7 @@ import {
   pairMetrics,
   type PairMoments,
   pairMoments,
-} from "./compare_metrics.ts";
+} from "../stats/similarity.ts";
 import { renderComparisonFiles } from "./compare_charts.ts";
 
 /** A frame of a run: sample `batch` at `timestep`. */

@@ -13,7 +13,7 @@
 
 import { Buffer } from "node:buffer";
 import { crc32, deflateSync } from "node:zlib";
-import type { RgbaImage } from "../inspector/image_io.ts";
+import type { RgbaImage } from "../core/image.ts";
 
 export type { RgbaImage };
 

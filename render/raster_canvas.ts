@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { RgbaImage } from "../inspector/image_io.ts";
+import type { RgbaImage } from "../core/image.ts";
 
 export type { RgbaImage };
 

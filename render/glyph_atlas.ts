@@ -24,11 +24,11 @@
 import { Buffer } from "node:buffer";
 import { deflateSync, inflateSync } from "node:zlib";
 import { Resvg } from "@resvg/resvg-wasm";
-import type { RgbaImage } from "../inspector/image_io.ts";
+import type { RgbaImage } from "../core/image.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import type { Canvas, Rgb } from "./raster_canvas.ts";
 // render.ts pulls in Vega: load it only when a glyph atlas must be drawn at run time.
-const render = () => import("./render.ts");
+const render = () => import("./vega_png.ts");
 const FONT_FAMILY = "DejaVu Sans";
 
 /** Horizontal sub-pixel positions each glyph is pre-rendered at. */

@@ -36,7 +36,7 @@ let ready: Promise<{ fonts: Uint8Array[] }> | null = null;
  *
  * @example Usage
  * ```ts ignore
- * import { setRenderAssets } from "./render.ts";
+ * import { setRenderAssets } from "./vega_png.ts";
  * setRenderAssets({ wasm: embeddedWasm, fonts: [regularTtf, boldTtf] });
  * ```
  */
@@ -61,7 +61,7 @@ async function readPackageFile(specifier: string): Promise<Uint8Array> {
  *
  * @example Usage
  * ```ts ignore
- * import { loadRenderAssets } from "./render.ts";
+ * import { loadRenderAssets } from "./vega_png.ts";
  * const { wasm, fonts } = await loadRenderAssets();
  * ```
  */
@@ -125,7 +125,7 @@ export interface RenderOptions {
  *
  * @example Usage
  * ```ts
- * import { renderSvgPng } from "./render.ts";
+ * import { renderSvgPng } from "./vega_png.ts";
  * const png = await renderSvgPng(
  *   '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="20"><text y="15">hi</text></svg>',
  * );
@@ -166,7 +166,7 @@ export type VegaSpec = vega.Spec;
  *
  * @example Usage
  * ```ts
- * import { renderVegaSvg } from "./render.ts";
+ * import { renderVegaSvg } from "./vega_png.ts";
  * const svg = await renderVegaSvg({ width: 50, height: 20, marks: [] });
  * console.log(svg.startsWith("<svg")); // true
  * ```
@@ -192,7 +192,7 @@ export async function renderVegaSvg(spec: VegaSpec): Promise<string> {
  *
  * @example Usage
  * ```ts
- * import { renderVegaPng } from "./render.ts";
+ * import { renderVegaPng } from "./vega_png.ts";
  * const png = await renderVegaPng({
  *   width: 120,
  *   height: 60,
@@ -241,7 +241,7 @@ export function vegaConfig(): vega.Config {
  *
  * @example Usage
  * ```ts
- * import { upscaleNearest } from "./render.ts";
+ * import { upscaleNearest } from "./vega_png.ts";
  * const big = upscaleNearest(new Uint8Array([1, 2, 3, 4]), 1, 1, 3, 2);
  * console.log(big.length); // 3 * 2 * 4 = 24
  * ```
@@ -286,7 +286,7 @@ export interface DataUrlOptions {
  *
  * @example Usage
  * ```ts
- * import { rgbaDataUrl } from "./render.ts";
+ * import { rgbaDataUrl } from "./vega_png.ts";
  * const url = rgbaDataUrl(new Uint8Array(4 * 4 * 4).fill(128), 4, 4, { minPixels: 64 });
  * console.log(url.startsWith("data:image/png;base64,")); // true
  * ```
@@ -328,7 +328,7 @@ export interface HeatmapOptions {
  *
  * @example Usage
  * ```ts
- * import { heatmapDataUrl } from "./render.ts";
+ * import { heatmapDataUrl } from "./vega_png.ts";
  * const url = heatmapDataUrl(new Float32Array([0, 1, 2, 3]), [2, 2], { minPixels: 32 });
  * console.log(url.slice(0, 22)); // "data:image/png;base64,"
  * ```
@@ -351,7 +351,7 @@ export function heatmapDataUrl(
  *
  * @example Usage
  * ```ts
- * import { colorbarDataUrl } from "./render.ts";
+ * import { colorbarDataUrl } from "./vega_png.ts";
  * console.log(colorbarDataUrl("magma").startsWith("data:image/png")); // true
  * ```
  */

@@ -14,19 +14,21 @@
 
 import { cpuUsage } from "node:process";
 import { join } from "node:path";
-import { createSession, type EpChoice, type FeedTensor, type ModelSession } from "./runtime.ts";
-import { loadNativeOrt, probeGpu } from "./runtime.ts";
-import { parseOnnxModel, tapModel } from "./onnx_model.ts";
-import { buildStatsModel, selectionFeeds } from "./graph_stats.ts";
-import { resolveLayers } from "./layers.ts";
-import { DEFAULT_LAYERS } from "./inspector.ts";
-import { runInspect } from "./inspect.ts";
 import {
-  benchReductions,
-  type BenchReport as ReductionReport,
-} from "../shaders/bench_reductions.ts";
-import { InspectorError } from "./errors.ts";
-import { formatBytes } from "./batch_plan.ts";
+  createSession,
+  type EpChoice,
+  type FeedTensor,
+  type ModelSession,
+} from "../inspector/runtime.ts";
+import { loadNativeOrt, probeGpu } from "../inspector/runtime.ts";
+import { parseOnnxModel, tapModel } from "../inspector/onnx_model.ts";
+import { buildStatsModel, selectionFeeds } from "../inspector/graph_stats.ts";
+import { resolveLayers } from "../inspector/layers.ts";
+import { DEFAULT_LAYERS } from "../inspector/feature_map_inspector.ts";
+import { runInspect } from "../inspector/run_inspect.ts";
+import { benchReductions, type BenchReport as ReductionReport } from "./reductions.ts";
+import { InspectorError } from "../core/errors.ts";
+import { formatBytes } from "../inspector/batch_plan.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -110,7 +112,7 @@ export interface BackendBench {
   gpu_bytes_read: { tapped_forward: number; inspect: number | null };
 }
 
-/** Reduction kernels against the CPU reference (from `shaders/bench_reductions.ts`). */
+/** Reduction kernels against the CPU reference (from `bench/reductions.ts`). */
 export type ReductionBench = ReductionReport;
 
 /** Everything `deno task bench --json` prints. */
@@ -289,7 +291,7 @@ function manifestGpuBytes(manifest: Record<string, unknown>): number | null {
  *
  * @example Usage
  * ```ts ignore
- * import { runBench, formatBenchTable } from "./benchmark.ts";
+ * import { runBench, formatBenchTable } from "./inspect_bench.ts";
  * const report = await runBench({ runs: 3, bigSize: 0, onInfo: console.log });
  * console.log(formatBenchTable(report));
  * ```
@@ -348,7 +350,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         | "wasm"
         | "webgpu"
       )[]);
-    const { chooseBackend } = await import("./runtime.ts");
+    const { chooseBackend } = await import("../inspector/runtime.ts");
     const auto = await chooseBackend("auto");
     info(`auto picks ${auto.ep}: ${auto.reason}`);
 
@@ -588,7 +590,7 @@ const fx = (n: number | null) => (n === null ? "n/a" : `${n.toFixed(2)}x`);
  *
  * @example Usage
  * ```ts ignore
- * import { formatBenchTable, runBench } from "./benchmark.ts";
+ * import { formatBenchTable, runBench } from "./inspect_bench.ts";
  * console.log(formatBenchTable(await runBench({ bigSize: 0 })));
  * ```
  */
