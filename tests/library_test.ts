@@ -10,7 +10,7 @@ import { exists, ROOT, skip, tempDir } from "./helpers.ts";
 const FIXTURE = join(ROOT, "fixtures", "resnet18_video.onnx");
 
 function readmeExamples(): string[] {
-  const readme = Deno.readTextFileSync(join(ROOT, "README.md"));
+  const readme = Deno.readTextFileSync(join(ROOT, "docs", "library.md"));
   const section = readme.slice(
     readme.indexOf("<!-- section:library -->"),
     readme.indexOf("<!-- /section:library -->"),
