@@ -118,6 +118,7 @@ export { resolveDataset } from "./inspector/datasets.ts";
 export type { DatasetInfo } from "./inspector/datasets.ts";
 export { decodeImage } from "./inspector/image_io.ts";
 export { encodePng } from "./render/png.ts";
+export type { PngOptions } from "./render/png.ts";
 
 // Files
 export {

@@ -59,7 +59,6 @@ export type { ColormapName } from "./colormap.ts";
 export type { FeatureGridOptions };
 export { featureGridLayout, formatValue } from "./grid_layout.ts";
 export type { FeatureGridLayout } from "./grid_layout.ts";
-export { GRID_TEXT_STYLES };
 
 const DARK: Rgb = hexColor("#222");
 const MUTED: Rgb = hexColor("#555");
