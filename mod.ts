@@ -116,7 +116,9 @@ export type {
 } from "./inspector/clips.ts";
 export { resolveDataset } from "./inspector/datasets.ts";
 export type { DatasetInfo } from "./inspector/datasets.ts";
-export { decodeImage, encodePng } from "./inspector/image_io.ts";
+export { decodeImage } from "./inspector/image_io.ts";
+export { encodePng } from "./render/png.ts";
+export type { PngOptions } from "./render/png.ts";
 
 // Files
 export {

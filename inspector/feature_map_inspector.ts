@@ -63,7 +63,7 @@ import {
   manifestSummary,
   TOOL,
 } from "../core/manifest.ts";
-import { renderFeatureGridFast } from "../render/grid_raster.ts";
+import { renderFeatureGrid } from "../render/feature_grid.ts";
 import type { GazePoint } from "./clips.ts";
 
 /** The default layers, as in the original toolkit. */
@@ -949,7 +949,7 @@ export class FeatureMapInspector implements AsyncDisposable {
           for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
             const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
             const fold = l.resolved.folded ? ` (BN ${l.resolved.folded.join(", ")} folded in)` : "";
-            const png = await renderFeatureGridFast(l.frames[bi][ti], shape, {
+            const png = await renderFeatureGrid(l.frames[bi][ti], shape, {
               channels: options.numChannels ?? 16,
               gaze: options.gaze?.[bi]?.[ti],
               title: `${l.name}${fold} · batch ${b} · frame ${t}` +

@@ -1,9 +1,9 @@
 /**
- * Image decoding, PNG encoding and antialiased resizing for video frames.
+ * Image decoding and antialiased resizing for video frames (PNG encoding is
+ * `encodePng` in `render/png.ts`).
  *
  * - {@linkcode decodeImage} reads PNG (pngjs) and JPEG (jpeg-js) bytes, detected by their magic
  *   bytes rather than the file name, into 8-bit RGBA.
- * - {@linkcode encodePng} writes 8-bit RGBA pixels as a PNG file's bytes.
  * - {@linkcode resizeRgb} resizes the RGB channels to a new width and height with PIL's
  *   separable triangle ("bilinear") filter, antialiased when downscaling, into float CHW planes.
  *
@@ -67,8 +67,9 @@ export function detectImageFormat(bytes: Uint8Array): ImageFormat | null {
  *
  * @example Usage
  * ```ts
- * import { decodeImage, encodePng } from "./image_io.ts";
- * const png = encodePng(new Uint8Array([255, 0, 0, 255]), 1, 1);
+ * import { encodePng } from "../render/png.ts";
+ * import { decodeImage } from "./image_io.ts";
+ * const png = encodePng({ width: 1, height: 1, data: new Uint8Array([255, 0, 0, 255]) });
  * const img = decodeImage(png, { name: "red.png" });
  * console.log(img.width, img.height, img.data); // 1 1 Uint8Array [255, 0, 0, 255]
  * ```
@@ -112,46 +113,6 @@ function checked(img: RgbaImage, name: string): RgbaImage {
     );
   }
   return img;
-}
-
-/**
- * Encode 8-bit RGBA pixels as PNG file bytes (pngjs).
- *
- * Either `encodePng(rgba, width, height)` or `encodePng({ width, height, data })`.
- *
- * @example Usage
- * ```ts
- * import { encodePng } from "./image_io.ts";
- * const rgba = new Uint8Array(4 * 4 * 4).fill(255);
- * const png = encodePng(rgba, 4, 4);
- * console.log(png.subarray(1, 4)); // the "PNG" signature bytes
- * ```
- */
-export function encodePng(image: RgbaImage): Uint8Array;
-/** Encode `width * height` interleaved RGBA pixels as PNG file bytes. */
-export function encodePng(rgba: Uint8Array, width: number, height: number): Uint8Array;
-export function encodePng(
-  rgbaOrImage: Uint8Array | RgbaImage,
-  width?: number,
-  height?: number,
-): Uint8Array {
-  const img: RgbaImage = rgbaOrImage instanceof Uint8Array
-    ? { data: rgbaOrImage, width: width ?? 0, height: height ?? 0 }
-    : rgbaOrImage;
-  if (
-    !Number.isInteger(img.width) || !Number.isInteger(img.height) || img.width <= 0 ||
-    img.height <= 0 || img.data.length !== img.width * img.height * 4
-  ) {
-    throw new RangeError(
-      `encodePng: expected ${img.width}x${img.height}x4 = ${
-        img.width * img.height * 4
-      } RGBA bytes, got ${img.data.length}`,
-    );
-  }
-  const png = new PNG({ width: img.width, height: img.height });
-  png.data.set(img.data);
-  const out = PNG.sync.write(png);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** Options of {@linkcode resizeRgb}. */
@@ -350,8 +311,9 @@ export interface FrameTensorOptions {
  *
  * @example Usage
  * ```ts
- * import { encodePng, frameToTensor } from "./image_io.ts";
- * const png = encodePng(new Uint8Array(8 * 8 * 4).fill(255), 8, 8);
+ * import { encodePng } from "../render/png.ts";
+ * import { frameToTensor } from "./image_io.ts";
+ * const png = encodePng({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 4).fill(255) });
  * const t = frameToTensor(png, { size: 4, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
  * console.log(t.length, t[0]); // 48 1
  * ```

@@ -1,8 +1,8 @@
 /**
- * The text styles of the feature grid (`grid_raster.ts`) and where their pre-rendered glyphs
+ * The text styles of the feature grid (`feature_grid.ts`) and where their pre-rendered glyphs
  * live: `grid_glyphs.json`, generated with resvg by `scripts/grid_glyphs.ts` (see
  * {@linkcode GRID_GLYPHS_FILE}) and checked against a fresh resvg rendering by
- * `tests/grid_raster_test.ts`. Kept apart from `grid_raster.ts` so that the generator does not
+ * `tests/grid_raster_test.ts`. Kept apart from `feature_grid.ts` so that the generator does not
  * import the file it writes.
  *
  * @module

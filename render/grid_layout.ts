@@ -1,7 +1,7 @@
 /**
- * Layout of a feature grid (tile positions, sizes, text bands) and value formatting, shared by
- * the SVG renderer (`feature_grid.ts`) and the direct rasteriser (`grid_raster.ts`). No
- * rendering dependencies, so `inspect` does not load Vega.
+ * Layout of a feature grid (tile positions, sizes, text bands) and value formatting, used by the
+ * renderer (`feature_grid.ts`) and by tests that locate tiles in its PNGs. No rendering
+ * dependencies.
  *
  * @module
  */

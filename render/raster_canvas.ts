@@ -2,7 +2,7 @@
  * A tiny RGBA raster canvas for drawing figures directly in TypeScript (no SVG, no browser):
  * opaque background, alpha-blended axis-aligned rectangles with exact fractional coverage
  * (so thin strokes at half-pixel positions look like resvg's) and anti-aliased circle outlines.
- * Used by `grid_raster.ts` (which draws the map tiles itself); text comes from `glyph_atlas.ts`.
+ * Used by `feature_grid.ts` (which draws the map tiles itself); text comes from `glyph_atlas.ts`.
  *
  * Coordinates are device pixels (floats allowed); pixel `(x, y)` covers `[x, x+1) x [y, y+1)`.
  * Blending is plain sRGB-space "source over", the same arithmetic resvg uses.

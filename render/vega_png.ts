@@ -12,9 +12,9 @@
 
 import * as vega from "vega";
 import { initWasm, Resvg } from "@resvg/resvg-wasm";
-import { encodePng } from "../inspector/image_io.ts";
 import { colormap, type ColormapName, renderChannelTile } from "./colormap.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
+import { encodePng } from "./png.ts";
 
 /** The font family every chart uses. */
 export const FONT_FAMILY = "DejaVu Sans";
@@ -305,7 +305,8 @@ export function rgbaDataUrl(
     fx = fy = Math.max(1, Math.ceil((options.minPixels ?? 0) / Math.max(width, height)));
   }
   const big = fx > 1 || fy > 1 ? upscaleNearest(rgba, width, height, fx, fy) : rgba;
-  return "data:image/png;base64," + base64(encodePng(big, width * fx, height * fy));
+  return "data:image/png;base64," +
+    base64(encodePng({ data: big, width: width * fx, height: height * fy }));
 }
 
 /** Options of {@linkcode heatmapDataUrl}. */

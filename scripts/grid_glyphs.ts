@@ -1,7 +1,7 @@
 /**
  * `deno run --allow-read --allow-write --allow-env scripts/grid_glyphs.ts`: render the feature
  * grid's glyphs with resvg and write them to `render/grid_glyphs.json`, the atlas that
- * `renderFeatureGridFast` embeds so that `inspect` never starts resvg for text. Run it after
+ * `renderFeatureGrid` embeds so that `inspect` never starts resvg for text. Run it after
  * changing the grid's text styles, the fonts or resvg; `tests/grid_raster_test.ts` fails when
  * the file is out of date.
  *

@@ -24,7 +24,8 @@ import {
   IMAGENET_STD,
   resolveDataset,
 } from "../inspector/datasets.ts";
-import { encodePng, type RgbaImage } from "../inspector/image_io.ts";
+import type { RgbaImage } from "../inspector/image_io.ts";
+import { encodePng } from "../render/png.ts";
 import { InspectorError } from "../core/errors.ts";
 import { HAVE_REAL_FRAMES, haveNumpy, REAL_FRAMES } from "./helpers.ts";
 
@@ -79,9 +80,7 @@ async function makeDataset(
     const dir = join(root, name);
     await Deno.mkdir(dir, { recursive: true });
     for (const f of spec.frames) {
-      const bytes = f.jpeg
-        ? jpeg.encode(f.image, 90).data as Uint8Array
-        : encodePng(f.image.data, f.image.width, f.image.height);
+      const bytes = f.jpeg ? jpeg.encode(f.image, 90).data as Uint8Array : encodePng(f.image);
       await Deno.writeFile(join(dir, f.name), bytes);
     }
     if (spec.gaze !== undefined) await Deno.writeTextFile(join(dir, "gaze.csv"), spec.gaze);

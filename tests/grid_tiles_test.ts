@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderFeatureGridFast } from "../render/grid_raster.ts";
+import { renderFeatureGrid } from "../render/feature_grid.ts";
 import { featureGridLayout } from "../render/grid_layout.ts";
 import { colorizeRows } from "../render/colormap.ts";
 import { decodeImage } from "../inspector/image_io.ts";
@@ -14,7 +14,7 @@ async function checkEveryTilePixel(
   channels: number[],
 ): Promise<void> {
   const [, H, W] = shape;
-  const img = decodeImage(await renderFeatureGridFast(maps, shape, { channelIndices: channels }));
+  const img = decodeImage(await renderFeatureGrid(maps, shape, { channelIndices: channels }));
   const layout = featureGridLayout(shape, { channelIndices: channels });
   const f = layout.factor;
   channels.forEach((c, k) => {

@@ -8,12 +8,12 @@ import {
   axisWeights,
   decodeImage,
   detectImageFormat,
-  encodePng,
   frameToTensor,
   resizeRgb,
   type RgbaImage,
 } from "../inspector/image_io.ts";
 import { InspectorError } from "../core/errors.ts";
+import { encodePng } from "../render/png.ts";
 import { HAVE_REAL_FRAMES, haveNumpy, REAL_FRAMES } from "./helpers.ts";
 
 const HAS_NUMPY = haveNumpy();
@@ -60,15 +60,15 @@ async function python(script: string, args: string[]): Promise<string> {
 Deno.test("encodePng then decodeImage returns the exact pixels", () => {
   const w = 19, h = 7;
   const data = randomBytes(w * h * 4, 7);
-  const png = encodePng(data, w, h);
+  const png = encodePng({ width: w, height: h, data });
   assert.equal(detectImageFormat(png), "png");
   const back = decodeImage(png, { name: "x.png" });
   assert.equal(back.width, w);
   assert.equal(back.height, h);
   assert.deepEqual(back.data, data);
-  // Object form gives the same bytes.
+  // The same pixels give the same bytes.
   assert.deepEqual(encodePng({ width: w, height: h, data }), png);
-  assert.throws(() => encodePng(data, w + 1, h), RangeError);
+  assert.throws(() => encodePng({ width: w + 1, height: h, data }), RangeError);
 });
 
 const PY_PNG_READ = `
@@ -80,12 +80,13 @@ while pos < len(b):
     n, = struct.unpack('>I', b[pos:pos+4]); t = b[pos+4:pos+8]; d = b[pos+8:pos+8+n]; pos += 12 + n
     if t == b'IHDR': w, h, depth, ct = struct.unpack('>IIBB', d[:10])
     if t == b'IDAT': idat += d
-assert depth == 8 and ct == 6
-raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * 4)
-bpp, out, prev = 4, np.zeros((h, w * 4), np.int64), np.zeros(w * 4, np.int64)
+assert depth == 8 and ct in (2, 6)
+bpp = 4 if ct == 6 else 3
+raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * bpp)
+out, prev = np.zeros((h, w * bpp), np.int64), np.zeros(w * bpp, np.int64)
 for y in range(h):
-    f, line = raw[y, 0], raw[y, 1:].astype(np.int64); cur = np.zeros(w * 4, np.int64)
-    for i in range(w * 4):
+    f, line = raw[y, 0], raw[y, 1:].astype(np.int64); cur = np.zeros(w * bpp, np.int64)
+    for i in range(w * bpp):
         a = cur[i - bpp] if i >= bpp else 0; up = prev[i]; c = prev[i - bpp] if i >= bpp else 0
         if f == 0: p = 0
         elif f == 1: p = a
@@ -96,6 +97,8 @@ for y in range(h):
             p = a if (pa <= pb and pa <= pc) else (up if pb <= pc else c)
         cur[i] = (line[i] + p) & 255
     out[y] = cur; prev = cur
+out = out.reshape(h, w, bpp)
+if bpp == 3: out = np.concatenate([out, np.full((h, w, 1), 255, np.int64)], -1)
 sys.stdout.write(f"{w} {h} " + out.astype(np.uint8).tobytes().hex())
 `;
 
@@ -104,18 +107,22 @@ Deno.test({
   ignore: !HAS_NUMPY,
   fn: async () => {
     const w = 13, h = 9;
-    // A mix of smooth and noisy rows so that pngjs picks several filter types.
+    // A mix of smooth, repeated and noisy rows so that the encoder uses both its filters.
     const data = image(w, h, (x, y, c) => (y % 3 === 0 ? (x * 20 + c * 40) & 255 : 0));
     const noise = randomBytes(w * h * 4, 3);
     for (let i = 0; i < data.data.length; i++) if ((i >> 2) % 5 === 1) data.data[i] = noise[i];
+    // Opaque (written as RGB) and translucent (written as RGBA).
+    const opaque = { ...data, data: data.data.map((v, i) => i % 4 === 3 ? 255 : v) };
     const dir = await Deno.makeTempDir();
     try {
-      await Deno.writeFile(`${dir}/a.png`, encodePng(data));
-      const [pw, ph, hex] = (await python(PY_PNG_READ, [`${dir}/a.png`])).split(" ");
-      assert.equal(Number(pw), w);
-      assert.equal(Number(ph), h);
-      const bytes = Uint8Array.from(hex.match(/../g)!.map((s) => parseInt(s, 16)));
-      assert.deepEqual(bytes, data.data);
+      for (const img of [data, opaque]) {
+        await Deno.writeFile(`${dir}/a.png`, encodePng(img));
+        const [pw, ph, hex] = (await python(PY_PNG_READ, [`${dir}/a.png`])).split(" ");
+        assert.equal(Number(pw), w);
+        assert.equal(Number(ph), h);
+        const bytes = Uint8Array.from(hex.match(/../g)!.map((s) => parseInt(s, 16)));
+        assert.deepEqual(bytes, img.data);
+      }
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -201,7 +208,7 @@ Deno.test({
 });
 
 Deno.test("decodeImage rejects unknown, truncated and corrupt data naming the file", () => {
-  const png = encodePng(randomBytes(16 * 16 * 4, 5), 16, 16);
+  const png = encodePng({ width: 16, height: 16, data: randomBytes(16 * 16 * 4, 5) });
   const jpg = jpeg.encode(image(16, 16, (x) => x * 10), 90).data as Uint8Array;
   const cases: [Uint8Array, RegExp][] = [
     [new TextEncoder().encode("GIF89a not an image"), /clip\/f\.png.*not a PNG or JPEG/],
