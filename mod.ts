@@ -164,7 +164,8 @@ export { renderSvgPng, renderVegaPng } from "./render/vega_png.ts";
 
 // Types referenced by the API above
 export type { OutputSet } from "./core/atomic.ts";
-export type { ManifestChannels } from "./core/manifest.ts";
+export type { ManifestChannels, ReadManifestOptions } from "./core/manifest.ts";
+export type { ReadFeaturesOptions } from "./core/run_folder.ts";
 export type { NpyScalar, NumericArray } from "./core/npy.ts";
 export type { RowIndex } from "./stats/moments.ts";
 export type { GpuProbe, RunOptions, SessionStats } from "./inspector/runtime.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { AnalysisSummary } from "./analyze.ts";
+import type { AnalysisSummary } from "./_types.ts";
 
 const esc = (s: unknown): string =>
   String(s).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")

@@ -15,7 +15,10 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
-import { type NpyField, shapeSize, StructuredNpyReader } from "../core/npy.ts";
+import { shapeSize } from "../core/npy.ts";
+import { type FeaturesFile, readFeatures } from "../core/run_folder.ts";
+import { isGlob, matchesGlob } from "../core/glob.ts";
+import { OutputSet } from "../core/atomic.ts";
 import {
   linearCkaDetailed,
   mergePairMoments,
@@ -25,14 +28,29 @@ import {
   pairMoments,
 } from "../stats/similarity.ts";
 import { renderComparisonFiles } from "./compare_charts.ts";
+import type {
+  Comparability,
+  Comparison,
+  FramePair,
+  FrameRef,
+  FrameSide,
+  LayerComparison,
+  LayerMaps,
+  PerFrameMetrics,
+  RunInfo,
+} from "./_types.ts";
 
-/** A frame of a run: sample `batch` at `timestep`. */
-export interface FrameRef {
-  /** Batch index (a saved `batch_idx` value when the run has a manifest, else a grid row). */
-  batch: number;
-  /** Timestep (a saved `timestep` value when the run has a manifest, else a grid column). */
-  timestep: number;
-}
+export type {
+  Comparability,
+  Comparison,
+  FramePair,
+  FrameRef,
+  FrameSide,
+  LayerComparison,
+  LayerMaps,
+  PerFrameMetrics,
+  RunInfo,
+} from "./_types.ts";
 
 /** Options of {@linkcode compareFeatures}. */
 export interface CompareOptions {
@@ -59,172 +77,11 @@ export interface CompareOptions {
   onProgress?: (message: string) => void;
 }
 
-/** What is known about one run. */
-export interface RunInfo {
-  /** Path of the `.npy`. */
-  path: string;
-  /** Display name used in titles. */
-  name: string;
-  /** Path of the manifest read beside it, or null. */
-  manifest: string | null;
-  /** Model path from the manifest. */
-  model: string | null;
-  /** Model sha256 from the manifest. */
-  sha256: string | null;
-  /** Execution provider from the manifest. */
-  ep: string | null;
-  /** Record grid `(n_batch_idx, n_timestep)`. */
-  grid: [number, number];
-  /** Saved batch indices (grid rows when there is no manifest). */
-  batch_idx: number[];
-  /** Saved timesteps (grid columns when there is no manifest). */
-  timestep: number[];
-  /** Layers in network order. */
-  layers: string[];
-}
-
-/** One side of a frame pair. */
-export interface FrameSide {
-  /** Record index in the `.npy` (`b * n_timestep + t`). */
-  record: number;
-  /** Batch index (manifest value, else grid row). */
-  batch_idx: number;
-  /** Timestep (manifest value, else grid column). */
-  timestep: number;
-}
-
-/** A pair of frames compared with each other. */
-export interface FramePair {
-  /** Frame of A. */
-  a: FrameSide;
-  /** Frame of B. */
-  b: FrameSide;
-}
-
-/** Per-frame metric arrays, aligned with {@linkcode Comparison.frames}. */
-export interface PerFrameMetrics {
-  /** rel_l2 per frame pair. */
-  rel_l2: (number | null)[];
-  /** Cosine per frame pair. */
-  cosine: (number | null)[];
-  /** Pearson per frame pair. */
-  pearson: (number | null)[];
-  /** Linear CKA per frame pair. */
-  cka: (number | null)[];
-  /** Max absolute difference per frame pair. */
-  max_abs_diff: (number | null)[];
-  /** Mean absolute difference per frame pair. */
-  mean_abs_diff: (number | null)[];
-}
-
-/** How much of a layer could be compared. */
-export type Comparability = "full" | "cka_only" | "none";
-
-/** The comparison of one layer. */
-export interface LayerComparison {
-  /** Position in network order (0-based). */
-  index: number;
-  /** Per-frame shape in A. */
-  shape_a: number[];
-  /** Per-frame shape in B. */
-  shape_b: number[];
-  /** Stored dtype in A (e.g. `f4`). */
-  dtype_a: string;
-  /** Stored dtype in B. */
-  dtype_b: string;
-  /** `full` (same shape), `cka_only` (same positions, other channel count) or `none`. */
-  comparable: Comparability;
-  /** `||A-B|| / ||A||` over all paired frames. */
-  rel_l2: number | null;
-  /** Cosine similarity over all paired frames. */
-  cosine: number | null;
-  /** Pearson correlation over all paired frames. */
-  pearson: number | null;
-  /** Mean of the per-frame linear CKA values. */
-  cka: number | null;
-  /** Largest absolute difference over all paired frames. */
-  max_abs_diff: number | null;
-  /** Mean absolute difference over all paired frames. */
-  mean_abs_diff: number | null;
-  /** `||A||` over all paired frames. */
-  norm_a: number | null;
-  /** `||B||` over all paired frames. */
-  norm_b: number | null;
-  /** NaN/Inf values in A's paired frames. */
-  nonfinite_a: number;
-  /** NaN/Inf values in B's paired frames. */
-  nonfinite_b: number;
-  /** Values finite on one side only. */
-  nonfinite_mismatch: number;
-  /** Whether the layer counts as divergent (null when it cannot be judged). */
-  exceeds_tolerance: boolean | null;
-  /** Notes: undefined metrics, shape mismatch, non-finite values. */
-  notes: string[];
-  /** Metrics of every frame pair. */
-  per_frame: PerFrameMetrics;
-  /** File name of the layer's picture (null when not drawn). */
-  image: string | null;
-}
-
-/** The whole comparison, as written to `comparison.json`. */
-export interface Comparison {
-  /** Run A. */
-  a: RunInfo;
-  /** Run B. */
-  b: RunInfo;
-  /** Tolerance on `rel_l2`. */
-  tolerance: number;
-  /**
-   * How frames were paired: `records` (same grid), `targets` (shared batch/timestep values),
-   * `explicit` (`aFrame`/`bFrame`), `sweep` (one file, `aFrame` only: that frame against every
-   * timestep of its sample).
-   */
-  pairing: "records" | "targets" | "explicit" | "sweep";
-  /** The frame pairs, in order. */
-  frames: FramePair[];
-  /** Common layers in network order. */
-  layer_order: string[];
-  /** Per common layer. */
-  layers: Record<string, LayerComparison>;
-  /** Layers only run A holds. */
-  only_in_a: string[];
-  /** Layers only run B holds. */
-  only_in_b: string[];
-  /** First layer in network order whose difference exceeds the tolerance, or null. */
-  first_divergent: string | null;
-  /** Notes on the whole comparison (pairing, dtypes, ...). */
-  notes: string[];
-  /** Files written (names inside the save folder). */
-  files: string[];
-}
-
-/** Mean maps of one layer, for its picture. */
-export interface LayerMaps {
-  /** The layer. */
-  layer: string;
-  /** Map height. */
-  height: number;
-  /** Map width. */
-  width: number;
-  /** Mean over channels (and paired frames) of A. */
-  a: Float32Array;
-  /** Same for B (null when B's spatial size differs). */
-  b: Float32Array | null;
-  /** Mean over channels and frames of |A-B| (same shape), or |mean A - mean B| (other channel count). */
-  diff: Float32Array | null;
-  /** What `diff` is. */
-  diffKind: "mean_abs_diff" | "abs_diff_of_means" | null;
-  /** B's map when its spatial size differs from A's. */
-  bOwn: { height: number; width: number; map: Float32Array } | null;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Manifest and run info
 
 interface ManifestFacts {
   layers: string[] | null;
-  batch: number[] | null;
-  timestep: number[] | null;
   model: string | null;
   sha256: string | null;
   ep: string | null;
@@ -234,15 +91,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function numberList(v: unknown): number[] | null {
-  return Array.isArray(v) && v.every((x) => typeof x === "number") ? v as number[] : null;
-}
-
 function str(v: unknown): string | null {
   return typeof v === "string" && v.length ? v : null;
 }
 
-/** Read the facts compare needs from a manifest, tolerating missing parts. */
+/** The facts compare needs from a manifest (read by core), tolerating missing parts. */
 function manifestFacts(json: unknown): ManifestFacts {
   const m = isRecord(json) ? json : {};
   let layers: string[] | null = null;
@@ -253,13 +106,10 @@ function manifestFacts(json: unknown): ManifestFacts {
   } else if (isRecord(m.layers)) {
     layers = Object.keys(m.layers);
   }
-  const targets = isRecord(m.targets) ? m.targets : {};
   const model = isRecord(m.model) ? m.model : {};
   const backend = isRecord(m.backend) ? m.backend : {};
   return {
     layers,
-    batch: numberList(targets.batch_idx),
-    timestep: numberList(targets.timestep),
     model: str(model.path) ?? str(m.model),
     sha256: str(model.sha256),
     ep: str(backend.ep) ?? str(backend.executionProvider) ?? str(backend.name),
@@ -280,63 +130,36 @@ function parentName(path: string): string {
   return parts.length > 1 ? parts[parts.length - 2] : ".";
 }
 
-async function readManifest(
-  npyPath: string,
-): Promise<{ path: string; facts: ManifestFacts } | null> {
-  const path = npyPath.replace(/\.npy$/i, "") + ".json";
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
-    throw err;
-  }
-  try {
-    return { path, facts: manifestFacts(JSON.parse(text)) };
-  } catch {
-    throw new InspectorError(
-      `${path} is not valid JSON: fix or delete it (the .npy alone is enough for compare)`,
-    );
-  }
-}
-
-async function runInfo(
-  path: string,
-  reader: StructuredNpyReader,
-): Promise<{ info: RunInfo; targeted: boolean }> {
-  const shape = reader.header.shape;
+function runInfo(run: FeaturesFile): { info: RunInfo; targeted: boolean } {
+  const path = run.path;
+  const shape = run.recordShape;
   if (shape.length > 2) {
     throw new InspectorError(
       `${path} has record shape (${shape.join(", ")}); compare expects (n_batch_idx, n_timestep) ` +
         `as written by inspect`,
     );
   }
-  const grid: [number, number] = shape.length === 2
-    ? [shape[0], shape[1]]
-    : shape.length === 1
-    ? [1, shape[0]]
-    : [1, 1];
-  const man = await readManifest(path);
-  const f = man?.facts;
-  const fields = reader.fieldNames;
+  const grid = run.grid;
+  const f = run.manifest ? manifestFacts(run.manifest) : null;
+  const fields = run.layers;
   // Network order: manifest order of the fields it knows, then any others in file order.
   let layers = fields;
   if (f?.layers?.length) {
     const known = f.layers.filter((l) => fields.includes(l));
     layers = [...known, ...fields.filter((l) => !known.includes(l))];
   }
-  const targeted = !!(f?.batch && f.timestep && f.batch.length === grid[0] &&
-    f.timestep.length === grid[1]);
+  const targeted = run.targetsFromManifest;
   const info: RunInfo = {
     path,
     name: stemOf(path),
-    manifest: man?.path ?? null,
+    manifest: run.manifestPath,
     model: f?.model ?? null,
     sha256: f?.sha256 ?? null,
     ep: f?.ep ?? null,
-    grid,
-    batch_idx: targeted ? f!.batch! : Array.from({ length: grid[0] }, (_, i) => i),
-    timestep: targeted ? f!.timestep! : Array.from({ length: grid[1] }, (_, i) => i),
+    grid: [grid[0], grid[1]],
+    // Positions for both axes unless the manifest labels both.
+    batch_idx: targeted ? run.targets.batchIdx : Array.from({ length: grid[0] }, (_, i) => i),
+    timestep: targeted ? run.targets.timestep : Array.from({ length: grid[1] }, (_, i) => i),
     layers,
   };
   return { info, targeted };
@@ -508,9 +331,13 @@ function pairFrames(
 // ---------------------------------------------------------------------------------------------
 // Layer selection
 
-function globToRegExp(glob: string): RegExp {
-  const esc = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${esc}$`);
+/**
+ * Whether layer `name` is selected by `pattern`: a plain name selects that layer only; a glob
+ * matches as in `inspect --layers` (`core/glob.ts`: `layer1.*` is `layer1.0`, `layer1.1`, and
+ * also `backbone.layer1.0`, but not `layer1.0.conv1`; `/...` patterns match whole tensor names).
+ */
+function selects(pattern: string, name: string): boolean {
+  return isGlob(pattern) ? matchesGlob(name, pattern) : name === pattern;
 }
 
 function selectLayers(
@@ -525,16 +352,14 @@ function selectLayers(
       r.length
     );
     for (const p of patterns) {
-      const re = globToRegExp(p);
-      if (!a.layers.some((l) => re.test(l)) && !b.layers.some((l) => re.test(l))) {
+      if (!a.layers.some((l) => selects(p, l)) && !b.layers.some((l) => selects(p, l))) {
         const all = [...new Set([...a.layers, ...b.layers])];
         throw new InspectorError(
           `--layers '${p}' is in neither run; they hold: ${all.join(", ")}`,
         );
       }
     }
-    const res = patterns.map(globToRegExp);
-    keep = (name) => res.some((re) => re.test(name));
+    keep = (name) => patterns.some((p) => selects(p, name));
   }
   // Network order: A's order, then B-only layers placed after their predecessor in B.
   const common = a.layers.filter((l) => inB.has(l) && keep(l));
@@ -572,12 +397,12 @@ function shapeText(s: readonly number[]): string {
 async function compareLayer(
   name: string,
   index: number,
-  ra: StructuredNpyReader,
-  rb: StructuredNpyReader,
+  ra: FeaturesFile,
+  rb: FeaturesFile,
   pairs: FramePair[],
   tolerance: number,
 ): Promise<{ result: LayerComparison; maps: LayerMaps | null }> {
-  const fa: NpyField = ra.field(name), fb: NpyField = rb.field(name);
+  const fa = ra.field(name), fb = rb.field(name);
   const sameShape = fa.shape.length === fb.shape.length &&
     fa.shape.every((d, i) => d === fb.shape[i]);
   const ga = spatialOf(fa.shape), gb = spatialOf(fb.shape);
@@ -615,8 +440,8 @@ async function compareLayer(
   const mapD = sameShape ? new Float64Array(hwA) : null;
   let nonfA = 0, nonfB = 0;
   for (const pair of pairs) {
-    const a = await ra.readField(name, pair.a.record);
-    const b = await rb.readField(name, pair.b.record);
+    const a = await ra.readRecord(name, pair.a.record);
+    const b = await rb.readRecord(name, pair.b.record);
     if (drawable) {
       channelMean(a, ga.channels, hwA, mapA);
       channelMean(b, gb.channels, hwB, mapB);
@@ -765,10 +590,11 @@ export async function compareFeatures(
     throw new InspectorError(`--tolerance ${tolerance} is not a non-negative number, e.g. 1e-3`);
   }
   const progress = options.onProgress ?? (() => {});
-  using ra = await StructuredNpyReader.open(aPath);
-  using rb = await StructuredNpyReader.open(bPath);
-  const a = await runInfo(aPath, ra);
-  const b = await runInfo(bPath, rb);
+  // A broken manifest is ignored with a warning (core/manifest.ts): to onProgress, else stderr.
+  using ra = await readFeatures(aPath, { onWarning: options.onProgress });
+  using rb = await readFeatures(bPath, { onWarning: options.onProgress });
+  const a = runInfo(ra);
+  const b = runInfo(rb);
   const { common, onlyA, onlyB } = selectLayers(a.info, b.info, options.layers);
   if (!common.length) {
     throw new InspectorError(
@@ -812,7 +638,14 @@ export async function compareFeatures(
   const files = await renderComparisonFiles(cmp, maps, { onProgress: progress });
   cmp.files = ["comparison.json", ...files.keys()];
   files.set("comparison.json", new TextEncoder().encode(readableJson(cmp) + "\n"));
-  await writeAllAtomic(saveDir, files);
+  const out = await OutputSet.open(saveDir);
+  try {
+    for (const [name, bytes] of files) await out.writeFile(name, bytes);
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
   return cmp;
 }
 
@@ -845,35 +678,4 @@ function readableJson(value: unknown, indent = ""): string {
   return `{\n${
     entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${readableJson(v, inner)}`).join(",\n")
   }\n${indent}}`;
-}
-
-/** Write every file under a temporary name first, then rename them all into place. */
-async function writeAllAtomic(dir: string, files: Map<string, Uint8Array>): Promise<void> {
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new InspectorError(`--save_dir ${dir} exists and is not a folder: pick another path`);
-    }
-    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-      throw err;
-    }
-    throw new InspectorError(`cannot create --save_dir ${dir}: ${(err as Error).message}`);
-  }
-  const temps: [string, string][] = [];
-  try {
-    for (const [name, bytes] of files) {
-      const final = `${dir}/${name}`;
-      const tmp = `${dir}/.${name}.${Deno.pid}.tmp`;
-      temps.push([tmp, final]);
-      await Deno.writeFile(tmp, bytes);
-    }
-  } catch (err) {
-    for (const [tmp] of temps) await Deno.remove(tmp).catch(() => {});
-    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-      throw err;
-    }
-    throw new InspectorError(`cannot write into --save_dir ${dir}: ${(err as Error).message}`);
-  }
-  for (const [tmp, final] of temps) await Deno.rename(tmp, final);
 }

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { Comparison, LayerComparison, LayerMaps } from "./compare.ts";
+import type { Comparison, LayerComparison, LayerMaps } from "./_types.ts";
+import { layerFileStem } from "../core/file_stem.ts";
 import { finiteRange } from "../render/colormap.ts";
 import { fixedMark, frameRect, imageMark, type VegaObject } from "../render/charts_common.ts";
 import {
@@ -37,20 +38,6 @@ export function formatMetric(v: number | null | undefined): string {
   const a = Math.abs(v);
   if (a < 1e-3 || a >= 1e5) return v.toExponential(2).replace("e-0", "e-").replace("e+0", "e+");
   return String(Number(v.toPrecision(4)));
-}
-
-/**
- * A file-name-safe version of a layer name.
- *
- * @example Usage
- * ```ts
- * import { layerFileName } from "./compare_charts.ts";
- * console.log(layerFileName("/backbone/layer1/Relu")); // backbone_layer1_Relu
- * ```
- */
-export function layerFileName(layer: string): string {
-  const s = layer.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[_.]+|_+$/g, "");
-  return s.length ? s : "layer";
 }
 
 /** Powers of ten from `lo` to `hi` (every other decade when the range is wide). */
@@ -732,8 +719,9 @@ export async function renderComparisonFiles(
   for (const layer of cmp.layer_order) {
     const m = maps.get(layer);
     if (!m) continue;
-    let name = `comparison_${layerFileName(layer)}.png`;
-    for (let k = 2; used.has(name); k++) name = `comparison_${layerFileName(layer)}_${k}.png`;
+    const stem = layerFileStem(layer);
+    let name = `comparison_${stem}.png`;
+    for (let k = 2; used.has(name); k++) name = `comparison_${stem}_${k}.png`;
     used.add(name);
     cmp.layers[layer].image = name;
     onProgress(`rendering ${name}`);

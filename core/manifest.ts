@@ -149,22 +149,63 @@ export function manifestSummary(s: SummaryStats): ManifestSummary {
   };
 }
 
+/** Options of {@linkcode readManifest}. */
+export interface ReadManifestOptions {
+  /** Where the one-line warning about a broken manifest goes (default `console.warn`). */
+  onWarning?: (message: string) => void;
+}
+
 /**
- * Read a manifest written by `inspect` (returns null when the file does not exist).
+ * Read a manifest written by `inspect`. The one behaviour of every reader of runs
+ * (`readFeatures`, and so `analyze` and `compare`), since the `.npy` alone is a complete run:
+ *
+ * - **missing** file: `null`, silently;
+ * - **broken** file (unreadable, not JSON, or JSON that is not an object): `null` and one warning,
+ *   `ignoring manifest <path>: <why>; fix or delete it`, through `options.onWarning`; the run is
+ *   then read as a `.npy` alone (positions instead of saved batch indices and timesteps);
+ * - **foreign** file (a JSON object that is not, or not wholly, an inspect manifest): returned as
+ *   it is. Readers check every field they use and treat a missing or ill-typed one as absent.
+ *
+ * (Before, `analyze` warned and went on, `compare` stopped with an error and this function
+ * returned `null` silently; no test asserted either.)
  *
  * @example Usage
- * ```ts ignore
+ * ```ts
  * import { readManifest } from "./manifest.ts";
- * const m = await readManifest("out/features.json");
- * console.log(m?.layers.map((l) => l.name));
+ * import assert from "node:assert/strict";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(await readManifest(`${dir}/features.json`), null); // missing
+ * await Deno.writeTextFile(`${dir}/features.json`, "{ not json");
+ * const warnings: string[] = [];
+ * assert.equal(await readManifest(`${dir}/features.json`, { onWarning: (m) => warnings.push(m) }), null);
+ * assert.match(warnings[0], /^ignoring manifest .*features\.json: not valid JSON/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function readManifest(path: string): Promise<Manifest | null> {
+export async function readManifest(
+  path: string,
+  options: ReadManifestOptions = {},
+): Promise<Manifest | null> {
+  const warn = options.onWarning ?? ((m: string) => console.warn(m));
+  const firstLine = (err: unknown): string => String((err as Error)?.message ?? err).split("\n")[0];
+  let text: string;
   try {
-    return JSON.parse(await Deno.readTextFile(path)) as Manifest;
+    text = await Deno.readTextFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
-    if (err instanceof SyntaxError) return null;
-    throw err;
+    warn(`ignoring manifest ${path}: cannot read it (${firstLine(err)}); fix or delete it`);
+    return null;
   }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    warn(`ignoring manifest ${path}: not valid JSON (${firstLine(err)}); fix or delete it`);
+    return null;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    warn(`ignoring manifest ${path}: not a JSON object; fix or delete it`);
+    return null;
+  }
+  return json as Manifest;
 }

@@ -236,9 +236,12 @@ interface TensorState {
   frames: Float32Array[][];
 }
 
-/** File-name-safe form of a layer name. */
+// Kept beside the function so that this change stays one hunk (move it up with the imports).
+import { layerFileStem } from "../core/file_stem.ts";
+
+/** File-name-safe form of a layer name: the one rule of `core/file_stem.ts`. */
 export function safeFileName(name: string): string {
-  return name.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "_");
+  return layerFileStem(name);
 }
 
 /**

@@ -7,7 +7,8 @@
  *   a name matching several scopes picks the shallowest, and reports a tie as ambiguous;
  * - a BatchNorm that the exporter folded into the preceding Conv (`bn1`) resolves to that Conv's
  *   output, and the Conv itself (`conv1`) is flagged `folded: ["bn1"]`;
- * - glob patterns (`layer*`, `layer1.*`, `**.relu`) expand to every matching module;
+ * - glob patterns (`layer*`, `layer1.*`, `**.relu`) expand to every matching module, and
+ *   `/`-patterns to every matching tensor (the rule of `core/glob.ts`, shared with compare);
  * - raw tensor and node names are used as they are;
  * - a name that resolves to nothing is reported with its closest candidates.
  *
@@ -15,6 +16,7 @@
  */
 
 import type { GraphNode, OnnxGraph } from "./onnx_model.ts";
+import { globToRegExp, isGlob } from "../core/glob.ts";
 
 /** A layer to tap. */
 export interface ResolvedLayer {
@@ -123,31 +125,6 @@ function matchesSuffix(path: string, parts: readonly string[]): boolean {
     if (p[p.length - k] !== parts[parts.length - k]) return false;
   }
   return true;
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = "";
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === "*" && glob[i + 1] === "*") {
-      re += ".*";
-      i++;
-    } else if (c === "*") re += "[^.]*";
-    else if (c === "?") re += "[^.]";
-    else if (c === "[") {
-      const end = glob.indexOf("]", i);
-      if (end < 0) re += "\\[";
-      else {
-        re += glob.slice(i, end + 1).replace(/^\[!/, "[^");
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");
-  }
-  return new RegExp(`(^|\\.)${re}$`);
-}
-
-function isGlob(s: string): boolean {
-  return /[*?[]/.test(s);
 }
 
 /** Levenshtein distance, for "did you mean". */
@@ -338,13 +315,8 @@ export function resolveLayers(
     }
     // 3. glob
     if (isGlob(request)) {
+      const re = globToRegExp(request);
       if (request.startsWith("/")) {
-        const re = new RegExp(
-          "^" + request.replace(/[.+^${}()|\\]/g, "\\$&").replaceAll("*", ".*").replaceAll(
-            "?",
-            ".",
-          ) + "$",
-        );
         const hits = graph.nodes.flatMap((n) => n.outputs.filter((o) => o && re.test(o)));
         if (hits.length === 0) {
           unresolved.push({ request, reason: "no tensor matches this pattern", candidates: [] });
@@ -352,7 +324,6 @@ export function resolveLayers(
         for (const t of hits) addTensor(t, request);
         continue;
       }
-      const re = globToRegExp(request);
       const hits = modules.filter((m) => re.test(m.path));
       if (hits.length === 0) {
         unresolved.push({

@@ -1,0 +1,34 @@
+/**
+ * The one rule that turns a layer name into the stem of the files drawn for it: inspect's
+ * `<stem>_b<b>_t<t>.png`, analyze's `<stem>_distribution.png` (and `_channel_stats`,
+ * `_spatial_patterns`), compare's `comparison_<stem>.png`.
+ *
+ * Rule: every run of characters outside `A-Z a-z 0-9 . _ -` becomes one `_`; leading `.` and `_`
+ * are dropped (no hidden files, no `_` left by a leading `/`); a name with nothing left is
+ * `layer`. Module names (`conv1`, `layer1`, `layer2.1`) stay as they are, and ONNX tensor paths
+ * lose their leading slash: `/backbone/layer1/Relu_output_0` -> `backbone_layer1_Relu_output_0`.
+ *
+ * Earlier the three commands had their own rules, equal on such names; on exotic ones this rule
+ * is analyze's: inspect used to keep a leading `_` or `.` (`_x` -> `_x`, now `x`) and wrote an
+ * empty stem for an empty name (now `layer`); compare used to drop trailing `_` too (`out:` ->
+ * `out`, now `out_`).
+ *
+ * @module
+ */
+
+/**
+ * File-name stem of a layer name (see the module doc for the rule).
+ *
+ * @example Usage
+ * ```ts
+ * import { layerFileStem } from "./file_stem.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(layerFileStem("layer2.1"), "layer2.1");
+ * assert.equal(layerFileStem("/backbone/layer1/Relu"), "backbone_layer1_Relu");
+ * assert.equal(layerFileStem("onnx::Conv_12"), "onnx_Conv_12");
+ * assert.equal(layerFileStem("///"), "layer");
+ * ```
+ */
+export function layerFileStem(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "") || "layer";
+}
