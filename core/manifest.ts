@@ -5,15 +5,16 @@
  * @module
  */
 
-import type { SummaryStats } from "../stats/moments.ts";
-
 /** Version of the manifest format; bump on incompatible changes. */
 export const MANIFEST_FORMAT_VERSION = 1;
 
 /** Tool name and version written into manifests. */
 export const TOOL = { name: "feature-inspector", version: "0.1.0" } as const;
 
-/** Summary statistics as written to the manifest (no `count`, non-finite numbers as null). */
+/**
+ * Summary statistics as written to the manifest (no `count`, non-finite numbers as null); the
+ * conversion is `stats/manifest_summary.ts`, driven by `stats/descriptors.ts`.
+ */
 export interface ManifestSummary {
   /** Mean of the finite values. */
   mean: number | null;
@@ -124,29 +125,6 @@ export interface Manifest {
   warnings: string[];
   /** Other files written. */
   files: string[];
-}
-
-const num = (v: number): number | null => (Number.isFinite(v) ? v : null);
-
-/**
- * Convert summary statistics for JSON (non-finite numbers become null).
- *
- * @example Usage
- * ```ts
- * import { manifestSummary } from "./manifest.ts";
- * const s = manifestSummary({ mean: 1, std: 0, min: 1, max: 1, sparsity: 0, nonfinite: 0, count: 4 });
- * console.log(s.mean); // 1
- * ```
- */
-export function manifestSummary(s: SummaryStats): ManifestSummary {
-  return {
-    mean: num(s.mean),
-    std: num(s.std),
-    min: num(s.min),
-    max: num(s.max),
-    sparsity: s.sparsity,
-    nonfinite: s.nonfinite,
-  };
 }
 
 /** Options of {@linkcode readManifest}. */

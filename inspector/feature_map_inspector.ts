@@ -38,6 +38,7 @@ import {
 import {
   type ChannelStats,
   channelStatsOf,
+  copyRun,
   emptyMoments,
   type RowMoments,
   summarizeFrames,
@@ -60,9 +61,9 @@ import {
   type Manifest,
   MANIFEST_FORMAT_VERSION,
   type ManifestLayer,
-  manifestSummary,
   TOOL,
 } from "../core/manifest.ts";
+import { manifestChannels, manifestSummary } from "../stats/manifest_summary.ts";
 import { renderFeatureGrid } from "../render/feature_grid.ts";
 import type { GazePoint } from "./clips.ts";
 
@@ -193,12 +194,7 @@ function toIndexSpec(
 
 /** Copy the moments of run `from` of `src` into run `to` of `dst`. */
 function copyMoment(src: RowMoments, from: number, dst: RowMoments, to: number): void {
-  dst.sum[to] = src.sum[from];
-  dst.m2[to] = src.m2[from];
-  dst.min[to] = src.min[from];
-  dst.max[to] = src.max[from];
-  dst.zeros[to] = src.zeros[from];
-  dst.nonfinite[to] = src.nonfinite[from];
+  copyRun(src, from, dst, to);
 }
 
 /** The layout of the whole batch, from the layout of one forward pass over part of it. */
@@ -827,12 +823,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       notes: l.resolved.notes,
       node_index: this.graph.nodes.findIndex((n) => n.name === l.resolved.node),
       stats: manifestSummary(l.stats.summary),
-      channels: {
-        mean: l.stats.channels.mean.map((v) => (Number.isFinite(v) ? v : null)),
-        std: l.stats.channels.std.map((v) => (Number.isFinite(v) ? v : null)),
-        max: l.stats.channels.max.map((v) => (Number.isFinite(v) ? v : null)),
-        sparsity: l.stats.channels.sparsity,
-      },
+      channels: manifestChannels(l.stats.channels),
       per_frame: l.stats.perFrame.map((row) => row.map(manifestSummary)),
     }));
     return {

@@ -32,6 +32,7 @@ import onnxproto from "onnx-proto";
 import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
 import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
+import { ACCUMULATOR_NAMES, type AccumulatorName } from "../stats/descriptors.ts";
 import { emptyMoments, type RowMoments } from "../stats/moments.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -61,21 +62,138 @@ export interface InGraphTap {
   /** The gathered frames or clips (the tensor's own element type). */
   frames: string;
   /** Per-row statistics (absent when built with `statistics: false`). */
-  stats: {
-    /** Row sums (double). */
-    sum: string;
-    /** Row means as float32: the centre `m2` was taken about. */
-    mean: string;
-    /** Sums of squared deviations from `mean` (double). */
-    m2: string;
-    /** Row minima. */
-    min: string;
-    /** Row maxima. */
-    max: string;
-    /** Counts of exact zeros. */
-    zeros: string;
-  } | null;
+  stats: InGraphStats | null;
 }
+
+/** The per-row statistics outputs of one tapped tensor (output names). */
+export interface InGraphStats {
+  /** Row sums (double). */
+  sum: string;
+  /** Row means as float32: the centre `m2` was taken about. */
+  mean: string;
+  /** Sums of squared deviations from `mean` (double). */
+  m2: string;
+  /** Row minima. */
+  min: string;
+  /** Row maxima. */
+  max: string;
+  /** Counts of exact zeros. */
+  zeros: string;
+}
+
+/** What the in-graph builder of one accumulator works with (one tapped tensor). */
+interface TapGraph {
+  /** Name prefix of this tap's nodes. */
+  p: string;
+  /** The tensor as float32, viewed as `(rows, width / W, W)`. */
+  x: string;
+  /** `[width]`, int64. */
+  width: string;
+  /** `[W]`, int64. */
+  w: string;
+  /** Add a node; returns its output. */
+  node(op: string, inputs: string[], out: string, attrs?: Attr[]): string;
+  /** Add a Reduce* node over `axes` (attribute or input, as the opset wants). */
+  reduce(op: string, x: string, out: string, axes: number[], keep: 0 | 1): string;
+  /** Cast to double. */
+  toDouble(v: string): string;
+  /** The outputs added so far. */
+  out: Partial<InGraphStats>;
+}
+
+/** The per-row values read back from the in-graph outputs. */
+type InGraphRows = Record<keyof InGraphStats, ArrayLike<number>>;
+
+/** How one accumulator of `RowMoments` is computed in the graph and read back per row. */
+interface InGraphAccumulator {
+  /** Add the nodes and outputs computing it (in table order: later ones may use earlier outputs). */
+  build?(g: TapGraph): void;
+  /** Its value for row `r`. */
+  read(o: InGraphRows, r: number, width: number): number;
+  /** Whether a non-finite output means the row cannot be trusted (the host falls back). */
+  checkFinite: boolean;
+}
+
+/**
+ * The in-graph version of every accumulator (`stats/descriptors.ts` `ACCUMULATORS`), in the order
+ * the nodes are added.
+ */
+const IN_GRAPH: { readonly [K in AccumulatorName]: InGraphAccumulator } = {
+  sum: {
+    build(g) {
+      const { p, node, reduce } = g;
+      const sum = reduce(
+        "ReduceSum",
+        g.toDouble(reduce("ReduceSum", g.x, `${p}sum_w`, [2], 0)),
+        `${p}sum`,
+        [1],
+        0,
+      );
+      const widthD = node("Cast", [g.width], `${p}width_f64`, [int("to", DOUBLE)]);
+      const mean = node("Cast", [node("Div", [sum, widthD], `${p}mean_f64`)], `${p}mean`, [
+        int("to", FLOAT),
+      ]);
+      g.out.sum = sum;
+      g.out.mean = mean;
+    },
+    read: (o, r) => o.sum[r],
+    checkFinite: true,
+  },
+  m2: {
+    build(g) {
+      const { p, node, reduce } = g;
+      const mean3 = node("Reshape", [g.out.mean!, `${P}col3`], `${p}mean3`);
+      const dev = node("Sub", [g.x, mean3], `${p}dev`);
+      g.out.m2 = reduce(
+        "ReduceSum",
+        g.toDouble(reduce("ReduceSumSquare", dev, `${p}m2_w`, [2], 0)),
+        `${p}m2`,
+        [1],
+        0,
+      );
+    },
+    // m2 was taken about the float32 mean c: sum((x - c)^2) = m2 + width * (mean - c)^2.
+    read: (o, r, width) => {
+      const d = o.sum[r] / width - o.mean[r];
+      return Math.max(0, o.m2[r] - width * d * d);
+    },
+    checkFinite: true,
+  },
+  min: {
+    build: (g) => void (g.out.min = g.reduce("ReduceMin", g.x, `${g.p}min`, [1, 2], 0)),
+    read: (o, r) => o.min[r],
+    checkFinite: true,
+  },
+  max: {
+    build: (g) => void (g.out.max = g.reduce("ReduceMax", g.x, `${g.p}max`, [1, 2], 0)),
+    read: (o, r) => o.max[r],
+    checkFinite: true,
+  },
+  zeros: {
+    build(g) {
+      const { p, node } = g;
+      const flags = node("Equal", [g.x, `${P}f0`], `${p}is_zero`);
+      const isZero = node("Cast", [flags], `${p}is_zero_u8`, [int("to", UINT8)]);
+      // Zeros are counted on 1-byte flags with an integer matrix product (flags x ones(W)): a
+      // third of the memory traffic of casting the flags to float32 and summing those.
+      const onesShape = node("Concat", [g.w, `${P}one`], `${p}ones_shape`, [int("axis", 0)]);
+      const ones = node("Expand", [`${P}u8one`, onesShape], `${p}ones`);
+      const counts = node("MatMulInteger", [isZero, ones], `${p}zero_counts`);
+      g.out.zeros = g.reduce(
+        "ReduceSum",
+        node("Cast", [counts], `${p}zero_counts_f`, [int("to", FLOAT)]),
+        `${p}zeros`,
+        [1, 2],
+        0,
+      );
+    },
+    read: (o, r) => o.zeros[r],
+    checkFinite: false,
+  },
+  // Not computed in the graph: a row with NaN/Inf has a non-finite sum, m2, min or max, and the
+  // host then reduces the full tensor instead.
+  nonfinite: { read: () => 0, checkFinite: false },
+};
 
 /** A model with in-graph taps. */
 export interface StatsModel {
@@ -196,49 +314,9 @@ export function buildStatsModel(
       int("to", FLOAT),
     ]);
     const toDouble = (v: string) => node("Cast", [v], `${v}_f64`, [int("to", DOUBLE)]);
-    const sum = reduce(
-      "ReduceSum",
-      toDouble(reduce("ReduceSum", x, `${p}sum_w`, [2], 0)),
-      `${p}sum`,
-      [1],
-      0,
-    );
-    const widthD = node("Cast", [width], `${p}width_f64`, [int("to", DOUBLE)]);
-    const mean = node("Cast", [node("Div", [sum, widthD], `${p}mean_f64`)], `${p}mean`, [
-      int("to", FLOAT),
-    ]);
-    const mean3 = node("Reshape", [mean, `${P}col3`], `${p}mean3`);
-    const dev = node("Sub", [x, mean3], `${p}dev`);
-    const m2 = reduce(
-      "ReduceSum",
-      toDouble(reduce("ReduceSumSquare", dev, `${p}m2_w`, [2], 0)),
-      `${p}m2`,
-      [1],
-      0,
-    );
-    const min = reduce("ReduceMin", x, `${p}min`, [1, 2], 0);
-    const max = reduce("ReduceMax", x, `${p}max`, [1, 2], 0);
-    const isZero = node("Cast", [node("Equal", [x, `${P}f0`], `${p}is_zero`)], `${p}is_zero_u8`, [
-      int("to", UINT8),
-    ]);
-    // Zeros are counted on 1-byte flags with an integer matrix product (flags x ones(W)): a third
-    // of the memory traffic of casting the flags to float32 and summing those.
-    const onesShape = node("Concat", [w, `${P}one`], `${p}ones_shape`, [int("axis", 0)]);
-    const ones = node("Expand", [`${P}u8one`, onesShape], `${p}ones`);
-    const counts = node("MatMulInteger", [isZero, ones], `${p}zero_counts`);
-    const zeros = reduce(
-      "ReduceSum",
-      node("Cast", [counts], `${p}zero_counts_f`, [int("to", FLOAT)]),
-      `${p}zeros`,
-      [1, 2],
-      0,
-    );
-    return {
-      tensor,
-      shape,
-      frames,
-      stats: { sum, mean, m2, min, max, zeros },
-    };
+    const g: TapGraph = { p, x, width, w, node, reduce, toDouble, out: {} };
+    for (const k of ACCUMULATOR_NAMES) IN_GRAPH[k].build?.(g);
+    return { tensor, shape, frames, stats: g.out as InGraphStats };
   });
   // Outputs without a type (onnxruntime infers it); inputs are 1-D float32 of any length.
   const value = (name: string) => onnx.ValueInfoProto.create({ name });
@@ -357,31 +435,19 @@ export async function readInGraphTap(
   const k = Math.max(2, dims.length - 2);
   const graphWidth = dims.slice(k).reduce((a, x) => a * x, 1);
   if (!tap.stats || graphWidth !== width || rows * width === 0) return null;
-  const [sum, mean, m2, min, max, zeros] = await Promise.all([
-    get(tap.stats.sum),
-    get(tap.stats.mean),
-    get(tap.stats.m2),
-    get(tap.stats.min),
-    get(tap.stats.max),
-    get(tap.stats.zeros),
-  ]);
-  if ([sum, mean, m2, min, max, zeros].some((o) => o.data.length !== rows)) return null;
+  const stats = tap.stats;
+  const names = Object.keys(stats) as (keyof InGraphStats)[];
+  const values = await Promise.all(names.map((k) => get(stats[k])));
+  if (values.some((v) => v.data.length !== rows)) return null;
+  const o = Object.fromEntries(names.map((k, i) => [k, values[i].data])) as InGraphRows;
+  const checked = ACCUMULATOR_NAMES.filter((k) => IN_GRAPH[k].checkFinite) as Extract<
+    AccumulatorName,
+    keyof InGraphStats
+  >[];
   const m = emptyMoments(rows, width);
   for (let r = 0; r < rows; r++) {
-    const s = sum.data[r], q = m2.data[r];
-    const lo = min.data[r], hi = max.data[r];
-    if (
-      !Number.isFinite(s) || !Number.isFinite(q) || !Number.isFinite(lo) || !Number.isFinite(hi)
-    ) {
-      return null;
-    }
-    // m2 was taken about the float32 mean c: sum((x - c)^2) = m2 + width * (mean - c)^2.
-    const d = s / width - mean.data[r];
-    m.sum[r] = s;
-    m.m2[r] = Math.max(0, q - width * d * d);
-    m.min[r] = lo;
-    m.max[r] = hi;
-    m.zeros[r] = zeros.data[r];
+    if (checked.some((k) => !Number.isFinite(o[k][r]))) return null;
+    for (const k of ACCUMULATOR_NAMES) m[k][r] = IN_GRAPH[k].read(o, r, width);
   }
   // The gathered part: saved frames (first axis B*T) or saved clips (one clip each).
   const framesOut = outputs[tap.frames];

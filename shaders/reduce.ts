@@ -5,7 +5,8 @@
  * {@linkcode Reducer} whose methods take host values (`Float32Array`) or tensors that already
  * live on the GPU ({@linkcode GpuTensor}, e.g. onnxruntime-web outputs with
  * `preferredOutputLocation: "gpu-buffer"`, on ORT's own device). Results are the same types as
- * the CPU references in `stats.ts`, `histogram.ts`, `spatial.ts` and `colormap.ts`.
+ * the CPU references in `stats/moments.ts`, `stats/histogram.ts`, `stats/spatial.ts` and
+ * `render/colormap.ts`.
  *
  * `auto`: the WGSL kernels run on a hardware adapter, and on any adapter for data that is already
  * on the GPU; host arrays on a software adapter (llvmpipe) use the CPU reference, which the bench
@@ -21,9 +22,10 @@ import { type Histogram, histogram as cpuHistogram } from "../stats/histogram.ts
 import { type SpatialMaps, spatialMaps as cpuSpatialMaps } from "../stats/spatial.ts";
 import { type ColorizeOptions, colorizeRows } from "../render/colormap.ts";
 import { type GpuContext, openGpu } from "./gpu_context.ts";
-import { downloadTensor, GpuKernels, type GpuTensor } from "./gpu_kernels.ts";
+import { downloadTensor, type GpuTensor } from "./dispatch.ts";
+import { GpuKernels } from "./gpu_kernels.ts";
 
-export type { GpuTensor } from "./gpu_kernels.ts";
+export type { GpuTensor } from "./dispatch.ts";
 export type { RowMoments } from "../stats/moments.ts";
 export type { Histogram } from "../stats/histogram.ts";
 export type { SpatialMaps } from "../stats/spatial.ts";
@@ -83,14 +85,14 @@ export interface Reducer extends AsyncDisposable {
   readonly info: ReducerInfo;
   /** Counters: calls per backend and bytes moved. */
   usage(): ReducerUsage;
-  /** Moments of `rows` runs of `width` values (see `stats.ts` `reduceRows`). */
+  /** Moments of `rows` runs of `width` values (see `stats/moments.ts` `reduceRows`). */
   reduceRows(
     input: ReducerInput,
     shape: readonly [rows: number, width: number],
   ): Promise<RowMoments>;
-  /** Fixed-edge histogram (see `histogram.ts`). */
+  /** Fixed-edge histogram (see `stats/histogram.ts`). */
   histogram(input: ReducerInput, edges: Float32Array): Promise<Histogram>;
-  /** Mean, std and max over channels per position (see `spatial.ts`). */
+  /** Mean, std and max over channels per position (see `stats/spatial.ts`). */
   spatialMaps(
     input: ReducerInput,
     shape: readonly [frames: number, channels: number, hw: number],

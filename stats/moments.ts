@@ -13,57 +13,20 @@
  * @module
  */
 
-/** Moments of many runs, struct-of-arrays, one entry per run. */
-export interface RowMoments {
-  /** Number of runs. */
-  rows: number;
-  /** Values per run. */
-  width: number;
-  /** Sum of finite values. */
-  sum: Float64Array;
-  /** Sum of squared deviations from the run's finite mean (stable, Chan et al. merge). */
-  m2: Float64Array;
-  /** Minimum finite value (+Infinity when none). */
-  min: Float64Array;
-  /** Maximum finite value (-Infinity when none). */
-  max: Float64Array;
-  /** Count of exact zeros. */
-  zeros: Float64Array;
-  /** Count of NaN and +-Inf. */
-  nonfinite: Float64Array;
-}
+import {
+  ACCUMULATOR_NAMES,
+  ACCUMULATORS,
+  CHANNEL_STATISTIC_NAMES,
+  type ChannelStats,
+  emptyMerged,
+  emptyPart,
+  mergePart,
+  type RowMoments,
+  summaryOf,
+  type SummaryStats,
+} from "./descriptors.ts";
 
-/** Summary statistics of a set of values. */
-export interface SummaryStats {
-  /** Mean of the finite values. */
-  mean: number;
-  /** Population standard deviation of the finite values. */
-  std: number;
-  /** Minimum finite value. */
-  min: number;
-  /** Maximum finite value. */
-  max: number;
-  /** Fraction of exact zeros among all values. */
-  sparsity: number;
-  /** Count of NaN and +-Inf. */
-  nonfinite: number;
-  /** Number of values. */
-  count: number;
-}
-
-/** Per-channel statistics, one array entry per channel. */
-export interface ChannelStats {
-  /** Mean per channel. */
-  mean: number[];
-  /** Standard deviation per channel. */
-  std: number[];
-  /** Maximum per channel. */
-  max: number[];
-  /** Minimum per channel. */
-  min: number[];
-  /** Fraction of exact zeros per channel. */
-  sparsity: number[];
-}
+export type { ChannelStats, RowMoments, SummaryStats } from "./descriptors.ts";
 
 /**
  * Reduce `rows` contiguous runs of `width` values each (the CPU reference kernel).
@@ -133,18 +96,34 @@ export function reduceRows(data: Float32Array, rows: number, width: number): Row
   return out;
 }
 
-/** Allocate moments for `rows` runs of `width` values. */
+/**
+ * Allocate moments for `rows` runs of `width` values, every accumulator at its empty value.
+ *
+ * @example Usage
+ * ```ts
+ * import { emptyMoments } from "./moments.ts";
+ * console.log(emptyMoments(2, 8).min); // Float64Array [Infinity, Infinity]
+ * ```
+ */
 export function emptyMoments(rows: number, width: number): RowMoments {
-  return {
-    rows,
-    width,
-    sum: new Float64Array(rows),
-    m2: new Float64Array(rows),
-    min: new Float64Array(rows).fill(Infinity),
-    max: new Float64Array(rows).fill(-Infinity),
-    zeros: new Float64Array(rows),
-    nonfinite: new Float64Array(rows),
-  };
+  const out = { rows, width } as RowMoments;
+  for (const k of ACCUMULATOR_NAMES) out[k] = new Float64Array(rows).fill(ACCUMULATORS[k].empty);
+  return out;
+}
+
+/**
+ * Copy the accumulators of run `from` of `src` into run `to` of `dst`.
+ *
+ * @example Usage
+ * ```ts
+ * import { copyRun, emptyMoments, reduceRows } from "./moments.ts";
+ * const dst = emptyMoments(2, 2);
+ * copyRun(reduceRows(new Float32Array([1, 2]), 1, 2), 0, dst, 1);
+ * console.log(dst.sum); // Float64Array [0, 3]
+ * ```
+ */
+export function copyRun(src: RowMoments, from: number, dst: RowMoments, to: number): void {
+  for (const k of ACCUMULATOR_NAMES) dst[k][to] = src[k][from];
 }
 
 /**
@@ -158,32 +137,14 @@ export function emptyMoments(rows: number, width: number): RowMoments {
  * ```
  */
 export function mergeMoments(m: RowMoments, indices: Iterable<number>): SummaryStats {
-  let n = 0, mean = 0, m2 = 0, count = 0, zeros = 0, bad = 0;
-  let mn = Infinity, mx = -Infinity;
+  const acc = emptyMerged();
+  const part = emptyPart();
+  part.count = m.width;
   for (const r of indices) {
-    const nb = m.width - m.nonfinite[r];
-    count += m.width;
-    zeros += m.zeros[r];
-    bad += m.nonfinite[r];
-    if (m.min[r] < mn) mn = m.min[r];
-    if (m.max[r] > mx) mx = m.max[r];
-    if (nb === 0) continue;
-    const meanB = m.sum[r] / nb;
-    const tot = n + nb;
-    const d = meanB - mean;
-    mean += d * nb / tot;
-    m2 += m.m2[r] + d * d * n * nb / tot;
-    n = tot;
+    for (const k of ACCUMULATOR_NAMES) part[k] = m[k][r];
+    mergePart(acc, part);
   }
-  return {
-    mean: n ? mean : NaN,
-    std: n ? Math.sqrt(m2 / n) : NaN,
-    min: n ? mn : NaN,
-    max: n ? mx : NaN,
-    sparsity: count ? zeros / count : 0,
-    nonfinite: bad,
-    count,
-  };
+  return summaryOf(acc);
 }
 
 /**
@@ -237,14 +198,11 @@ export function channelStatsOf(
   index: RowIndex,
   frames: readonly number[],
 ): ChannelStats {
-  const out: ChannelStats = { mean: [], std: [], max: [], min: [], sparsity: [] };
+  const out = {} as ChannelStats;
+  for (const k of CHANNEL_STATISTIC_NAMES) out[k] = [];
   for (let c = 0; c < index.channels; c++) {
     const s = mergeMoments(m, frames.map((f) => index.rowOf(f, c)));
-    out.mean.push(s.mean);
-    out.std.push(s.std);
-    out.max.push(s.max);
-    out.min.push(s.min);
-    out.sparsity.push(s.sparsity);
+    for (const k of CHANNEL_STATISTIC_NAMES) out[k].push(s[k]);
   }
   return out;
 }
