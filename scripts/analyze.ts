@@ -101,10 +101,9 @@ statistics), summary.json and index.html. Kebab-case aliases work too (--save-di
           "(default: {default})",
         ],
       },
-      quiet: "print only the flags and the output folder",
     }),
     analyze: analyzeGroup,
-    common: commonGroup(),
+    common: commonGroup({ quiet: "print only the flags and the output folder" }),
   },
 });
 
@@ -128,12 +127,12 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
       return;
     }
     const file = parsed.positionals[0];
-    const { output, analyze } = parsed.options;
+    const { output, analyze, common } = parsed.options;
     const summary = await analyzeFeatures(file, {
       saveDir: output.saveDir,
       layers: output.layers,
       ...analyze,
-      onProgress: output.quiet ? undefined : (line) => console.log(line),
+      onProgress: common.quiet ? undefined : (line) => console.log(line),
     });
     const n = Object.keys(summary.layers).length;
     console.log(

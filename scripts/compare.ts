@@ -132,10 +132,9 @@ comparison_temporal.png. Exit code 0 also when layers diverge (read first_diverg
           "or comma-separated (default: {default})",
         ],
       },
-      quiet: "print only the summary",
     }),
     compare: compareGroup,
-    common: commonGroup({ helpText: "this help" }),
+    common: commonGroup({ quiet: "print only the summary", helpText: "this help" }),
   },
 });
 
@@ -161,13 +160,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(COMPARE_HELP);
     return 0;
   }
-  const { positionals, options: { output, compare } } = parsed;
+  const { positionals, options: { output, compare, common } } = parsed;
   const saveDir = output.saveDir;
   const cmp = await compareFeatures(positionals[0], positionals[1], {
     saveDir,
     layers: output.layers?.length ? output.layers : undefined,
     ...compare,
-    onProgress: output.quiet ? undefined : (m) => console.log(m),
+    onProgress: common.quiet ? undefined : (m) => console.log(m),
   });
   console.log(
     `A: ${cmp.a.name} (${cmp.a.path})\nB: ${cmp.b.name} (${cmp.b.path})\n` +

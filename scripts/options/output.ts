@@ -1,6 +1,6 @@
 /**
  * Output groups: what `inspect` writes (`outputGroup`), and the output flags the report
- * commands `analyze` and `compare` share (`reportOutputGroup`: folder, layers, quiet).
+ * commands `analyze` and `compare` share (`reportOutputGroup`: folder and layers).
  *
  * @module
  */
@@ -78,13 +78,11 @@ export interface ReportOutputOptions {
   saveDir: string;
   /** Layers to report on (undefined: every layer). */
   layers?: readonly string[];
-  /** `--quiet`: no progress lines. */
-  quiet: boolean;
 }
 
 /**
- * The output group of the report commands: `--save_dir`, `--layers`, `--quiet`, with each
- * command's own default folder and help lines.
+ * The output group of the report commands: `--save_dir` and `--layers`, with each command's
+ * own default folder and help lines.
  *
  * @example Usage
  * ```ts
@@ -93,20 +91,17 @@ export interface ReportOutputOptions {
  * const g = reportOutputGroup({
  *   saveDir: "comparison",
  *   layers: { metavar: "NAME...", help: ["layers to compare"] },
- *   quiet: "print only the summary",
  * });
- * assert.deepEqual(g.parse({ layers: ["a", "b"] }), { saveDir: "comparison", layers: ["a", "b"], quiet: false });
+ * assert.deepEqual(g.parse({ layers: ["a", "b"] }), { saveDir: "comparison", layers: ["a", "b"] });
  * ```
  */
 export function reportOutputGroup(options: {
   saveDir: string;
   saveDirHelp?: string;
   layers: { metavar: string; help: readonly string[]; default?: string };
-  quiet: string;
 }): OptionGroup<ReportOutputOptions> {
   return defineGroup("output", {
     save_dir: saveDirFlag(options.saveDir, { help: options.saveDirHelp }),
     layers: flag.list(options.layers),
-    quiet: flag.boolean({ help: [options.quiet] }),
-  }, (v) => ({ saveDir: v.save_dir, layers: v.layers, quiet: v.quiet }));
+  }, (v) => ({ saveDir: v.save_dir, layers: v.layers }));
 }
