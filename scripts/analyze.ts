@@ -5,44 +5,110 @@
  * @module
  */
 
-import { intFlag, parseCli, runMain } from "./cli_args.ts";
-import { analyzeFeatures } from "../analysis/analyze.ts";
-import { CHANNEL_SORT_KEYS, type ChannelSortKey } from "../analysis/charts_layer.ts";
+import { intFlag, runMain } from "./cli_args.ts";
+import { analyzeFeatures, type AnalyzeOptions } from "../analysis/analyze.ts";
+import { CHANNEL_SORT_KEYS } from "../analysis/charts_layer.ts";
 import { InspectorError } from "../core/errors.ts";
+import {
+  commandHelp,
+  defineCommand,
+  defineGroup,
+  flag,
+  type OptionGroup,
+  parseCommand,
+} from "./options/group.ts";
+import { reportOutputGroup } from "./options/output.ts";
+import { gpuFlag } from "./options/runtime.ts";
+import { commonGroup } from "./options/common.ts";
+
+/** What analyze's own flags parse to: the chart part of {@linkcode AnalyzeOptions}. */
+export type AnalyzeChartOptions = Pick<
+  AnalyzeOptions,
+  "logCounts" | "sortChannels" | "bins" | "gpu"
+>;
+
+/**
+ * Analyze's own group: `--log_counts`, `--sort_channels`, `--bins`, `--gpu`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { analyzeGroup } from "./analyze.ts";
+ * assert.equal(analyzeGroup.parse({ bins: "30" }).bins, 30);
+ * assert.throws(() => analyzeGroup.parse({ bins: "2000" }), /--bins 2000: use at most 1024 bins/);
+ * ```
+ */
+export const analyzeGroup: OptionGroup<AnalyzeChartOptions> = defineGroup("analyze", {
+  log_counts: flag.boolean({ help: ["logarithmic histogram counts (useful after a ReLU)"] }),
+  sort_channels: flag.choice(CHANNEL_SORT_KEYS, {
+    metavar: "KEY",
+    default: "index",
+    help: [
+      "channel order in <layer>_channel_stats.png:",
+      `${CHANNEL_SORT_KEYS.join(" | ")} (default {default})`,
+    ],
+  }),
+  bins: flag.custom({
+    type: "string",
+    metavar: "N",
+    default: "60",
+    help: ["histogram bins (default {default})"],
+    parse: (raw, name) => {
+      const bins = intFlag(raw, name, { min: 1 });
+      if (bins !== undefined && bins > 1024) {
+        throw new InspectorError(`${name} ${bins}: use at most 1024 bins`);
+      }
+      return bins;
+    },
+  }),
+  gpu: gpuFlag,
+}, (v) => ({ logCounts: v.log_counts, sortChannels: v.sort_channels, bins: v.bins, gpu: v.gpu }));
+
+/** The analyze command: its option groups, from which its parser and help are made. */
+export const ANALYZE_COMMAND = defineCommand({
+  name: "analyze",
+  header: `feature-inspector analyze — charts, statistics and health flags of saved features
+
+Usage: deno task analyze FILE.npy [flags]`,
+  footer: `Writes <layer>_distribution.png, <layer>_channel_stats.png, <layer>_spatial_patterns.png,
+layer_comparison.png, temporal.png (several frames or a manifest with whole-sequence
+statistics), summary.json and index.html. Kebab-case aliases work too (--save-dir ...).`,
+  positionals: {
+    max: 1,
+    entries: [{
+      label: "FILE.npy",
+      help: [
+        "the structured features file written by inspect (its FILE.json",
+        "manifest is used when it is beside it; the .npy alone is enough)",
+      ],
+    }],
+    check: (p) => {
+      if (!p[0]) {
+        throw new InspectorError(
+          "give the features file: deno task analyze out/features.npy (see --help)",
+        );
+      }
+    },
+  },
+  groups: {
+    output: reportOutputGroup({
+      saveDir: "feature_analysis",
+      layers: {
+        metavar: "L [L ...]",
+        default: "every layer in the file",
+        help: [
+          "layers to analyse, several after one flag or comma-separated",
+          "(default: {default})",
+        ],
+      },
+    }),
+    analyze: analyzeGroup,
+    common: commonGroup({ quiet: "print only the flags and the output folder" }),
+  },
+});
 
 /** Help text. */
-export const ANALYZE_HELP =
-  `feature-inspector analyze — charts, statistics and health flags of saved features
-
-Usage: deno task analyze FILE.npy [flags]
-
-  FILE.npy              the structured features file written by inspect (its FILE.json
-                        manifest is used when it is beside it; the .npy alone is enough)
-  --save_dir DIR        output folder, created if missing (default feature_analysis)
-  --layers L [L ...]    layers to analyse, several after one flag or comma-separated
-                        (default: every layer in the file)
-  --log_counts          logarithmic histogram counts (useful after a ReLU)
-  --sort_channels KEY   channel order in <layer>_channel_stats.png:
-                        index | mean | std | max | sparsity (default index)
-  --bins N              histogram bins (default 60)
-  --gpu MODE            statistics on the GPU: auto | on | off (default auto)
-  --quiet               print only the flags and the output folder
-  --help
-
-Writes <layer>_distribution.png, <layer>_channel_stats.png, <layer>_spatial_patterns.png,
-layer_comparison.png, temporal.png (several frames or a manifest with whole-sequence
-statistics), summary.json and index.html. Kebab-case aliases work too (--save-dir ...).`;
-
-const FLAGS = {
-  save_dir: { type: "string" },
-  layers: { type: "string", multiple: true },
-  log_counts: { type: "boolean" },
-  sort_channels: { type: "string" },
-  bins: { type: "string" },
-  gpu: { type: "string" },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+export const ANALYZE_HELP: string = commandHelp(ANALYZE_COMMAND);
 
 /**
  * Run the analyze command on command-line arguments (without the command name).
@@ -55,40 +121,18 @@ const FLAGS = {
  */
 export async function analyzeCommand(args: readonly string[]): Promise<void> {
   {
-    const { values: v, positionals } = parseCli(args, { flags: FLAGS, positionals: 1 });
-    if (v.help) {
+    const parsed = parseCommand(args, ANALYZE_COMMAND);
+    if (parsed.help || parsed.version) {
       console.log(ANALYZE_HELP);
       return;
     }
-    const file = positionals[0];
-    if (!file) {
-      throw new InspectorError(
-        "give the features file: deno task analyze out/features.npy (see --help)",
-      );
-    }
-    const sort = v.sort_channels as string | undefined;
-    if (sort !== undefined && !CHANNEL_SORT_KEYS.includes(sort as ChannelSortKey)) {
-      throw new InspectorError(
-        `--sort_channels ${sort}: use one of ${CHANNEL_SORT_KEYS.join(", ")}`,
-      );
-    }
-    const gpu = v.gpu as string | undefined;
-    if (gpu !== undefined && !["auto", "on", "off"].includes(gpu)) {
-      throw new InspectorError(`--gpu ${gpu}: use one of auto, on, off`);
-    }
-    const bins = intFlag(v.bins, "--bins", { min: 1 });
-    if (bins !== undefined && bins > 1024) {
-      throw new InspectorError(`--bins ${bins}: use at most 1024 bins`);
-    }
-    const quiet = Boolean(v.quiet);
+    const file = parsed.positionals[0];
+    const { output, analyze, common } = parsed.options;
     const summary = await analyzeFeatures(file, {
-      saveDir: v.save_dir as string | undefined,
-      layers: v.layers as string[] | undefined,
-      logCounts: Boolean(v.log_counts),
-      sortChannels: sort as ChannelSortKey | undefined,
-      bins,
-      gpu: gpu as "auto" | "on" | "off" | undefined,
-      onProgress: quiet ? undefined : (line) => console.log(line),
+      saveDir: output.saveDir,
+      layers: output.layers,
+      ...analyze,
+      onProgress: common.quiet ? undefined : (line) => console.log(line),
     });
     const n = Object.keys(summary.layers).length;
     console.log(
@@ -102,8 +146,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
     } else {
       console.log("health: every layer inside the healthy ranges");
     }
-    const dir = v.save_dir ?? "feature_analysis";
-    console.log(`report: ${dir}/index.html (${summary.files.length} files)`);
+    console.log(`report: ${output.saveDir}/index.html (${summary.files.length} files)`);
   }
 }
 

@@ -9,62 +9,155 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
-import { formatBenchTable, runBench } from "../bench/inspect_bench.ts";
-import { intFlag, parseCli, runMain } from "./cli_args.ts";
+import { type BenchOptions, formatBenchTable, runBench } from "../bench/inspect_bench.ts";
+import { intFlag, runMain } from "./cli_args.ts";
+import {
+  commandHelp,
+  defineCommand,
+  defineGroup,
+  flag,
+  type OptionGroup,
+  parseCommand,
+} from "./options/group.ts";
+import { type Backend, BACKENDS } from "./options/backends.ts";
+import { commonGroup } from "./options/common.ts";
 
-const USAGE = `usage: deno task bench [--json] [--runs 5] [--ep cpu,wasm,webgpu] [--size 224]
-  [--batch_size 2] [--max_len 8] [--threads N] [--widths 64,128,256,512] [--model file.onnx]
-  [--big_size 1024 (0 skips)] [--cap_seconds 60] [--save_json report.json]
-  [--no_kernels]`;
+/** What the bench flags parse to: {@linkcode BenchOptions} and where the report goes. */
+export type BenchFlagOptions =
+  & Pick<
+    BenchOptions,
+    | "runs"
+    | "eps"
+    | "size"
+    | "batchSize"
+    | "maxLen"
+    | "threads"
+    | "widths"
+    | "model"
+    | "bigSize"
+    | "capSeconds"
+    | "kernels"
+  >
+  & {
+    /** `--json`: print the report as JSON instead of the table. */
+    json: boolean;
+    /** `--save_json FILE`: also write the JSON report there. */
+    saveJson?: string;
+  };
 
-const FLAGS = {
-  json: { type: "boolean" },
-  runs: { type: "string" },
-  ep: { type: "string" },
-  size: { type: "string" },
-  batch_size: { type: "string" },
-  max_len: { type: "string" },
-  threads: { type: "string" },
-  widths: { type: "string" },
-  model: { type: "string" },
-  big_size: { type: "string" },
-  cap_seconds: { type: "string" },
-  save_json: { type: "string" },
-  no_kernels: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+const MEASURED = [...BACKENDS].sort();
+
+/**
+ * The bench's own group.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { benchGroup } from "./bench.ts";
+ * const o = benchGroup.parse({ ep: "cpu,wasm", widths: "8,16" });
+ * assert.deepEqual(o.eps, ["cpu", "wasm"]);
+ * assert.deepEqual(o.widths, [8, 16]);
+ * assert.throws(() => benchGroup.parse({ ep: "auto" }), /--ep auto: the bench measures cpu, wasm or webgpu/);
+ * ```
+ */
+export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
+  json: flag.boolean({ help: ["print the report as JSON instead of the table"] }),
+  runs: flag.int({
+    metavar: "N",
+    default: "5",
+    help: ["measured runs per figure, after one warm-up (default {default})"],
+  }),
+  ep: flag.custom({
+    type: "string",
+    metavar: "EP[,EP]",
+    help: [`backends to measure: ${MEASURED.join(",")} (default: every available one)`],
+    parse: (raw, name): Backend[] | undefined => {
+      const eps = raw === undefined
+        ? undefined
+        : String(raw).split(",").map((s) => s.trim()).filter((s) => s);
+      return eps?.map((e) => {
+        const hit = BACKENDS.find((b) => b === e);
+        if (!hit) {
+          throw new InspectorError(
+            `${name} ${e}: the bench measures ${MEASURED.slice(0, -1).join(", ")} or ${
+              MEASURED.at(-1)
+            }`,
+          );
+        }
+        return hit;
+      });
+    },
+  }),
+  size: flag.int({ metavar: "N", default: "224", help: ["frame size (default {default})"] }),
+  batch_size: flag.int({
+    metavar: "N",
+    default: "2",
+    help: ["clips per batch (default {default})"],
+  }),
+  max_len: flag.int({ metavar: "N", default: "8", help: ["frames per clip (default {default})"] }),
+  threads: flag.int({ metavar: "N", help: ["CPU threads (default: all cores)"] }),
+  widths: flag.custom({
+    type: "string",
+    metavar: "W,W,W,W",
+    default: "64,128,256,512",
+    help: ["ResNet-18 widths of the generated model (default {default})"],
+    parse: (raw, name) =>
+      raw === undefined ? undefined : String(raw).split(",").map((w) => intFlag(w, name)!),
+  }),
+  model: flag.string({
+    metavar: "FILE.onnx",
+    help: ["measure this model instead of generating one"],
+  }),
+  big_size: flag.int({
+    metavar: "N",
+    default: "1024",
+    help: ["frame size of the peak-memory inspect run (default {default}; 0 skips it)"],
+  }),
+  cap_seconds: flag.int({
+    metavar: "S",
+    default: "60",
+    help: ["seconds after which a figure takes no more runs (default {default})"],
+  }),
+  save_json: flag.string({ metavar: "FILE", help: ["also write the JSON report to FILE"] }),
+  no_kernels: flag.boolean({ help: ["do not time the reduction kernels"] }),
+}, (v) => ({
+  json: v.json,
+  runs: v.runs,
+  eps: v.ep,
+  size: v.size,
+  batchSize: v.batch_size,
+  maxLen: v.max_len,
+  threads: v.threads,
+  widths: v.widths,
+  model: v.model,
+  bigSize: v.big_size,
+  capSeconds: v.cap_seconds,
+  saveJson: v.save_json,
+  kernels: !v.no_kernels,
+}));
+
+/** The bench command: its option groups, from which its parser and help are made. */
+export const BENCH_COMMAND = defineCommand({
+  name: "bench",
+  header: "usage: deno task bench [flags]",
+  groups: { bench: benchGroup, common: commonGroup() },
+});
+
+/** Help text. */
+export const BENCH_HELP: string = commandHelp(BENCH_COMMAND);
 
 // runMain exits explicitly when done: the bench runs the WASM backend in this process (see
 // runMain's note on the crash at V8's teardown).
-await runMain(async () => {
-  const { values } = parseCli(Deno.args, { flags: FLAGS });
-  const str = (k: keyof typeof FLAGS) => values[k] as string | undefined;
-  const int = (k: keyof typeof FLAGS) => intFlag(values[k], `--${k}`);
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
-  const eps = str("ep")?.split(",").map((s) => s.trim()).filter((s) => s);
-  for (const e of eps ?? []) {
-    if (!["cpu", "wasm", "webgpu"].includes(e)) {
-      throw new InspectorError(`--ep ${e}: the bench measures cpu, wasm or webgpu`);
+if (import.meta.main) {
+  await runMain(async () => {
+    const parsed = parseCommand(Deno.args, BENCH_COMMAND);
+    if (parsed.help || parsed.version) {
+      console.log(BENCH_HELP);
+      return;
     }
-  }
-  const report = await runBench({
-    runs: int("runs"),
-    eps: eps as ("cpu" | "wasm" | "webgpu")[] | undefined,
-    size: int("size"),
-    batchSize: int("batch_size"),
-    maxLen: int("max_len"),
-    threads: int("threads"),
-    widths: str("widths")?.split(",").map((w) => intFlag(w, "--widths")!),
-    model: str("model"),
-    bigSize: int("big_size"),
-    capSeconds: int("cap_seconds"),
-    kernels: !values.no_kernels,
-    onInfo: (line) => console.error(line),
+    const { json, saveJson, ...options } = parsed.options.bench;
+    const report = await runBench({ ...options, onInfo: (line) => console.error(line) });
+    if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
+    console.log(json ? JSON.stringify(report, null, 2) : formatBenchTable(report));
   });
-  const saveJson = str("save_json");
-  if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
-  console.log(values.json ? JSON.stringify(report, null, 2) : formatBenchTable(report));
-});
+}

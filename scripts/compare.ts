@@ -7,50 +7,139 @@
  * @module
  */
 
-import { compareFeatures, type FrameRef, parseFrameRef } from "../compare/compare.ts";
+import {
+  compareFeatures,
+  type CompareOptions,
+  type FrameRef,
+  parseFrameRef,
+} from "../compare/compare.ts";
 import { formatMetric } from "../compare/compare_charts.ts";
 import { InspectorError } from "../core/errors.ts";
-import { parseCli, runMain } from "./cli_args.ts";
+import { runMain } from "./cli_args.ts";
+import {
+  commandHelp,
+  defineCommand,
+  defineGroup,
+  type Flag,
+  flag,
+  type OptionGroup,
+  parseCommand,
+} from "./options/group.ts";
+import { reportOutputGroup } from "./options/output.ts";
+import { commonGroup } from "./options/common.ts";
 
-/** Help text. */
-export const COMPARE_HELP = `Usage: deno task compare A.npy B.npy [options]
+/** What compare's own flags parse to: the pairing part of {@linkcode CompareOptions}. */
+export type ComparePairOptions = Pick<
+  CompareOptions,
+  "tolerance" | "aFrame" | "bFrame" | "aName" | "bName"
+>;
+
+function frameFlag(help: readonly string[]): Flag<FrameRef | undefined> {
+  return flag.custom({
+    type: "string",
+    metavar: "B,T",
+    help,
+    parse: (raw, name) => (raw ? parseFrameRef(String(raw), name) : undefined),
+  });
+}
+
+/**
+ * Compare's own group: `--tolerance`, `--a_frame`, `--b_frame`, `--a_name`, `--b_name`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareGroup } from "./compare.ts";
+ * assert.equal(compareGroup.parse({ tolerance: "0.01" }).tolerance, 0.01);
+ * assert.throws(() => compareGroup.parse({ tolerance: "x" }), /--tolerance 'x' is not a non-negative number/);
+ * ```
+ */
+export const compareGroup: OptionGroup<ComparePairOptions> = defineGroup("compare", {
+  tolerance: flag.custom({
+    type: "string",
+    metavar: "X",
+    default: "1e-3",
+    help: ["rel_l2 above which a layer diverges (default: {default})"],
+    parse: (raw, name) => {
+      if (raw === undefined) return undefined;
+      const text = String(raw);
+      const tolerance = Number(text);
+      if (!Number.isFinite(tolerance) || tolerance < 0 || text.trim() === "") {
+        throw new InspectorError(
+          `${name} '${text}' is not a non-negative number, e.g. ${name} 1e-3`,
+        );
+      }
+      return tolerance;
+    },
+  }),
+  a_frame: frameFlag(["compare only frame (batch B, timestep T) of A"]),
+  b_frame: frameFlag([
+    "... with frame (B, T) of B (default: same as --a_frame)",
+    "B and T are the saved batch_idx/timestep values from the",
+    "manifest (<stem>.json); without one, positions in the file.",
+    "Two timesteps of one run:",
+    "  compare run/features.npy run/features.npy --a_frame 0,0 --b_frame 0,4",
+    "One run, --a_frame only: that frame against every saved",
+    "timestep of the same sample (per-frame chart over time).",
+  ]),
+  a_name: flag.string({
+    metavar: "NAME",
+    help: ["display name of run A (default: model file, backend or folder)"],
+  }),
+  b_name: flag.string({ metavar: "NAME", help: ["display name of run B"] }),
+}, (v) => ({
+  tolerance: v.tolerance,
+  aFrame: v.a_frame,
+  bFrame: v.b_frame,
+  aName: v.a_name,
+  bName: v.b_name,
+}));
+
+/** The compare command: its option groups, from which its parser and help are made. */
+export const COMPARE_COMMAND = defineCommand({
+  name: "compare",
+  header: `Usage: deno task compare A.npy B.npy [options]
 
 Compare two feature runs written by inspect (two checkpoints, two timesteps, two backends)
 layer by layer: relative L2 error, cosine, Pearson, linear CKA, max |A-B|, and the first layer
-(in network order) whose rel_l2 exceeds the tolerance.
+(in network order) whose rel_l2 exceeds the tolerance.`,
+  footer:
+    `Writes comparison.json, comparison.png, comparison_<layer>.png and, with several frame pairs,
+comparison_temporal.png. Exit code 0 also when layers diverge (read first_divergent).`,
+  layout: { labelWidth: 27, aliases: true, title: "Options:" },
+  // `--layers a b A.npy B.npy`: the layer list stops at the first .npy operand.
+  positionals: {
+    max: Infinity,
+    endOfList: /\.npy$/i,
+    check: (p) => {
+      if (p.length !== 2) {
+        throw new InspectorError(
+          `compare takes two feature files, got ${p.length}: ` +
+            `deno task compare A.npy B.npy (see --help)`,
+        );
+      }
+    },
+  },
+  groups: {
+    output: reportOutputGroup({
+      saveDir: "comparison",
+      saveDirHelp: "output folder (default: {default})",
+      layers: {
+        metavar: "NAME...",
+        default: "every layer of either run",
+        help: [
+          "layers to compare: names or * globs, several after one flag",
+          "or comma-separated (default: {default})",
+        ],
+      },
+    }),
+    compare: compareGroup,
+    common: commonGroup({ quiet: "print only the summary", helpText: "this help" }),
+  },
+});
 
-Options:
-  --save_dir, --save-dir DIR   output folder (default: comparison)
-  --layers NAME...             layers to compare: names or * globs, several after one flag
-                               or comma-separated (default: every layer of either run)
-  --tolerance X                rel_l2 above which a layer diverges (default: 1e-3)
-  --a_frame, --a-frame B,T     compare only frame (batch B, timestep T) of A
-  --b_frame, --b-frame B,T     ... with frame (B, T) of B (default: same as --a_frame)
-                               B and T are the saved batch_idx/timestep values from the
-                               manifest (<stem>.json); without one, positions in the file.
-                               Two timesteps of one run:
-                                 compare run/features.npy run/features.npy --a_frame 0,0 --b_frame 0,4
-                               One run, --a_frame only: that frame against every saved
-                               timestep of the same sample (per-frame chart over time).
-  --a_name, --a-name NAME      display name of run A (default: model file, backend or folder)
-  --b_name, --b-name NAME      display name of run B
-  --quiet                      print only the summary
-  -h, --help                   this help
-
-Writes comparison.json, comparison.png, comparison_<layer>.png and, with several frame pairs,
-comparison_temporal.png. Exit code 0 also when layers diverge (read first_divergent).`;
-
-const FLAGS = {
-  save_dir: { type: "string" },
-  tolerance: { type: "string" },
-  a_frame: { type: "string" },
-  b_frame: { type: "string" },
-  a_name: { type: "string" },
-  b_name: { type: "string" },
-  layers: { type: "string", multiple: true },
-  quiet: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+/** Help text. */
+export const COMPARE_HELP: string = commandHelp(COMPARE_COMMAND);
 
 /**
  * Run the compare command on command-line arguments (without the command name).
@@ -66,59 +155,18 @@ export async function compareCommand(argv: readonly string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // `--layers a b A.npy B.npy`: the layer list stops at the first .npy operand.
-  const { values: v, positionals } = parseCli(argv, {
-    flags: FLAGS,
-    positionals: Infinity,
-    endOfList: /\.npy$/i,
-  });
-  const values = v as {
-    save_dir?: string;
-    tolerance?: string;
-    a_frame?: string;
-    b_frame?: string;
-    a_name?: string;
-    b_name?: string;
-    layers?: string[];
-    quiet?: boolean;
-    help?: boolean;
-  };
-  const layers = values.layers ?? [];
-
-  if (values.help) {
+  const parsed = parseCommand(argv, COMPARE_COMMAND);
+  if (parsed.help || parsed.version) {
     console.log(COMPARE_HELP);
     return 0;
   }
-  if (positionals.length !== 2) {
-    throw new InspectorError(
-      `compare takes two feature files, got ${positionals.length}: ` +
-        `deno task compare A.npy B.npy (see --help)`,
-    );
-  }
-  let tolerance: number | undefined;
-  if (values.tolerance !== undefined) {
-    tolerance = Number(values.tolerance);
-    if (!Number.isFinite(tolerance) || tolerance < 0 || values.tolerance.trim() === "") {
-      throw new InspectorError(
-        `--tolerance '${values.tolerance}' is not a non-negative number, e.g. --tolerance 1e-3`,
-      );
-    }
-  }
-  const aText = values.a_frame;
-  const bText = values.b_frame;
-  const aFrame: FrameRef | undefined = aText ? parseFrameRef(aText, "--a_frame") : undefined;
-  const bFrame: FrameRef | undefined = bText ? parseFrameRef(bText, "--b_frame") : undefined;
-  const saveDir = values.save_dir ?? "comparison";
-  const quiet = values.quiet ?? false;
+  const { positionals, options: { output, compare, common } } = parsed;
+  const saveDir = output.saveDir;
   const cmp = await compareFeatures(positionals[0], positionals[1], {
     saveDir,
-    layers: layers.length ? layers : undefined,
-    tolerance,
-    aFrame,
-    bFrame,
-    aName: values.a_name,
-    bName: values.b_name,
-    onProgress: quiet ? undefined : (m) => console.log(m),
+    layers: output.layers?.length ? output.layers : undefined,
+    ...compare,
+    onProgress: common.quiet ? undefined : (m) => console.log(m),
   });
   console.log(
     `A: ${cmp.a.name} (${cmp.a.path})\nB: ${cmp.b.name} (${cmp.b.path})\n` +

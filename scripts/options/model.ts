@@ -1,0 +1,59 @@
+/**
+ * The model group of `inspect`: which model, and which of its layers to tap.
+ *
+ * @module
+ */
+
+import { defineGroup, flag, type OptionGroup } from "./group.ts";
+import type { InspectOptions } from "../../inspector/run_inspect.ts";
+import { DEFAULT_LAYERS } from "../../inspector/feature_map_inspector.ts";
+
+/** What the model flags parse to: the model part of {@linkcode InspectOptions}. */
+export type ModelOptions = Pick<InspectOptions, "checkpoint" | "layers" | "prefix" | "layout"> & {
+  /** `--list_layers`: print the tappable modules instead of running. */
+  listLayers: boolean;
+};
+
+/**
+ * The model group: `--checkpoint`, `--layers`, `--prefix`, `--layout`, `--list_layers`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelGroup } from "./model.ts";
+ * const o = modelGroup.parse({ checkpoint: "m.onnx", layers: ["layer1", "layer2"] });
+ * assert.deepEqual(o.layers, ["layer1", "layer2"]);
+ * assert.equal(o.listLayers, false);
+ * ```
+ */
+export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
+  checkpoint: flag.string({
+    metavar: "PATH",
+    help: [".onnx model (default: bundled fixture ResNet-18 video model)"],
+  }),
+  layers: flag.list({
+    metavar: "L [L ...]",
+    default: DEFAULT_LAYERS.join(" "),
+    help: [
+      "module names, dotted paths, globs (layer1.*) or ONNX tensor names",
+      "(default: {default})",
+    ],
+  }),
+  prefix: flag.string({
+    metavar: "SCOPE",
+    help: ["only resolve modules under this scope, e.g. backbone"],
+  }),
+  layout: flag.list({
+    metavar: "KIND",
+    help: ["override time layout: bt_chw | b_t_chw | b_c_t_hw | b_chw, or LAYER=KIND"],
+  }),
+  list_layers: flag.boolean({
+    help: ["print every tappable module with its tensor and shape, then exit"],
+  }),
+}, (v) => ({
+  checkpoint: v.checkpoint,
+  layers: v.layers,
+  prefix: v.prefix,
+  layout: v.layout,
+  listLayers: v.list_layers,
+}));
