@@ -35,6 +35,7 @@ import {
   type ModelSession,
   type OutputTensor,
 } from "./runtime.ts";
+import { BACKENDS } from "./backends.ts";
 import {
   type ChannelStats,
   channelStatsOf,
@@ -356,7 +357,9 @@ export class FeatureMapInspector implements AsyncDisposable {
       threads: options.threads,
       onInfo: options.onInfo,
     };
-    const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
+    const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics
+      ? buildStatsModel(graph, tensors)
+      : null;
     if (inGraph) {
       try {
         const session = await withExtendedModel(
@@ -511,7 +514,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     const { feeds, B, T } = this.#feeds(batch);
     const batchIdx = toIndexSpec(this.#target.batchIdx, B, "--batch_idx");
     const timestep = toIndexSpec(this.#target.timestep, T, "--timestep");
-    const keep = this.#session.info.ep === "webgpu"
+    const keep = BACKENDS[this.#session.info.ep].capabilities.outputsOnGpu
       ? [...new Set(this.layers.map((l) => l.tensor))]
       : [];
     const main = this.graph.inputs.find((i) => feeds[i.name].dims.length === 5) ??

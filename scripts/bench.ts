@@ -9,10 +9,13 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
-import { formatBenchTable, runBench } from "../bench/inspect_bench.ts";
+import { BENCH_BACKENDS, formatBenchTable, runBench } from "../bench/inspect_bench.ts";
 import { intFlag, parseCli, runMain } from "./cli_args.ts";
+import { isBackendName, orList } from "../inspector/backends.ts";
 
-const USAGE = `usage: deno task bench [--json] [--runs 5] [--ep cpu,wasm,webgpu] [--size 224]
+const USAGE = `usage: deno task bench [--json] [--runs 5] [--ep ${
+  BENCH_BACKENDS.join(",")
+}] [--size 224]
   [--batch_size 2] [--max_len 8] [--threads N] [--widths 64,128,256,512] [--model file.onnx]
   [--big_size 1024 (0 skips)] [--cap_seconds 60] [--save_json report.json]
   [--no_kernels]`;
@@ -46,13 +49,13 @@ await runMain(async () => {
   }
   const eps = str("ep")?.split(",").map((s) => s.trim()).filter((s) => s);
   for (const e of eps ?? []) {
-    if (!["cpu", "wasm", "webgpu"].includes(e)) {
-      throw new InspectorError(`--ep ${e}: the bench measures cpu, wasm or webgpu`);
+    if (!isBackendName(e)) {
+      throw new InspectorError(`--ep ${e}: the bench measures ${orList(BENCH_BACKENDS)}`);
     }
   }
   const report = await runBench({
     runs: int("runs"),
-    eps: eps as ("cpu" | "wasm" | "webgpu")[] | undefined,
+    eps: eps?.filter(isBackendName),
     size: int("size"),
     batchSize: int("batch_size"),
     maxLen: int("max_len"),

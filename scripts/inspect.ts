@@ -8,7 +8,7 @@
 import { intFlag, parseCli, runMain } from "./cli_args.ts";
 import { listLayers, runInspect } from "../inspector/run_inspect.ts";
 import { InspectorError } from "../core/errors.ts";
-import type { EpChoice } from "../inspector/runtime.ts";
+import { EP_CHOICES, type EpChoice } from "../inspector/backends.ts";
 import type { GpuMode } from "../shaders/reduce.ts";
 
 /** Help text. */
@@ -34,7 +34,7 @@ Usage: deno task inspect [flags]
   --prefix SCOPE        only resolve modules under this scope, e.g. backbone
   --layout KIND         override time layout: bt_chw | b_t_chw | b_c_t_hw | b_chw, or LAYER=KIND
   --list_layers         print every tappable module with its tensor and shape, then exit
-  --ep EP               auto | webgpu | wasm | cpu (default auto)
+  --ep EP               ${EP_CHOICES.join(" | ")} (default auto)
   --threads N           CPU threads for wasm/cpu
   --gpu MODE            statistics on the GPU: auto | on | off (default auto)
   --name STEM           output file stem (default features)
@@ -117,7 +117,7 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       layers: v.layers as string[] | undefined,
       prefix: v.prefix as string | undefined,
       layout: v.layout as string[] | undefined,
-      ep: oneOf<EpChoice>(v.ep, "--ep", ["auto", "webgpu", "wasm", "cpu"]),
+      ep: oneOf<EpChoice>(v.ep, "--ep", EP_CHOICES),
       threads: intFlag(v.threads, "--threads", { min: 1 }),
       gpu: oneOf<GpuMode>(v.gpu, "--gpu", ["auto", "on", "off"]),
       name: v.name as string | undefined,
