@@ -18,7 +18,7 @@
  *   install script; it needs `--allow-ffi` (and `--allow-read`). When it cannot be loaded, `auto`
  *   falls back to `wasm` and says why.
  *
- * Adding a backend: its name in {@linkcode BACKEND_NAMES}, its entry in {@linkcode BACKENDS}
+ * Adding a backend: its name in {@linkcode BackendName} and {@linkcode BACKEND_NAMES}, its entry in {@linkcode BACKENDS}
  * (and its place in {@linkcode AUTO_ORDER}), its package in deno.json.
  *
  * @module
@@ -38,10 +38,10 @@ import { type OrtModuleLike, shortOrtMessage } from "./_ort.ts";
  * assert.equal(EP_CHOICES.join(" | "), "auto | webgpu | wasm | cpu");
  * ```
  */
-export const BACKEND_NAMES = ["webgpu", "wasm", "cpu"] as const;
+export const BACKEND_NAMES: readonly BackendName[] = ["webgpu", "wasm", "cpu"];
 
-/** An execution provider a session runs on. */
-export type BackendName = typeof BACKEND_NAMES[number];
+/** An execution provider a session runs on (each has its entry in {@linkcode BACKENDS}). */
+export type BackendName = "webgpu" | "wasm" | "cpu";
 
 /** Execution provider requested by the user (`--ep`): a backend, or `auto`. */
 export type EpChoice = "auto" | BackendName;
