@@ -97,6 +97,7 @@ export type { LayoutKind, TimeLayout } from "./inspector/layout.ts";
 export { createSession, probeGpu } from "./inspector/runtime.ts";
 export type {
   BackendInfo,
+  BackendName,
   CreateSessionOptions,
   EpChoice,
   FeedTensor,
@@ -114,6 +115,7 @@ export type {
   LoadClipsOptions,
   LoadedClip,
 } from "./inspector/clips.ts";
+export type { FrameLocator, FrameSource } from "./inspector/frame_source.ts";
 export { resolveDataset } from "./inspector/datasets.ts";
 export type { DatasetInfo } from "./inspector/datasets.ts";
 export { decodeImage } from "./inspector/image_io.ts";

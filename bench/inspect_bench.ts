@@ -20,7 +20,8 @@ import {
   type FeedTensor,
   type ModelSession,
 } from "../inspector/runtime.ts";
-import { loadNativeOrt, probeGpu } from "../inspector/runtime.ts";
+import { probeGpu } from "../inspector/runtime.ts";
+import { BACKEND_NAMES, type BackendName, BACKENDS } from "../inspector/backends.ts";
 import { parseOnnxModel, tapModel } from "../inspector/onnx_model.ts";
 import { buildStatsModel, selectionFeeds } from "../inspector/graph_stats.ts";
 import { resolveLayers } from "../inspector/layers.ts";
@@ -29,6 +30,19 @@ import { runInspect } from "../inspector/run_inspect.ts";
 import { benchReductions, type BenchReport as ReductionReport } from "./reductions.ts";
 import { InspectorError } from "../core/errors.ts";
 import { formatBytes } from "../inspector/batch_plan.ts";
+
+/**
+ * The backends the bench measures, in its order: the table's (`backends.ts`), native CPU first
+ * (the reference of `forward_vs_native`), the GPU last.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BENCH_BACKENDS } from "./inspect_bench.ts";
+ * assert.deepEqual(BENCH_BACKENDS, ["cpu", "wasm", "webgpu"]);
+ * ```
+ */
+export const BENCH_BACKENDS: readonly BackendName[] = [...BACKEND_NAMES].reverse();
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -42,8 +56,8 @@ export interface BenchOptions {
   runs?: number;
   /** Seconds after which a figure stops taking more runs (default 60; at least one run). */
   capSeconds?: number;
-  /** Backends to measure (default: every available one of cpu, wasm, webgpu). */
-  eps?: ("cpu" | "wasm" | "webgpu")[];
+  /** Backends to measure (default: every available one of {@linkcode BENCH_BACKENDS}). */
+  eps?: BackendName[];
   /** CPU threads (default: all cores). */
   threads?: number;
   /** ResNet-18 widths of the generated model (default 64,128,256,512 = ResNet-18 proper). */
@@ -75,7 +89,7 @@ export interface Timing {
 /** Figures of one backend. */
 export interface BackendBench {
   /** Execution provider. */
-  ep: "cpu" | "wasm" | "webgpu";
+  ep: BackendName;
   /** Adapter (WebGPU) or null. */
   adapter: string | null;
   /** CPU threads. */
@@ -343,13 +357,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const feeds = { [inputName]: { data: batch.data, dims: [...batch.shape] } };
 
     const gpu = await probeGpu();
-    const native = await loadNativeOrt().then(() => true, () => false);
-    const eps = options.eps ??
-      ([...(native ? ["cpu"] : []), "wasm", ...(gpu.adapter ? ["webgpu"] : [])] as (
-        | "cpu"
-        | "wasm"
-        | "webgpu"
-      )[]);
+    const eps: BackendName[] = options.eps ? [...options.eps] : [];
+    if (!options.eps) {
+      for (const ep of BENCH_BACKENDS) if (await BACKENDS[ep].available()) eps.push(ep);
+    }
     const { chooseBackend } = await import("../inspector/runtime.ts");
     const auto = await chooseBackend("auto");
     info(`auto picks ${auto.ep}: ${auto.reason}`);
@@ -357,6 +368,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     const backends: BackendBench[] = [];
     let nativeBare: number | null = null;
     for (const ep of eps) {
+      const caps = BACKENDS[ep].capabilities;
       info(`${ep}:`);
       let tapGpu: Timing | null = null;
       let bare: Timing,
@@ -366,7 +378,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         adapter: string | null = null;
       let withStats: Timing | null = null, whole: Timing | null = null;
       {
-        const cpuLike = ep !== "webgpu" && framesOnly && statsModel;
+        const cpuLike = caps.inGraphStatistics && framesOnly && statsModel;
         await using sb = await createSession(bytes, { ep, threads });
         await using st = await createSession(cpuLike ? framesOnly.bytes : tapped, { ep, threads });
         epThreads = sb.info.threads;
@@ -388,13 +400,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
           [bare, tap] = await measureInterleaved(variants, m);
         }
         gpuBytes = st.stats().gpuBytesRead / Math.max(1, st.stats().runs);
-        if (ep === "webgpu") {
+        if (caps.outputsOnGpu) {
           [tapGpu] = await measureInterleaved([
             { what: "tapped forward, taps kept on the GPU", fn: forwardOnce(st, feeds, taps) },
           ], m);
         }
       }
-      if (ep === "cpu") nativeBare = bare.median_ms;
+      if (caps.native) nativeBare = bare.median_ms;
       const phases: Record<string, number[]> = {};
       let manifestBytes: number | null = null;
       // Peak growth: the counter is reset to the current RSS before each run, and read after it.
@@ -412,7 +424,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
             size,
             batchSize: B,
             maxLen: T,
-            ep: ep as EpChoice,
+            ep,
             threads,
             saveDir: join(dir, `out_${ep}`),
           });
@@ -455,7 +467,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
             fwd.median_ms
           : null,
         peak_rss_growth_bytes: canPeak && peak > 0 ? peak : null,
-        gpu_bytes_read: { tapped_forward: gpuBytes, inspect: ep === "webgpu" ? manifestBytes : 0 },
+        gpu_bytes_read: {
+          tapped_forward: gpuBytes,
+          inspect: caps.outputsOnGpu ? manifestBytes : 0,
+        },
       });
     }
     for (const b of backends) {

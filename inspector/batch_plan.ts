@@ -16,6 +16,7 @@
 
 import { InspectorError } from "../core/errors.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
+import { BACKEND_NAMES, type BackendName, BACKENDS, orList } from "./backends.ts";
 
 /** One forward pass: clips `[clips[0], clips[1])` and frames `[frames[0], frames[1])`. */
 export interface BatchChunk {
@@ -27,13 +28,13 @@ export interface BatchChunk {
 
 /** What {@linkcode planBatches} needs to know. */
 export interface BatchPlanOptions {
-  /** Execution provider (sets the hard limits). */
-  ep: "webgpu" | "wasm" | "cpu";
+  /** Execution provider (its memory model in `backends.ts` sets the hard limits). */
+  ep: BackendName;
   /** Bytes of all tapped outputs for one frame (float32), e.g. from a first run. */
   tapBytesPerFrame: number;
   /** Bytes of the largest activation of one frame (tapped or not; the largest tapped one is a fair guess). */
   largestTensorBytesPerFrame: number;
-  /** Bytes of the model (weights); counted twice for WASM, which copies the model into its heap. */
+  /** Bytes of the model (weights); counted twice for WASM, which copies the model into its heap (the backend's `heap.modelCopies`). */
   modelBytes?: number;
   /** Bytes of one frame of input (e.g. `3*H*W*4`); default 0. */
   inputBytesPerFrame?: number;
@@ -43,7 +44,7 @@ export interface BatchPlanOptions {
   splitClips?: boolean;
   /** Memory to aim for per forward pass (default 1 GiB). */
   budgetBytes?: number;
-  /** WASM heap limit (default 4 GiB). */
+  /** Heap limit of a backend with a fixed heap (default: its `heap.heapBytes`, 4 GiB for WASM). */
   heapBytes?: number;
   /** WebGPU: the device's largest buffer (`maxStorageBufferBindingSize`/`maxBufferSize`). */
   maxBufferBytes?: number;
@@ -111,29 +112,33 @@ export function formatBytes(n: number): string {
  * ```
  */
 export function estimateForwardBytes(frames: number, options: BatchPlanOptions): number {
-  const model = (options.modelBytes ?? 0) * (options.ep === "wasm" ? 2 : 1);
-  const copies = options.ep === "webgpu" ? 1 : 2;
-  const perFrame = copies * options.tapBytesPerFrame +
+  const { heap } = BACKENDS[options.ep];
+  const model = (options.modelBytes ?? 0) * heap.modelCopies;
+  const perFrame = heap.outputCopies * options.tapBytesPerFrame +
     WORK_TENSORS * options.largestTensorBytesPerFrame + (options.inputBytesPerFrame ?? 0);
   return model + frames * perFrame;
 }
 
-/** WASM heap bytes of a forward pass: the model copy, inputs, outputs and working tensors. */
-function wasmHeapBytes(frames: number, options: BatchPlanOptions): number {
-  return (options.modelBytes ?? 0) * 2 +
+/**
+ * Bytes of a forward pass in a fixed heap (WASM's): the model's copies, inputs, outputs and
+ * working tensors.
+ */
+function heapBytes(frames: number, options: BatchPlanOptions): number {
+  return (options.modelBytes ?? 0) * BACKENDS[options.ep].heap.modelCopies +
     frames * (options.tapBytesPerFrame + WORK_TENSORS * options.largestTensorBytesPerFrame +
         (options.inputBytesPerFrame ?? 0));
 }
 
 function hardLimitFrames(options: BatchPlanOptions): { frames: number; what: string } {
   let frames = Infinity, what = "";
-  if (options.ep === "wasm") {
-    const heap = options.heapBytes ?? 4 * GiB;
-    const model = wasmHeapBytes(0, options);
-    frames = Math.floor((heap - model) / (wasmHeapBytes(1, options) - model));
-    what = `WASM's ${formatBytes(heap)} heap`;
+  const spec = BACKENDS[options.ep];
+  if (spec.heap.heapBytes !== null) {
+    const heap = options.heapBytes ?? spec.heap.heapBytes;
+    const model = heapBytes(0, options);
+    frames = Math.floor((heap - model) / (heapBytes(1, options) - model));
+    what = `${spec.label}'s ${formatBytes(heap)} heap`;
   }
-  if (options.ep === "webgpu" && options.maxBufferBytes) {
+  if (spec.heap.deviceBuffers && options.maxBufferBytes) {
     const f = Math.floor(options.maxBufferBytes / options.largestTensorBytesPerFrame);
     if (f < frames) {
       frames = f;
@@ -141,6 +146,14 @@ function hardLimitFrames(options: BatchPlanOptions): { frames: number; what: str
     }
   }
   return { frames, what };
+}
+
+/** `, or --ep cpu`: the other backends without a hard memory limit, for an error message. */
+function unboundedAlternatives(ep: BackendName): string {
+  const names = BACKEND_NAMES.filter((n) =>
+    n !== ep && BACKENDS[n].heap.heapBytes === null && !BACKENDS[n].heap.deviceBuffers
+  );
+  return names.length ? `, or ${orList(names.map((n) => `--ep ${n}`))}` : "";
 }
 
 /**
@@ -203,8 +216,8 @@ export function planBatches(batch: number, time: number, options: BatchPlanOptio
     framesPerRun = time;
   }
   const runFrames = clipsPerRun * framesPerRun;
-  const need = options.ep === "wasm"
-    ? wasmHeapBytes(runFrames, options)
+  const need = BACKENDS[options.ep].heap.heapBytes !== null
+    ? heapBytes(runFrames, options)
     : estimateForwardBytes(runFrames, options);
   if (runFrames > hard.frames) {
     const smallest = splitFrames
@@ -216,7 +229,7 @@ export function planBatches(batch: number, time: number, options: BatchPlanOptio
       `one forward pass needs about ${formatBytes(need)} for ${smallest}, more than ${hard.what}` +
         (splitFrames ? "" : " (this model's frames cannot be processed separately)") +
         `; use a smaller --size or --max_len, fewer --layers` +
-        (options.ep === "cpu" ? "" : ", or --ep cpu"),
+        unboundedAlternatives(options.ep),
     );
   }
   // Balanced chunks: split frames into equal-ish pieces, clips into runs of clipsPerRun.

@@ -2,6 +2,9 @@
  * Clip loading for `inspect`: a clips folder becomes one normalised `(B, T, 3, size, size)`
  * float32 batch plus the frame files and gaze points of every sampled frame.
  *
+ * Each clip is read through a {@linkcode FrameSource} (`frame_source.ts`) of the kind that
+ * claims it (`frame_source_kinds.ts`); today that is a folder of frame files.
+ *
  * Clips folder format:
  * - one sub-folder per clip, taken in natural name order (`clip2` before `clip10`); the first
  *   `batchSize` clips form the batch. A folder without sub-folders that directly holds frames is
@@ -27,9 +30,16 @@
 import { basename, join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
-import { frameToTensor } from "./image_io.ts";
+import { imageToTensor } from "./image_io.ts";
 import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";
 import { startWorker } from "./web_worker.ts";
+import type { FrameLocator, FrameSource } from "./frame_source.ts";
+import { isClipEntry, openFrameSource, readFrameLocator } from "./frame_source_kinds.ts";
+import { entryKind, FRAME_EXT } from "./_frame_folder.ts";
+import { naturalCompare } from "./natural_order.ts";
+
+export { listFrames } from "./_frame_folder.ts";
+export { naturalCompare } from "./natural_order.ts";
 
 /** A gaze point in frame coordinates: fractions of the width (`x`) and height (`y`). */
 export interface GazePoint {
@@ -61,6 +71,8 @@ export interface LoadedClip {
   frameCount: number;
   /** Gaze points of each sampled frame (empty lists when the clip has no `gaze.csv`). */
   gaze: GazePoint[][];
+  /** Where each sampled frame is read from (plain data, for the decode workers). */
+  frames: FrameLocator[];
 }
 
 /** A loaded batch. */
@@ -102,8 +114,6 @@ export interface LoadClipsOptions {
   /** Folder of named datasets, instead of the `FEATURE_INSPECTOR_DATA` environment variable. */
   dataRoot?: string;
 }
-
-const FRAME_EXT = /\.(png|jpe?g)$/i;
 
 /**
  * Load the first `batchSize` clips of a clips folder (or dataset name) as one normalised batch.
@@ -167,18 +177,9 @@ export async function planClips(
   }
   const chosen = all.slice(0, batchSize);
 
-  const frameLists: string[][] = [];
-  for (const clip of chosen) {
-    const frames = await listFrames(clip.dir);
-    if (frames.length === 0) {
-      throw new InspectorError(
-        `clip folder ${clip.dir} has no frames (.png/.jpg/.jpeg files): ` +
-          `extract the clip's frames into it or remove the folder`,
-      );
-    }
-    frameLists.push(frames);
-  }
-  const counts = frameLists.map((f) => f.length);
+  const sources: FrameSource[] = [];
+  for (const clip of chosen) sources.push(await openFrameSource(clip));
+  const counts = sources.map((f) => f.count);
   const fewest = Math.min(...counts);
   if (fewest < maxLen) {
     const short = chosen.filter((_, i) => counts[i] < maxLen);
@@ -192,19 +193,20 @@ export async function planClips(
 
   const clips: LoadedClip[] = [];
   for (let b = 0; b < chosen.length; b++) {
-    const frames = frameLists[b];
-    const indices = sampleIndices(frames.length, maxLen);
-    const rows = await readGaze(chosen[b].dir, frames.length);
+    const source = sources[b];
+    const indices = sampleIndices(source.count, maxLen);
+    const rows = await readGaze(source.gazeFile, source.count);
     const gaze = indices.map((idx) =>
       selectGaze(rows, idx, { perFrame: dataset.gazePerFrame, dense: options.denseGaze ?? false })
     );
     clips.push({
-      id: chosen[b].id,
-      dir: chosen[b].dir,
-      frameFiles: indices.map((i) => frames[i]),
+      id: source.id,
+      dir: source.location,
+      frameFiles: indices.map((i) => source.label(i)),
       frameIndices: indices,
-      frameCount: frames.length,
+      frameCount: source.count,
       gaze,
+      frames: indices.map((i) => source.ref(i)),
     });
   }
 
@@ -240,13 +242,13 @@ export async function decodeClips(
         `--max_len or --batch_size`,
       { cause: err },
     );
-  const paths = clips.flatMap((clip) => clip.frameFiles.map((f) => join(clip.dir, f)));
+  const frames = clips.flatMap((clip) => clip.frames);
   const prep = { size, mean: dataset.mean, std: dataset.std };
   let data: Float32Array;
   // Workers: the given ones, or this call's own (none without read access to their module).
   using own = options.decoders || (workers <= 1 && !options.offThread)
     ? null
-    : startDecodeWorkers(Math.min(workers, paths.length));
+    : startDecodeWorkers(Math.min(workers, frames.length));
   const decoders = options.decoders ?? own;
   if (!decoders || decoders.count === 0) {
     try {
@@ -254,12 +256,12 @@ export async function decodeClips(
     } catch (err) {
       throw tooBig(err);
     }
-    for (let k = 0; k < paths.length; k++) {
-      const bytes = await readFrame(paths[k]);
-      frameToTensor(bytes, { ...prep, name: paths[k], out: data, offset: k * plane });
+    for (let k = 0; k < frames.length; k++) {
+      const image = await readFrameLocator(frames[k]);
+      imageToTensor(image, { ...prep, name: frames[k].path, out: data, offset: k * plane });
     }
   } else {
-    data = await decodeInWorkers(paths, decoders, prep).catch((err) => {
+    data = await decodeInWorkers(frames, decoders, prep).catch((err) => {
       throw err instanceof RangeError ? tooBig(err) : err;
     });
   }
@@ -284,34 +286,6 @@ export function sampleIndices(n: number, t: number): number[] {
 }
 
 /**
- * Natural order of names: digit runs compare as numbers, so `frame_2 < frame_10`.
- *
- * @example Usage
- * ```ts
- * import { naturalCompare } from "./clips.ts";
- * console.log(["f10.png", "f2.png", "f1.png"].sort(naturalCompare)); // ["f1.png", "f2.png", "f10.png"]
- * ```
- */
-export function naturalCompare(a: string, b: string): number {
-  const ra = a.match(/\d+|\D+/g) ?? [];
-  const rb = b.match(/\d+|\D+/g) ?? [];
-  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
-    const x = ra[i], y = rb[i];
-    if (x === y) continue;
-    const dx = /^\d/.test(x), dy = /^\d/.test(y);
-    if (dx && dy) {
-      const sx = x.replace(/^0+(?=\d)/, ""), sy = y.replace(/^0+(?=\d)/, "");
-      if (sx.length !== sy.length) return sx.length - sy.length;
-      if (sx !== sy) return sx < sy ? -1 : 1;
-      continue; // same number, different zero padding: decided by the plain order below
-    }
-    return x < y ? -1 : 1;
-  }
-  if (ra.length !== rb.length) return ra.length - rb.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
  * The clips of a clips folder in natural order: its sub-folders, or the folder itself when it
  * has no sub-folders but directly holds frames. Throws when it holds neither.
  *
@@ -328,8 +302,9 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
     for await (const e of Deno.readDir(dir)) {
       if (e.name.startsWith(".")) continue;
       const kind = await entryKind(dir, e);
-      if (kind === "dir") subdirs.push(e.name);
-      else if (kind === "file" && FRAME_EXT.test(e.name)) frames++;
+      if (kind !== null && isClipEntry({ name: e.name, isDirectory: kind === "dir" })) {
+        subdirs.push(e.name);
+      } else if (kind === "file" && FRAME_EXT.test(e.name)) frames++;
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
@@ -346,29 +321,6 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
     `clips folder ${dir} is empty: it holds no clip sub-folders and no frames; put one ` +
       `folder of .png/.jpg frames per clip in it`,
   );
-}
-
-/**
- * The frame files (`.png`, `.jpg`, `.jpeg`) of a clip folder, in natural order.
- *
- * @example Usage
- * ```ts
- * import { listFrames } from "./clips.ts";
- * console.log(await listFrames("fixtures/clips/c01_bars"));
- * ```
- */
-export async function listFrames(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.name.startsWith(".") || !FRAME_EXT.test(e.name)) continue;
-      if ((await entryKind(dir, e)) === "file") names.push(e.name);
-    }
-  } catch (err) {
-    if (err instanceof Deno.errors.NotCapable) throw err;
-    throw new InspectorError(`cannot read clip folder ${dir}: ${firstLine(err)}`, { cause: err });
-  }
-  return names.sort(naturalCompare);
 }
 
 /** Options of {@linkcode parseGazeCsv}. */
@@ -481,8 +433,8 @@ export function selectGaze(
   return pick.map((r) => ({ x: r.x, y: r.y }));
 }
 
-async function readGaze(dir: string, frameCount: number): Promise<GazeRow[]> {
-  const path = join(dir, "gaze.csv");
+async function readGaze(path: string | null, frameCount: number): Promise<GazeRow[]> {
+  if (path === null) return [];
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -492,18 +444,6 @@ async function readGaze(dir: string, frameCount: number): Promise<GazeRow[]> {
     throw new InspectorError(`cannot read ${path}: ${firstLine(err)}`, { cause: err });
   }
   return parseGazeCsv(text, { name: path, frameCount });
-}
-
-async function readFrame(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotCapable) throw err;
-    throw new InspectorError(
-      `cannot read frame ${path}: ${firstLine(err)}; check the file or remove it`,
-      { cause: err },
-    );
-  }
 }
 
 let liveWorkers = 0;
@@ -574,26 +514,26 @@ export function startDecodeWorkers(count = 1): DecodeWorkers {
 }
 
 /**
- * Decode `paths` on the started `decoders`, each given one contiguous run of frames that it
+ * Decode `frames` on the started `decoders`, each given one contiguous run of frames that it
  * reads and decodes on its own (see `decode_worker.ts`). One worker's buffer is the batch itself
  * (transferred, not copied); several are joined into one.
  */
 async function decodeInWorkers(
-  paths: string[],
+  frames: FrameLocator[],
   decoders: DecodeWorkers,
   options: { size: number; mean: number[]; std: number[] },
 ): Promise<Float32Array> {
   const pool = poolOf.get(decoders);
   if (!pool) throw new TypeError("decoders: disposed already, or not from startDecodeWorkers");
-  const n = Math.min(pool.length, paths.length);
+  const n = Math.min(pool.length, frames.length);
   const runs = Array.from(
     { length: n },
     (_, w) =>
-      paths.slice(Math.floor((w * paths.length) / n), Math.floor(((w + 1) * paths.length) / n)),
+      frames.slice(Math.floor((w * frames.length) / n), Math.floor(((w + 1) * frames.length) / n)),
   );
   const parts = await Promise.all(runs.map((run, i) =>
     ask(pool[i], {
-      paths: run,
+      frames: run,
       size: options.size,
       mean: [...options.mean],
       std: [...options.std],
@@ -622,22 +562,10 @@ function ask(worker: Worker, req: DecodeRequest): Promise<Float32Array> {
     worker.onmessageerror = () => reject(new Error(`decode worker: unreadable reply`));
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      reject(new Error(`decode worker failed on ${req.paths[0]}: ${e.message}`));
+      reject(new Error(`decode worker failed on ${req.frames[0].path}: ${e.message}`));
     };
     worker.postMessage(req);
   });
-}
-
-async function entryKind(dir: string, e: Deno.DirEntry): Promise<"dir" | "file" | null> {
-  if (e.isDirectory) return "dir";
-  if (e.isFile) return "file";
-  if (!e.isSymlink) return null;
-  try {
-    const st = await Deno.stat(join(dir, e.name));
-    return st.isDirectory ? "dir" : st.isFile ? "file" : null;
-  } catch {
-    return null; // dangling link
-  }
 }
 
 function positiveInt(v: number, flag: string): number {

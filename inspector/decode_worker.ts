@@ -1,12 +1,12 @@
 /**
  * Web Worker that reads, decodes, resizes and normalises a run of frames for `loadClips`.
  *
- * Protocol: the parent posts one {@linkcode DecodeRequest} naming consecutive frame files; the
- * worker reads them itself, writes each `3 * size * size` tensor into one Float32Array of its
+ * Protocol: the parent posts one {@linkcode DecodeRequest} naming consecutive frames (as
+ * {@linkcode FrameLocator}s of any registered frame source); the worker reads them itself, writes each `3 * size * size` tensor into one Float32Array of its
  * own, and answers a single {@linkcode DecodeResponse} that transfers that buffer back (no copy),
  * or the first error's message. The worker needs nothing from the parent while it works, so a
  * parent thread blocked in a native call (onnxruntime building a session) does not stall it. It
- * runs exactly the code the main thread runs ({@linkcode frameToTensor}), so the results are
+ * runs exactly the code the main thread runs (`readFrameLocator`, {@linkcode imageToTensor}), so the results are
  * identical.
  *
  * Started as `new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" })`.
@@ -15,12 +15,14 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
-import { frameToTensor } from "./image_io.ts";
+import { imageToTensor } from "./image_io.ts";
+import type { FrameLocator } from "./frame_source.ts";
+import { readFrameLocator } from "./frame_source_kinds.ts";
 
 /** A run of consecutive frames to prepare. */
 export interface DecodeRequest {
-  /** Frame files, in the order their tensors follow each other in the answer. */
-  paths: string[];
+  /** Frames, in the order their tensors follow each other in the answer. */
+  frames: FrameLocator[];
   /** Output width and height. */
   size: number;
   /** Per-channel mean. */
@@ -29,43 +31,33 @@ export interface DecodeRequest {
   std: number[];
 }
 
-/** The answer to a {@linkcode DecodeRequest}: `paths.length * 3 * size * size` values. */
+/** The answer to a {@linkcode DecodeRequest}: `frames.length * 3 * size * size` values. */
 export type DecodeResponse =
   | { ok: true; data: Float32Array }
   | { ok: false; message: string; kind: "inspector" | "permission" | "memory" | "other" };
 
 interface WorkerScope {
-  onmessage: ((e: MessageEvent<DecodeRequest>) => void) | null;
+  onmessage: ((e: MessageEvent<DecodeRequest>) => void | Promise<void>) | null;
   postMessage(message: DecodeResponse, transfer?: Transferable[]): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
 
-function readFrame(path: string): Uint8Array {
-  try {
-    return Deno.readFileSync(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotCapable) throw err;
-    const first = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new InspectorError(`cannot read frame ${path}: ${first}; check the file or remove it`);
-  }
-}
-
-scope.onmessage = (e: MessageEvent<DecodeRequest>): void => {
+scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
   const req = e.data;
   try {
     const plane = 3 * req.size * req.size;
-    const data = new Float32Array(req.paths.length * plane);
-    req.paths.forEach((path, k) => {
-      frameToTensor(readFrame(path), {
-        name: path,
+    const data = new Float32Array(req.frames.length * plane);
+    for (let k = 0; k < req.frames.length; k++) {
+      imageToTensor(await readFrameLocator(req.frames[k]), {
+        name: req.frames[k].path,
         size: req.size,
         mean: req.mean,
         std: req.std,
         out: data,
         offset: k * plane,
       });
-    });
+    }
     scope.postMessage({ ok: true, data }, [data.buffer as ArrayBuffer]);
   } catch (err) {
     scope.postMessage({

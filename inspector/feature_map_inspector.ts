@@ -16,7 +16,6 @@ import {
 } from "./onnx_model.ts";
 import { type ResolvedLayer, resolveLayers, type UnresolvedLayer } from "./layers.ts";
 import {
-  detectLayout,
   extractFrame,
   type LayoutKind,
   parseIndexSpec,
@@ -35,25 +34,28 @@ import {
   type ModelSession,
   type OutputTensor,
 } from "./runtime.ts";
+import { BACKENDS } from "./backends.ts";
+import { layerFileStem } from "../core/file_stem.ts";
 import {
   type ChannelStats,
   channelStatsOf,
-  copyRun,
-  emptyMoments,
-  type RowMoments,
   summarizeFrames,
   type SummaryStats,
 } from "../stats/moments.ts";
-import { createReducer, type GpuMode, type Reducer, tensorInput } from "../shaders/reduce.ts";
+import { createReducer, type GpuMode, type Reducer } from "../shaders/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
-import { type BatchChunk, fitsOnePass, forwardInChunks, sliceBatch } from "./batch_plan.ts";
+import type { BatchChunk } from "./batch_plan.ts";
+import { buildStatsModel, type InGraphTap } from "./graph_stats.ts";
 import {
-  buildStatsModel,
-  type InGraphResult,
-  type InGraphTap,
-  readInGraphTap,
-  selectionFeeds,
-} from "./graph_stats.ts";
+  assertComplete,
+  newTensorStates,
+  type PassEngine,
+  placePass,
+  planPasses,
+  runPass,
+  runPasses,
+  type TensorState,
+} from "./_extract.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
 import { StructuredNpyWriter } from "../core/npy.ts";
 import { OutputSet } from "../core/atomic.ts";
@@ -192,49 +194,6 @@ function toIndexSpec(
   return parseIndexSpec(v.join(","), { count, flag });
 }
 
-/** Copy the moments of run `from` of `src` into run `to` of `dst`. */
-function copyMoment(src: RowMoments, from: number, dst: RowMoments, to: number): void {
-  copyRun(src, from, dst, to);
-}
-
-/** The layout of the whole batch, from the layout of one forward pass over part of it. */
-function wholeLayout(local: TimeLayout, B: number, T: number): TimeLayout {
-  const d = [...local.dims];
-  switch (local.kind) {
-    case "bt_chw":
-      d[0] = B * T;
-      break;
-    case "b_t_chw":
-      d[0] = B;
-      d[1] = T;
-      break;
-    case "b_c_t_hw":
-    case "b_chw":
-      d[0] = B;
-      break;
-  }
-  return detectLayout(d, {
-    batch: B,
-    time: T,
-    swapped: local.kind === "b_c_t_hw",
-    override: local.kind,
-    name: "whole batch",
-  });
-}
-
-/**
- * Per tapped tensor during an extraction: the whole-batch layout, its row moments (filled pass by
- * pass) and the saved frames `[bi][ti]`.
- */
-interface TensorState {
-  layout: TimeLayout | null;
-  m: RowMoments | null;
-  frames: Float32Array[][];
-}
-
-// Kept beside the function so that this change stays one hunk (move it up with the imports).
-import { layerFileStem } from "../core/file_stem.ts";
-
 /** File-name-safe form of a layer name: the one rule of `core/file_stem.ts`. */
 export function safeFileName(name: string): string {
   return layerFileStem(name);
@@ -355,7 +314,9 @@ export class FeatureMapInspector implements AsyncDisposable {
       threads: options.threads,
       onInfo: options.onInfo,
     };
-    const inGraph = ep === "cpu" || ep === "wasm" ? buildStatsModel(graph, tensors) : null;
+    const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics
+      ? buildStatsModel(graph, tensors)
+      : null;
     if (inGraph) {
       try {
         const session = await withExtendedModel(
@@ -510,220 +471,70 @@ export class FeatureMapInspector implements AsyncDisposable {
     const { feeds, B, T } = this.#feeds(batch);
     const batchIdx = toIndexSpec(this.#target.batchIdx, B, "--batch_idx");
     const timestep = toIndexSpec(this.#target.timestep, T, "--timestep");
-    const keep = this.#session.info.ep === "webgpu"
-      ? [...new Set(this.layers.map((l) => l.tensor))]
-      : [];
-    const main = this.graph.inputs.find((i) => feeds[i.name].dims.length === 5) ??
-      this.graph.inputs[0];
-    const mainFeed = feeds[main.name];
-    const folded = mainFeed.dims.length === 4 && T > 1; // clips fed to an image model
+    const engine = this.#engine();
+    const plan = planPasses({ feeds, B, T }, engine, {
+      inputs: this.graph.inputs,
+      batchIdx,
+      timestep,
+      layerTensors: this.layers.map((l) => l.tensor),
+      outputsOnGpu: BACKENDS[this.#session.info.ep].capabilities.outputsOnGpu,
+      budgetBytes: this.options.budgetBytes,
+    });
     const warnings: string[] = [];
-    const state = new Map<string, TensorState>();
-    const tensors = [...new Set(this.layers.map((l) => l.tensor))];
-    for (const t of tensors) {
-      state.set(t, {
-        layout: null,
-        m: null,
-        frames: batchIdx.map(() => timestep.map(() => new Float32Array(0))),
-      });
-    }
-    const overrideOf = (tensor: string): LayoutKind | undefined => {
-      const o = this.options.layout;
-      if (o === undefined || typeof o === "string") return o;
-      const l = this.layers.find((x) => x.tensor === tensor && o[x.name] !== undefined);
-      return l ? o[l.name] : undefined;
-    };
-    const nameOf = (tensor: string) => this.layers.find((l) => l.tensor === tensor)!.name;
+    const state = newTensorStates(plan);
     const modelOutputs: Extraction["modelOutputs"] = {};
-    let tForward = 0, tReduce = 0;
+    let tReduce = 0;
     let passes = 0;
-    // Where a pass sits in the batch, and the saved clips and frames that fall in it.
-    // (Folded clips run in one pass whose "batch" is B*T frames: it covers the whole batch.)
-    const passOf = (chunk: BatchChunk) => {
-      const [c0, c1] = folded ? [0, B] : chunk.clips;
-      const [f0, f1] = folded ? [0, T] : chunk.frames;
-      const bis = batchIdx.map((b, bi) => [b, bi]).filter(([b]) => b >= c0 && b < c1);
-      const tis = timestep.map((t, ti) => [t, ti]).filter(([t]) => t >= f0 && t < f1);
-      return {
-        c0,
-        f0,
-        nb: c1 - c0,
-        nt: f1 - f0,
-        bis,
-        tis,
-        local: { batchIdx: bis.map(([b]) => b - c0), timestep: tis.map(([t]) => t - f0) },
-      };
-    };
-    /** Passes with the statistics in the graph, when the batch is split (see below). */
-    const runInGraph = (chunk: BatchChunk, input: FeedTensor) => {
-      const p = passOf(chunk);
-      return this.#session.run({
-        ...feeds,
-        [main.name]: input,
-        ...selectionFeeds({ clips: p.nb, frames: p.nt }, p.local),
-      });
-    };
-    const readInGraph = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
-      const p = passOf(chunk);
-      const read = new Map<string, InGraphResult>();
-      for (const tap of this.#inGraphTaps ?? []) {
-        const r = await readInGraphTap(outputs, tap, {
-          clips: p.nb,
-          frames: p.nt,
-          swapped: this.#swapped.get(tap.tensor) ?? false,
-          name: nameOf(tap.tensor),
-          ...p.local,
-        });
-        if (!r) return null;
-        read.set(tap.tensor, r);
-      }
-      return read;
-    };
-    const onChunk = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
+    const onPass = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
       const t1 = performance.now();
       passes++;
       try {
-        const { c0, f0, nb, nt, bis, tis, local: saved } = passOf(chunk);
-        let inGraph: Map<string, InGraphResult> | null = null;
-        if (this.#inGraphTaps && outputs[this.#inGraphTaps[0].shape]) {
-          inGraph = await readInGraph(chunk, outputs);
-          if (!inGraph) {
-            // Non-finite statistics: run this pass again with whole tensors.
-            this.options.onInfo?.(
-              "note: some in-graph statistics are not finite (NaN/Inf in the activations?) or " +
-                "do not fit the layout; computing them from the whole tensors",
-            );
-            for (const o of Object.values(outputs)) o.dispose();
-            await this.#hostReducer(null);
-            const isWhole = folded || (nb === B && nt === T);
-            outputs = await (await this.#full()).run({
-              ...feeds,
-              [main.name]: isWhole
-                ? mainFeed
-                : sliceBatch(mainFeed, chunk, { timeAxis: mainFeed.dims.length >= 5 }),
-            });
-          }
-        }
-        for (const tensor of tensors) {
-          const st = state.get(tensor)!;
-          const r = inGraph?.get(tensor);
-          const out = outputs[tensor];
-          if (!r && !out) throw new Error(`tapped tensor ${tensor} missing from the outputs`);
-          const local = r?.layout ?? detectLayout(out.dims, {
-            batch: nb,
-            time: nt,
-            swapped: this.#swapped.get(tensor) ?? false,
-            override: overrideOf(tensor),
-            name: nameOf(tensor),
-          });
-          if (!st.layout) {
-            st.layout = wholeLayout(local, B, T);
-            const rl = rowLayout(st.layout);
-            st.m = emptyMoments(rl.rows, rl.width);
-            this.#fullBytes += rl.rows * rl.width * 4;
-          }
-          const lr = rowLayout(local);
-          const m = r?.moments ?? await this.#reducer!.reduceRows(tensorInput(out), [
-            lr.rows,
-            lr.width,
-          ]);
-          // Put each (frame, channel) run of this pass at its place in the whole batch.
-          const whole = rowLayout(st.layout);
-          const tpLocal = local.tensorTime;
-          for (let lf = 0; lf < lr.index.frames; lf++) {
-            const lb = Math.floor(lf / tpLocal), lt = lf % tpLocal;
-            const gf = (c0 + lb) * st.layout.tensorTime +
-              (local.kind === "b_c_t_hw" || local.kind === "b_chw" ? lt : f0 + lt);
-            for (let c = 0; c < lr.index.channels; c++) {
-              copyMoment(m, lr.index.rowOf(lf, c), st.m!, whole.index.rowOf(gf, c));
-            }
-          }
-          // The saved frames that fall in this pass.
-          if (bis.length && tis.length) {
-            const got = r?.frames ?? await this.#frames(out, local, saved.batchIdx, saved.timestep);
-            bis.forEach(([, bi], i) => tis.forEach(([, ti], j) => st.frames[bi][ti] = got[i][j]));
-          }
-        }
-        if (inGraph) this.#inGraphPasses++;
-        if (passes === 1) {
-          for (const o of this.graph.outputs) {
-            const t = outputs[o.name];
-            if (t) modelOutputs[o.name] = { dims: t.dims, data: t.data ?? await t.download() };
-          }
-        }
+        const result = await runPass(engine, plan, {
+          chunk,
+          outputs,
+          modelOutputs: passes === 1 ? this.graph.outputs.map((o) => o.name) : undefined,
+        });
+        this.#fullBytes += placePass(state, plan, result);
+        if (result.inGraph) this.#inGraphPasses++;
+        Object.assign(modelOutputs, result.modelOutputs);
       } finally {
-        for (const o of Object.values(outputs)) o.dispose();
         tReduce += performance.now() - t1;
       }
     };
-    let plan: { chunks: BatchChunk[]; note: string | null; framesSplit: boolean } | null = null;
-    const overridden = tensors.some((t) => overrideOf(t) !== undefined);
-    // Passes run with the statistics in the graph (see graph_stats.ts) unless a layout override
-    // is given (the in-graph frame selection follows the detected layout).
-    let chunksInGraph = this.#inGraphTaps !== null && !overridden;
-    let inGraphFailure: string | null = null;
     const t0 = performance.now();
-    // (Clips folded into an image model's batch always run in one pass, see below.)
-    if (
-      chunksInGraph && (folded || fitsOnePass(mainFeed.data.byteLength, this.options.budgetBytes))
-    ) {
-      // A small batch: one pass.
-      const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
-      const outputs = await runInGraph(whole, mainFeed).catch((err: Error) => {
-        // Let the whole-tensor path run it: its error, if it fails too, is the one to show.
-        inGraphFailure = err.message.split("\n")[0];
-        chunksInGraph = false;
-        return null;
-      });
-      if (outputs) {
-        await onChunk(whole, outputs);
-        plan = { chunks: [whole], note: null, framesSplit: false };
-      }
-    }
-    try {
-      if (!plan) {
-        const session = await this.#full();
-        await this.#hostReducer(session.device);
-        plan = await forwardInChunks(session, feeds, {
-          input: main.name,
-          splitFrames: !folded && this.layers.every((l) => this.#swapped.get(l.tensor) !== true),
-          verify: tensors,
-          keepOnGpu: keep,
-          // Clips folded into an image model's batch: chunk ranges would index frames, not
-          // clips, so such a batch runs in one pass.
-          budgetBytes: folded ? Number.POSITIVE_INFINITY : this.options.budgetBytes,
-          onChunk,
-          onInfo: this.options.onInfo,
-          runChunk: chunksInGraph ? runInGraph : undefined,
-        });
-        if (inGraphFailure) {
-          this.options.onInfo?.(
-            `note: the pass with statistics in the graph failed (${inGraphFailure}); whole ` +
-              "tensors were reduced instead",
-          );
-        }
-      }
-    } catch (err) {
-      if (err instanceof InspectorError) throw err;
-      throw new InspectorError(
-        `the forward pass failed: ${(err as Error).message.split("\n")[0]}; check the input ` +
-          `shape (--size, --max_len) against the model`,
-      );
-    }
-    tForward = performance.now() - t0 - tReduce;
-    if (plan.chunks.length > 1) {
+    const done = await runPasses(engine, plan, onPass);
+    const tForward = performance.now() - t0 - tReduce;
+    if (done.chunks.length > 1) {
       warnings.push(
-        `the batch ran in ${plan.chunks.length} forward passes to bound memory` +
-          (plan.note ? ` (${plan.note})` : ""),
+        `the batch ran in ${done.chunks.length} forward passes to bound memory` +
+          (done.note ? ` (${done.note})` : ""),
       );
     }
-    for (const [tensor, st] of state) {
-      if (
-        !st.layout || st.frames.some((row) => row.some((f) => f.length === 0 && st.m!.rows > 0))
-      ) {
-        throw new Error(`internal error: not every saved frame of ${tensor} was extracted`);
-      }
-    }
+    assertComplete(state);
+    const layers = this.#summarize(state, { B, T, batchIdx, timestep, warnings });
+    this.#last = {
+      batch: B,
+      time: T,
+      targets: { batchIdx, timestep },
+      layers,
+      modelOutputs: done.chunks.length === 1 ? modelOutputs : {},
+      timings: { forward: tForward, reduce: tReduce },
+      passes: done.chunks.length,
+      warnings,
+    };
+    for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
+    return this.#last;
+  }
+
+  /**
+   * The last step: each layer's saved frames and statistics (over the saved frames, per channel
+   * and per frame of the batch) from the filled states; warns about non-finite values.
+   */
+  #summarize(
+    state: ReadonlyMap<string, TensorState>,
+    targets: { B: number; T: number; batchIdx: number[]; timestep: number[]; warnings: string[] },
+  ): LayerFeatures[] {
+    const { B, T, batchIdx, timestep, warnings } = targets;
     const layers: LayerFeatures[] = [];
     for (const layer of this.layers) {
       const st = state.get(layer.tensor)!;
@@ -755,18 +566,28 @@ export class FeatureMapInspector implements AsyncDisposable {
         stats: { summary, channels, perFrame },
       });
     }
-    this.#last = {
-      batch: B,
-      time: T,
-      targets: { batchIdx, timestep },
-      layers,
-      modelOutputs: plan.chunks.length === 1 ? modelOutputs : {},
-      timings: { forward: tForward, reduce: tReduce },
-      passes: plan.chunks.length,
-      warnings,
+    return layers;
+  }
+
+  /** What the extraction steps (`_extract.ts`) use of this inspector. */
+  #engine(): PassEngine {
+    const layers = this.layers;
+    const o = this.options.layout;
+    return {
+      session: this.#session,
+      inGraphTaps: this.#inGraphTaps,
+      swapped: this.#swapped,
+      layoutOverride: (tensor) => {
+        if (o === undefined || typeof o === "string") return o;
+        const l = layers.find((x) => x.tensor === tensor && o[x.name] !== undefined);
+        return l ? o[l.name] : undefined;
+      },
+      layerName: (tensor) => layers.find((l) => l.tensor === tensor)!.name,
+      full: () => this.#full(),
+      reducer: (device) => this.#hostReducer(device),
+      frames: (out, layout, batchIdx, timestep) => this.#frames(out, layout, batchIdx, timestep),
+      onInfo: this.options.onInfo,
     };
-    for (const w of warnings) this.options.onInfo?.(`warning: ${w}`);
-    return this.#last;
   }
 
   /** The saved frames of one output: sliced on the host, or read back range by range. */

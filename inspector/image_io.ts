@@ -319,8 +319,25 @@ export interface FrameTensorOptions {
  * ```
  */
 export function frameToTensor(bytes: Uint8Array, options: FrameTensorOptions): Float32Array {
+  return imageToTensor(decodeImage(bytes, { name: options.name }), options);
+}
+
+/**
+ * {@linkcode frameToTensor} on a decoded image: RGB resized to `size x size`, scaled to [0, 1],
+ * then `(v - mean[c]) / std[c]`. Returns the `3 * size * size` values.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { imageToTensor } from "./image_io.ts";
+ * const img = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 4).fill(255) };
+ * const t = imageToTensor(img, { size: 4, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+ * assert.equal(t.length, 48);
+ * assert.equal(t[0], 1);
+ * ```
+ */
+export function imageToTensor(img: RgbaImage, options: FrameTensorOptions): Float32Array {
   const { size, mean, std } = options;
-  const img = decodeImage(bytes, { name: options.name });
   const offset = options.offset ?? 0;
   const planar = resizeRgb(img, { width: size, height: size, out: options.out, offset });
   const data = planar.data;

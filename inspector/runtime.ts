@@ -1,31 +1,39 @@
 /**
- * Execution providers: one {@linkcode ModelSession} API over onnxruntime-web (WebGPU and
- * multi-threaded WASM) and the native CPU EP of onnxruntime-node.
- *
- * Which package serves which EP in Deno (all pinned in deno.json):
- * - `wasm`: `onnxruntime-web` resolves, under Deno's `node` export condition, to its Node build
- *   (`ort.node.min.mjs`). That build starts its WASM threads with `worker_threads` on the file URL
- *   of `ort-wasm-simd-threaded.mjs`, which works in Deno, so `numThreads > 1` is real
- *   multi-threading (the browser bundles preload the script into a `blob:` URL that Deno's
- *   `worker_threads` refuses).
- * - `webgpu`: `onnxruntime-web/webgpu` (the browser bundle with the JSEP WebGPU kernels) on Deno's
- *   `navigator.gpu`; its CPU side runs single-threaded for the reason above.
- * - `cpu`: `onnxruntime-node`, the native onnxruntime as an N-API addon. Deno loads it without its
- *   install script; it needs `--allow-ffi` (and `--allow-read`). When it cannot be loaded, `auto`
- *   falls back to `wasm` and says why in {@linkcode BackendInfo.reason}.
+ * Sessions: one {@linkcode ModelSession} API over every execution provider of the backend table
+ * (`backends.ts`: onnxruntime-web's WebGPU and multi-threaded WASM, the native CPU EP of
+ * onnxruntime-node), and the choice of a backend for `auto`.
  *
  * @module
  */
 
 import { InspectorError } from "../core/errors.ts";
+import {
+  AUTO_ORDER,
+  type BackendName,
+  BACKENDS,
+  EP_CHOICES,
+  type EpChoice,
+  type GpuProbe,
+  isBackendName,
+  orList,
+  probeGpu,
+  suggest,
+} from "./backends.ts";
+import {
+  type OrtModuleLike,
+  type OrtSessionLike,
+  type OrtTensorLike,
+  shortOrtMessage,
+} from "./_ort.ts";
 
-/** Execution provider requested by the user (`--ep`). */
-export type EpChoice = "auto" | "webgpu" | "wasm" | "cpu";
+export type { BackendName, EpChoice, GpuProbe };
+export { loadNativeOrt, probeGpu } from "./backends.ts";
+export { shortOrtMessage } from "./_ort.ts";
 
 /** The execution provider a session actually runs on, and why. */
 export interface BackendInfo {
   /** The EP in use. */
-  ep: "webgpu" | "wasm" | "cpu";
+  ep: BackendName;
   /** What was asked for. */
   requested: EpChoice;
   /** GPU adapter description (WebGPU only; also filled for `auto` when one was probed). */
@@ -120,179 +128,6 @@ export interface CreateSessionOptions {
   externalData?: { path: string; data: Uint8Array }[];
 }
 
-// ---------------------------------------------------------------------------------------------
-// Minimal structural types of the parts of the two ORT packages we use (they share
-// onnxruntime-common's API; typing them structurally keeps `any` out of this module).
-
-interface OrtTensorLike {
-  readonly dims: readonly number[];
-  readonly type: string;
-  readonly location: string;
-  readonly data: unknown;
-  readonly gpuBuffer?: GPUBuffer;
-  getData(releaseData?: boolean): Promise<unknown>;
-  dispose(): void;
-}
-
-interface OrtSessionLike {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
-  release(): Promise<void>;
-}
-
-interface OrtModuleLike {
-  InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSessionLike>;
-  };
-  Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
-}
-
-/** Result of probing Deno's WebGPU. */
-export interface GpuProbe {
-  /** The adapter, or null when there is none. */
-  adapter: GPUAdapter | null;
-  /** Adapter description ("llvmpipe (LLVM 19.1.7, 256 bits)", "NVIDIA H200"...). */
-  description: string | null;
-  /** Software/fallback adapter? */
-  fallback: boolean | null;
-  /** Why there is no adapter, when there is none. */
-  why?: string;
-}
-
-let gpuProbe: Promise<GpuProbe> | null = null;
-
-/**
- * Find Deno's WebGPU adapter once per process and say whether it is real hardware.
- *
- * @example Usage
- * ```ts ignore
- * import { probeGpu } from "./runtime.ts";
- * const g = await probeGpu();
- * console.log(g.description, g.fallback); // "llvmpipe (...)" true
- * ```
- */
-export function probeGpu(): Promise<GpuProbe> {
-  gpuProbe ??= (async (): Promise<GpuProbe> => {
-    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-    if (!gpu) {
-      return {
-        adapter: null,
-        description: null,
-        fallback: null,
-        why: "this Deno has no navigator.gpu",
-      };
-    }
-    let adapter: GPUAdapter | null = null;
-    try {
-      adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-    } catch (err) {
-      return { adapter: null, description: null, fallback: null, why: shortOrtMessage(err) };
-    }
-    if (!adapter) {
-      return { adapter: null, description: null, fallback: null, why: "no WebGPU adapter found" };
-    }
-    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-    const description = info.description ||
-      [info.vendor, info.architecture, info.device].filter((s) => s).join(" ") ||
-      "unknown adapter";
-    const soft = /llvmpipe|lavapipe|swiftshader|software|warp/i.test(description);
-    return { adapter, description, fallback: info.isFallbackAdapter === true || soft };
-  })();
-  return gpuProbe;
-}
-
-let nodeOrt: Promise<OrtModuleLike> | null = null;
-
-/**
- * Load onnxruntime-node (native CPU EP) once; rejects with a one-line reason when it cannot.
- *
- * @example Usage
- * ```ts ignore
- * import { loadNativeOrt } from "./runtime.ts";
- * const ok = await loadNativeOrt().then(() => true, () => false);
- * ```
- */
-export async function loadNativeOrt(): Promise<void> {
-  await nativeModule();
-}
-
-function nativeModule(): Promise<OrtModuleLike> {
-  nodeOrt ??= (async (): Promise<OrtModuleLike> => {
-    try {
-      const m = await import("onnxruntime-node");
-      return (m.default ?? m) as unknown as OrtModuleLike;
-    } catch (err) {
-      const msg = shortOrtMessage(err);
-      if (/ffi|NotCapable|permission/i.test(msg) || err instanceof Deno.errors.NotCapable) {
-        throw new Error("onnxruntime-node needs --allow-ffi");
-      }
-      throw new Error(`onnxruntime-node could not be loaded: ${msg}`);
-    }
-  })();
-  return nodeOrt;
-}
-
-let wasmOrt: Promise<{ ort: OrtModuleLike; threads: number }> | null = null;
-
-function loadWasmOrt(threads: number): Promise<{ ort: OrtModuleLike; threads: number }> {
-  wasmOrt ??= (async () => {
-    const m = await import("onnxruntime-web");
-    m.env.wasm.numThreads = threads;
-    m.env.logLevel = "error";
-    return { ort: m as unknown as OrtModuleLike, threads };
-  })();
-  return wasmOrt;
-}
-
-interface WebGpuOrt {
-  ort: OrtModuleLike;
-  env: { webgpu: { device: Promise<GPUDevice> } };
-}
-let webgpuOrt: Promise<WebGpuOrt> | null = null;
-
-function loadWebGpuOrt(adapter: GPUAdapter): Promise<WebGpuOrt> {
-  webgpuOrt ??= (async () => {
-    const m = await import("onnxruntime-web/webgpu");
-    m.env.wasm.numThreads = 1;
-    m.env.logLevel = "error";
-    (m.env.webgpu as { adapter: unknown }).adapter = adapter;
-    return {
-      ort: m as unknown as OrtModuleLike,
-      env: m.env as unknown as { webgpu: { device: Promise<GPUDevice> } },
-    };
-  })();
-  return webgpuOrt;
-}
-
-/**
- * Shorten an onnxruntime error to one line: the `ERROR_MESSAGE` part when present, whitespace
- * collapsed, at most 300 characters.
- *
- * @example Usage
- * ```ts
- * import { shortOrtMessage } from "./runtime.ts";
- * const e = new Error("failed to call OrtRun(). ERROR_CODE: 2, ERROR_MESSAGE: Got invalid dimensions\n index: 3");
- * console.log(shortOrtMessage(e)); // "Got invalid dimensions index: 3"
- * ```
- */
-export function shortOrtMessage(err: unknown): string {
-  let msg = err instanceof Error ? err.message : String(err);
-  const i = msg.indexOf("ERROR_MESSAGE:");
-  if (i >= 0) msg = msg.slice(i + "ERROR_MESSAGE:".length);
-  msg = msg.replace(/\[[^\]]*onnxruntime[^\]]*\]/g, "").replace(/\s+/g, " ").trim();
-  msg = msg.replace(/ ?Please fix either the inputs\/outputs or the model\.?/, "").replace(
-    /\.+$/,
-    "",
-  );
-  return msg.length > 300 ? msg.slice(0, 297) + "..." : msg;
-}
-
-function defaultThreads(): number {
-  const n = navigator.hardwareConcurrency;
-  return Number.isInteger(n) && n > 0 ? Math.min(n, 16) : 1;
-}
-
 function toFloat32(data: unknown, type: string): Float32Array {
   if (data instanceof Float32Array) return data;
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
@@ -351,50 +186,22 @@ function byteSizeOf(type: string, n: number): number {
  */
 export async function chooseBackend(
   ep: EpChoice = "auto",
-): Promise<{ ep: "webgpu" | "wasm" | "cpu"; reason: string; gpu: GpuProbe | null }> {
-  if (ep === "webgpu") {
-    const gpu = await probeGpu();
-    if (!gpu.adapter) {
-      throw new InspectorError(
-        `--ep webgpu: ${gpu.why ?? "no WebGPU adapter"}; use --ep wasm or --ep cpu, or --ep auto`,
-      );
-    }
-    return { ep, reason: "requested with --ep webgpu", gpu };
-  }
-  if (ep === "wasm") return { ep, reason: "requested with --ep wasm", gpu: null };
-  if (ep === "cpu") {
-    try {
-      await loadNativeOrt();
-    } catch (err) {
-      throw new InspectorError(
-        `--ep cpu (native onnxruntime) is unavailable: ${(err as Error).message}. Run with ` +
-          "--allow-ffi (the deno tasks grant it), or use --ep wasm",
-      );
-    }
-    return { ep, reason: "requested with --ep cpu", gpu: null };
+): Promise<{ ep: BackendName; reason: string; gpu: GpuProbe | null }> {
+  if (isBackendName(ep)) {
+    const gpu = await BACKENDS[ep].require();
+    return { ep, reason: `requested with --ep ${ep}`, gpu };
   }
   if (ep !== "auto") {
-    throw new InspectorError(`--ep ${ep} is not known; use auto, webgpu, wasm or cpu`);
+    throw new InspectorError(`--ep ${ep} is not known; use ${orList(EP_CHOICES)}`);
   }
   const gpu = await probeGpu();
-  let why: string;
-  if (gpu.adapter && gpu.fallback === false) {
-    return { ep: "webgpu", reason: `hardware GPU adapter: ${gpu.description}`, gpu };
-  } else if (gpu.adapter) {
-    why = `only a software GPU adapter (${gpu.description})`;
-  } else {
-    why = `no GPU adapter (${gpu.why ?? "none found"})`;
+  let why = "";
+  for (const name of AUTO_ORDER) {
+    const verdict = await BACKENDS[name].auto(why, gpu);
+    if (verdict.pick) return { ep: name, reason: verdict.reason, gpu };
+    why = verdict.why;
   }
-  try {
-    await loadNativeOrt();
-    return { ep: "cpu", reason: `${why}; native onnxruntime CPU EP`, gpu };
-  } catch (err) {
-    return {
-      ep: "wasm",
-      reason: `${why}; native CPU EP unavailable (${(err as Error).message}); WASM`,
-      gpu,
-    };
-  }
+  throw new Error(`internal error: no backend accepted --ep auto (${why})`);
 }
 
 /**
@@ -414,51 +221,17 @@ export async function createSession(
 ): Promise<ModelSession> {
   const requested = options.ep ?? "auto";
   const choice = await chooseBackend(requested);
-  const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads()));
-  let ort: OrtModuleLike;
-  let sessionOptions: Record<string, unknown>;
-  let device: GPUDevice | null = null;
-  let usedThreads = threads;
-  let webgpuEnv: WebGpuOrt["env"] | null = null;
-  if (choice.ep === "cpu") {
-    ort = await nativeModule();
-    sessionOptions = {
-      executionProviders: ["cpu"],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-      logSeverityLevel: 3,
-    };
-  } else if (choice.ep === "wasm") {
-    // Multi-threaded WASM is opt-in (--threads N): in Deno its worker threads have been seen to
-    // stall the session for minutes on some models (e.g. the quantized MobileNetV2 in
-    // ../shared/real), so the default is one thread, which never does.
-    const w = await loadWasmOrt(Math.max(1, Math.floor(options.threads ?? 1)));
-    ort = w.ort;
-    usedThreads = w.threads;
-    sessionOptions = {
-      executionProviders: ["wasm"],
-      graphOptimizationLevel: "all",
-      logSeverityLevel: 3,
-    };
-  } else {
-    const w = await loadWebGpuOrt(choice.gpu!.adapter!);
-    ort = w.ort;
-    webgpuEnv = w.env;
-    usedThreads = 1;
-    sessionOptions = {
-      executionProviders: ["webgpu"],
-      graphOptimizationLevel: "all",
-      logSeverityLevel: 3,
-      preferredOutputLocation: "gpu-buffer",
-    };
-  }
+  const spec = BACKENDS[choice.ep];
+  const { ort, threads, device: deviceOf } = await spec.load({
+    threads: options.threads,
+    gpu: choice.gpu,
+  });
+  const sessionOptions = spec.sessionOptions(threads);
   if (options.externalData?.length) {
-    if (choice.ep === "cpu") {
+    if (!spec.capabilities.externalData) {
       throw new InspectorError(
-        "the model keeps its weights in external data files, which --ep cpu cannot take from " +
-          "memory; use --ep wasm or --ep webgpu",
+        `the model keeps its weights in external data files, which --ep ${choice.ep} cannot ` +
+          `take from memory; use ${suggest(choice.ep, (b) => b.capabilities.externalData)}`,
       );
     }
     sessionOptions.externalData = options.externalData;
@@ -481,18 +254,18 @@ export async function createSession(
       { cause: err },
     );
   }
-  if (webgpuEnv) device = await webgpuEnv.webgpu.device;
+  const device = await deviceOf();
   const info: BackendInfo = {
     ep: choice.ep,
     requested,
     adapter: choice.gpu?.description ?? null,
     fallbackAdapter: choice.gpu?.fallback ?? null,
-    threads: usedThreads,
+    threads,
     reason: choice.reason,
   };
   options.onInfo?.(
     `backend: ${info.ep} (${info.reason}), ${info.threads} thread${info.threads > 1 ? "s" : ""}` +
-      (info.ep === "webgpu" ? `, adapter ${info.adapter}` : ""),
+      (spec.capabilities.usesAdapter ? `, adapter ${info.adapter}` : ""),
   );
   return new OrtModelSession(session, ort, info, device);
 }

@@ -19,7 +19,8 @@ import {
   type OptionGroup,
   parseCommand,
 } from "./options/group.ts";
-import { type Backend, BACKENDS } from "./options/backends.ts";
+import { BENCH_BACKENDS } from "../bench/inspect_bench.ts";
+import { type BackendName, orList } from "../inspector/backends.ts";
 import { commonGroup } from "./options/common.ts";
 
 /** What the bench flags parse to: {@linkcode BenchOptions} and where the report goes. */
@@ -45,8 +46,6 @@ export type BenchFlagOptions =
     saveJson?: string;
   };
 
-const MEASURED = [...BACKENDS].sort();
-
 /**
  * The bench's own group.
  *
@@ -70,18 +69,16 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   ep: flag.custom({
     type: "string",
     metavar: "EP[,EP]",
-    help: [`backends to measure: ${MEASURED.join(",")} (default: every available one)`],
-    parse: (raw, name): Backend[] | undefined => {
+    help: [`backends to measure: ${BENCH_BACKENDS.join(",")} (default: every available one)`],
+    parse: (raw, name): BackendName[] | undefined => {
       const eps = raw === undefined
         ? undefined
         : String(raw).split(",").map((s) => s.trim()).filter((s) => s);
       return eps?.map((e) => {
-        const hit = BACKENDS.find((b) => b === e);
+        const hit = BENCH_BACKENDS.find((b) => b === e);
         if (!hit) {
           throw new InspectorError(
-            `${name} ${e}: the bench measures ${MEASURED.slice(0, -1).join(", ")} or ${
-              MEASURED.at(-1)
-            }`,
+            `${name} ${e}: the bench measures ${orList(BENCH_BACKENDS)}`,
           );
         }
         return hit;

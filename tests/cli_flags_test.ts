@@ -21,7 +21,7 @@ import { ANALYZE_COMMAND, ANALYZE_HELP } from "../scripts/analyze.ts";
 import { COMPARE_COMMAND, COMPARE_HELP } from "../scripts/compare.ts";
 import { BENCH_COMMAND } from "../scripts/bench.ts";
 import { DEFAULT_LAYERS } from "../inspector/feature_map_inspector.ts";
-import { EP_CHOICES } from "../scripts/options/backends.ts";
+import { EP_CHOICES } from "../inspector/backends.ts";
 
 type AnyCommand = CommandSpec<Record<string, OptionGroup<unknown>>>;
 

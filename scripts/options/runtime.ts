@@ -8,7 +8,7 @@
 import { defineGroup, type Flag, flag, type OptionGroup } from "./group.ts";
 import type { InspectOptions } from "../../inspector/run_inspect.ts";
 import type { GpuMode } from "../../shaders/reduce.ts";
-import { EP_CHOICES } from "./backends.ts";
+import { EP_CHOICES } from "../../inspector/backends.ts";
 
 /** The `--gpu` modes. */
 export const GPU_MODES = ["auto", "on", "off"] as const satisfies readonly GpuMode[];
