@@ -23,7 +23,6 @@
 
 import { Buffer } from "node:buffer";
 import { deflateSync, inflateSync } from "node:zlib";
-import { Resvg } from "@resvg/resvg-wasm";
 import type { RgbaImage } from "../core/image.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import type { Canvas, Rgb } from "./raster_canvas.ts";
@@ -142,7 +141,13 @@ function metrics(): Promise<[FontMeasurer, FontMeasurer]> {
  * Rasterise an SVG with resvg to raw RGBA pixels on white: the same renderer and fonts as
  * `renderSvgPng`, without its PNG encode and our decode (10x the cost of drawing the atlas).
  */
-function rasterize(svg: string, scale: number, fontBuffers: Uint8Array[]): RgbaImage {
+async function rasterize(
+  svg: string,
+  scale: number,
+  fontBuffers: Uint8Array[],
+): Promise<RgbaImage> {
+  // Loaded on first use: drawing from the shipped atlas (every `inspect` grid) needs no resvg.
+  const { Resvg } = await import("@resvg/resvg-wasm");
   const resvg = new Resvg(svg, {
     fitTo: { mode: "zoom", value: scale },
     background: "white",
@@ -230,7 +235,7 @@ async function renderCrops(scale: number, jobs: readonly Job[]): Promise<Map<str
     `viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans" fill="#000">${
       texts.join("")
     }</svg>`;
-  const img = rasterize(svg, scale, await resvgFonts());
+  const img = await rasterize(svg, scale, await resvgFonts());
   const { data, width: iw } = img;
   const words = new Uint32Array(data.buffer, data.byteOffset, iw * img.height);
   for (const d of drawn) {

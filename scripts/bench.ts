@@ -20,6 +20,7 @@ import {
   parseCommand,
 } from "./options/group.ts";
 import { BENCH_BACKENDS } from "../bench/inspect_bench.ts";
+import { benchRender, formatRenderBench } from "../bench/render_bench.ts";
 import { type BackendName, orList } from "../inspector/backends.ts";
 import { commonGroup } from "./options/common.ts";
 
@@ -44,6 +45,8 @@ export type BenchFlagOptions =
     json: boolean;
     /** `--save_json FILE`: also write the JSON report there. */
     saveJson?: string;
+    /** `--no_render`: skip the renderer/encoder section. */
+    noRender: boolean;
   };
 
 /**
@@ -117,6 +120,9 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   }),
   save_json: flag.string({ metavar: "FILE", help: ["also write the JSON report to FILE"] }),
   no_kernels: flag.boolean({ help: ["do not time the reduction kernels"] }),
+  no_render: flag.boolean({
+    help: ["do not time the feature-grid renderers and PNG encoders side by side"],
+  }),
 }, (v) => ({
   json: v.json,
   runs: v.runs,
@@ -131,6 +137,7 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   capSeconds: v.cap_seconds,
   saveJson: v.save_json,
   kernels: !v.no_kernels,
+  noRender: v.no_render,
 }));
 
 /** The bench command: its option groups, from which its parser and help are made. */
@@ -152,9 +159,18 @@ if (import.meta.main) {
       console.log(BENCH_HELP);
       return;
     }
-    const { json, saveJson, ...options } = parsed.options.bench;
-    const report = await runBench({ ...options, onInfo: (line) => console.error(line) });
+    const { json, saveJson, noRender, ...options } = parsed.options.bench;
+    const inspect = await runBench({ ...options, onInfo: (line) => console.error(line) });
+    const render = noRender ? null : await benchRender();
+    const report = { ...inspect, render };
     if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
-    console.log(json ? JSON.stringify(report, null, 2) : formatBenchTable(report));
+    console.log(
+      json ? JSON.stringify(report, null, 2) : [
+        formatBenchTable(inspect),
+        ...(render
+          ? ["", "renderers, side by side (bench/render_bench.ts)", formatRenderBench(render)]
+          : []),
+      ].join("\n"),
+    );
   });
 }

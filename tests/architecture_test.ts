@@ -102,7 +102,8 @@ for (const f of FILES) {
 }
 
 Deno.test("architecture: the graph sees static, type-only, dynamic and worker imports", () => {
-  assert.ok(GRAPH.get("mod.ts")!.includes("inspector/feature_map_inspector.ts"));
+  assert.ok(GRAPH.get("mod.ts")!.includes("inspector/mod.ts"));
+  assert.ok(GRAPH.get("inspector/mod.ts")!.includes("inspector/feature_map_inspector.ts"));
   assert.ok(GRAPH.get("inspector/clips.ts")!.includes("inspector/decode_worker.ts"), "worker edge");
   assert.deepEqual(
     workerImports("x/m.ts", `const w = new Worker(new URL("./g.ts", import.meta.url));`),
