@@ -6,7 +6,7 @@
  * @module
  */
 
-import pngjs from "pngjs";
+import pngjs from "npm:pngjs@7.0.0";
 import type { RgbaImage } from "../core/image.ts";
 
 const { PNG } = pngjs;

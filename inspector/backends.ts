@@ -189,7 +189,7 @@ export async function loadNativeOrt(): Promise<void> {
 function nativeModule(): Promise<OrtModuleLike> {
   nodeOrt ??= (async (): Promise<OrtModuleLike> => {
     try {
-      const m = await import("onnxruntime-node");
+      const m = await import("npm:onnxruntime-node@1.30.0");
       return (m.default ?? m) as unknown as OrtModuleLike;
     } catch (err) {
       const msg = shortOrtMessage(err);
@@ -206,7 +206,7 @@ let wasmOrt: Promise<{ ort: OrtModuleLike; threads: number }> | null = null;
 
 function loadWasmOrt(threads: number): Promise<{ ort: OrtModuleLike; threads: number }> {
   wasmOrt ??= (async () => {
-    const m = await import("onnxruntime-web");
+    const m = await import("npm:onnxruntime-web@1.30.0");
     m.env.wasm.numThreads = threads;
     m.env.logLevel = "error";
     return { ort: m as unknown as OrtModuleLike, threads };
@@ -222,7 +222,7 @@ let webgpuOrt: Promise<WebGpuOrt> | null = null;
 
 function loadWebGpuOrt(adapter: GPUAdapter): Promise<WebGpuOrt> {
   webgpuOrt ??= (async () => {
-    const m = await import("onnxruntime-web/webgpu");
+    const m = await import("npm:onnxruntime-web@1.30.0/webgpu");
     m.env.wasm.numThreads = 1;
     m.env.logLevel = "error";
     (m.env.webgpu as { adapter: unknown }).adapter = adapter;

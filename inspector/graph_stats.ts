@@ -28,7 +28,7 @@
  * @module
  */
 
-import onnxproto from "onnx-proto";
+import onnxproto from "npm:onnx-proto@8.0.1";
 import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
 import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";

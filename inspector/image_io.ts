@@ -11,8 +11,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import pngjs from "pngjs";
-import * as jpeg from "jpeg-js";
+import pngjs from "npm:pngjs@7.0.0";
+import * as jpeg from "npm:jpeg-js@0.4.4";
 import { InspectorError } from "../core/errors.ts";
 import type { RgbaImage } from "../core/image.ts";
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import onnxproto from "onnx-proto";
+import onnxproto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
@@ -466,7 +466,7 @@ function graphSpan(bytes: Uint8Array): { key: number; start: number; end: number
  * @example Usage
  * ```ts
  * import { extendModel, loadOnnxModel } from "./onnx_model.ts";
- * import onnxproto from "onnx-proto";
+ * import onnxproto from "npm:onnx-proto@8.0.1";
  * const { onnx } = onnxproto;
  * const g = await loadOnnxModel("fixtures/resnet18_video.onnx");
  * const bytes = extendModel(g, {
@@ -535,7 +535,7 @@ const tailLocks = new WeakMap<ArrayBuffer, Promise<unknown>>();
  * ```ts
  * import { loadOnnxModel, withExtendedModel } from "./onnx_model.ts";
  * import { createSession } from "./runtime.ts";
- * import onnxproto from "onnx-proto";
+ * import onnxproto from "npm:onnx-proto@8.0.1";
  * const g = await loadOnnxModel("fixtures/resnet18_video.onnx");
  * const tap = "/backbone/relu/Relu_output_0";
  * const output = [onnxproto.onnx.ValueInfoProto.create({ name: tap })];

@@ -147,7 +147,7 @@ async function rasterize(
   fontBuffers: Uint8Array[],
 ): Promise<RgbaImage> {
   // Loaded on first use: drawing from the shipped atlas (every `inspect` grid) needs no resvg.
-  const { Resvg } = await import("@resvg/resvg-wasm");
+  const { Resvg } = await import("npm:@resvg/resvg-wasm@2.6.2");
   const resvg = new Resvg(svg, {
     fitTo: { mode: "zoom", value: scale },
     background: "white",

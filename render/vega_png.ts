@@ -10,8 +10,8 @@
  * @module
  */
 
-import * as vega from "vega";
-import { initWasm, Resvg } from "@resvg/resvg-wasm";
+import * as vega from "npm:vega@6.4.0";
+import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
 import { colormap, type ColormapName, renderChannelTile } from "./colormap.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import { encodePng } from "./png.ts";
@@ -68,12 +68,12 @@ async function readPackageFile(specifier: string): Promise<Uint8Array> {
 export async function loadRenderAssets(): Promise<RenderAssets> {
   // Importing the package's JSON puts the font package into the module graph (so Deno fetches
   // it, and `deno compile` embeds it); the TTF files are then read next to it.
-  await import("dejavu-fonts-ttf/package.json", { with: { type: "json" } });
+  await import("npm:dejavu-fonts-ttf@2.37.3/package.json", { with: { type: "json" } });
   const [wasm, regular, bold, mono] = await Promise.all([
-    readPackageFile("@resvg/resvg-wasm/index_bg.wasm"),
-    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSans.ttf"),
-    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSans-Bold.ttf"),
-    readPackageFile("dejavu-fonts-ttf/ttf/DejaVuSansMono.ttf"),
+    readPackageFile("npm:@resvg/resvg-wasm@2.6.2/index_bg.wasm"),
+    readPackageFile("npm:dejavu-fonts-ttf@2.37.3/ttf/DejaVuSans.ttf"),
+    readPackageFile("npm:dejavu-fonts-ttf@2.37.3/ttf/DejaVuSans-Bold.ttf"),
+    readPackageFile("npm:dejavu-fonts-ttf@2.37.3/ttf/DejaVuSansMono.ttf"),
   ]);
   return { wasm, fonts: [regular, bold, mono] };
 }

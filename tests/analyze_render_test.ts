@@ -8,7 +8,7 @@ import {
   upscaleNearest,
 } from "../render/vega_png.ts";
 import { fontMeasurer } from "../render/font_metrics.ts";
-import * as vega from "vega";
+import * as vega from "npm:vega@6.4.0";
 import { decodeImage } from "../inspector/image_io.ts";
 import { colormap } from "../render/colormap.ts";
 

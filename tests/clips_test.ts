@@ -3,7 +3,7 @@
 // decoding, dataset names, and every user error.
 
 import assert from "node:assert/strict";
-import * as jpeg from "jpeg-js";
+import * as jpeg from "npm:jpeg-js@0.4.4";
 import { join } from "node:path";
 import {
   decodeClips,

@@ -6,8 +6,8 @@
  * timesteps of one run, shape mismatches, float16 vs float32, the errors, and the CLI.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-web";
-import onnxproto from "onnx-proto";
+import * as ort from "npm:onnxruntime-web@1.30.0";
+import onnxproto from "npm:onnx-proto@8.0.1";
 import { compareFeatures, type Comparison, parseFrameRef } from "../compare/compare.ts";
 import { encodePlainNpy, StructuredNpyWriter } from "../core/npy.ts";
 import { InspectorError } from "../core/errors.ts";

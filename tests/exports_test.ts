@@ -91,3 +91,47 @@ Deno.test("exports: the graph walk sees the heavy packages where they are", () =
   assert.ok(!all.includes("onnxruntime-web"), "onnxruntime-web is imported statically again");
   assert.deepEqual(npmPackagesOf(config.exports["./npy"]), []);
 });
+
+/** Every `npm:` specifier in the code (tests and docs included), by package name. */
+function npmSpecifiers(): Map<string, Set<string>> {
+  const found = new Map<string, Set<string>>();
+  const walk = (dir: string): void => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.name.startsWith(".") || ["node_modules", "out", "dist"].includes(e.name)) continue;
+      const path = join(dir, e.name);
+      if (e.isDirectory) walk(path);
+      else if (e.name.endsWith(".ts") || e.name.endsWith(".md")) {
+        for (
+          const m of Deno.readTextFileSync(path).matchAll(
+            /["'`]npm:(@?[^@"'`/]+(?:\/[^@"'`/]+)?)@([^/"'`]+)/g,
+          )
+        ) {
+          const name = m[1].startsWith("@") ? m[1] : m[1].split("/")[0];
+          if (!found.has(name)) found.set(name, new Set());
+          found.get(name)!.add(m[2]);
+        }
+      }
+    }
+  };
+  walk(ROOT);
+  return found;
+}
+
+Deno.test("exports: the library imports self-contained npm: specifiers, one version per package", () => {
+  // No import map: a script anywhere can import mod.ts by path or URL without --config.
+  assert.equal(
+    (config as { imports?: unknown }).imports,
+    undefined,
+    "deno.json has an import map again",
+  );
+  const specs = npmSpecifiers();
+  for (
+    const p of ["onnxruntime-web", "onnxruntime-node", "onnx-proto", "vega", "@resvg/resvg-wasm"]
+  ) {
+    assert.ok(specs.has(p), `no npm:${p}@... import found`);
+  }
+  const mixed = [...specs].filter(([, v]) => v.size > 1).map(([k, v]) =>
+    `${k}: ${[...v].join(", ")}`
+  );
+  assert.deepEqual(mixed, [], "one version per package");
+});

@@ -5,9 +5,9 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert";
-import * as ort from "onnxruntime-web";
-import onnxproto from "onnx-proto";
-import pngjs from "pngjs";
+import * as ort from "npm:onnxruntime-web@1.30.0";
+import onnxproto from "npm:onnx-proto@8.0.1";
+import pngjs from "npm:pngjs@7.0.0";
 import { Buffer } from "node:buffer";
 import {
   buildResNetVideo,

@@ -3,7 +3,7 @@
 // frame normalisation.
 
 import assert from "node:assert/strict";
-import * as jpeg from "jpeg-js";
+import * as jpeg from "npm:jpeg-js@0.4.4";
 import {
   axisWeights,
   decodeImage,

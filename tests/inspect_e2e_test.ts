@@ -217,7 +217,7 @@ Deno.test("inspect errors: missing, corrupt, .pth and external-data models", asy
   await Deno.writeFile(join(d, "m.pth"), new Uint8Array([0x50, 0x4b, 3, 4]));
   await expectError(["--checkpoint", join(d, "m.pth")], /torch\.onnx\.export/);
   // external data: move one initializer out of the model into a file that is then missing
-  const { default: onnxproto } = await import("onnx-proto");
+  const { default: onnxproto } = await import("npm:onnx-proto@8.0.1");
   // deno-lint-ignore no-explicit-any
   const { onnx } = onnxproto as any;
   const m = onnx.ModelProto.decode(await Deno.readFile(FIXTURE));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import onnxproto from "onnx-proto";
+import onnxproto from "npm:onnx-proto@8.0.1";
 import {
   extendModel,
   loadOnnxModel,

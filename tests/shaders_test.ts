@@ -385,8 +385,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const ort = await import("onnxruntime-web/webgpu");
-    const { default: onnxproto } = await import("onnx-proto");
+    const ort = await import("npm:onnxruntime-web@1.30.0/webgpu");
+    const { default: onnxproto } = await import("npm:onnx-proto@8.0.1");
     const { onnx } = onnxproto;
     const shape = [2, 24, 7, 13]; // (B*T, C, H, W)
     const dims = shape.map((d) => ({ dimValue: d }));
