@@ -23,6 +23,11 @@ export interface RowReducer {
 export interface AnalyzeOptions {
   /** Output folder (default `feature_analysis`). */
   saveDir?: string;
+  /**
+   * Replace a report of another `.npy` in `saveDir` (default: refuse, naming it; a report of the
+   * same file is replaced).
+   */
+  overwrite?: boolean;
   /** Layers to analyse (default: every field of the file), in this order. */
   layers?: readonly string[];
   /** Logarithmic histogram counts. */

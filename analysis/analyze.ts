@@ -17,10 +17,11 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import { type FeaturesFile, readFeatures } from "../core/run_folder.ts";
 import { OutputSet } from "../core/atomic.ts";
+import { claimOutputs } from "../core/run_slot.ts";
 import { layerFileStem } from "../core/file_stem.ts";
 import { reduceRows } from "../stats/moments.ts";
 import { createReducer } from "../shaders/reduce.ts";
@@ -478,6 +479,13 @@ export async function analyzeFeatures(
     );
   }
   const opts = { ...options, sortChannels: sortBy };
+  await claimOutputs(options.saveDir ?? "feature_analysis", ["summary.json"], {
+    key: { source: resolve(npyPath) },
+    records: () => ["summary.json"],
+    keyOf: (r) => ({ source: resolve(String(r.source ?? "")) }),
+    overwrite: options.overwrite,
+    hint: "pass another --save_dir to keep both, or --overwrite to replace it",
+  });
   const run = await openRun(npyPath, options);
   using _file = run.file;
   const { reducer, close } = await openReducer(options, progress);

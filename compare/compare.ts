@@ -19,6 +19,8 @@ import { shapeSize } from "../core/npy.ts";
 import { type FeaturesFile, readFeatures } from "../core/run_folder.ts";
 import { isGlob, matchesGlob } from "../core/glob.ts";
 import { OutputSet } from "../core/atomic.ts";
+import { claimOutputs } from "../core/run_slot.ts";
+import { resolve } from "node:path";
 import {
   linearCkaDetailed,
   mergePairMoments,
@@ -56,6 +58,11 @@ export type {
 export interface CompareOptions {
   /** Output folder (default `comparison`), created if missing. */
   saveDir?: string;
+  /**
+   * Replace a comparison of other runs in `saveDir` (default: refuse, naming it; a comparison of
+   * the same two files is replaced).
+   */
+  overwrite?: boolean;
   /** Layers to compare (names or `*` globs); default all layers of either run. */
   layers?: readonly string[];
   /** `rel_l2` above which a layer counts as divergent (default 1e-3). */
@@ -590,6 +597,19 @@ export async function compareFeatures(
     throw new InspectorError(`--tolerance ${tolerance} is not a non-negative number, e.g. 1e-3`);
   }
   const progress = options.onProgress ?? (() => {});
+  if (options.write !== false) {
+    await claimOutputs(options.saveDir ?? "comparison", ["comparison.json"], {
+      key: { a: resolve(aPath), b: resolve(bPath) },
+      records: () => ["comparison.json"],
+      keyOf: (r) => {
+        const path = (side: unknown): string =>
+          resolve(String((side as { path?: unknown } | null)?.path ?? ""));
+        return { a: path(r.a), b: path(r.b) };
+      },
+      overwrite: options.overwrite,
+      hint: "pass another --save_dir to keep both, or --overwrite to replace it",
+    });
+  }
   // A broken manifest is ignored with a warning (core/manifest.ts): to onProgress, else stderr.
   using ra = await readFeatures(aPath, { onWarning: options.onProgress });
   using rb = await readFeatures(bPath, { onWarning: options.onProgress });

@@ -28,9 +28,9 @@ export async function ensureWritePermission(dir: string): Promise<void> {
   }
   if (state !== "granted") {
     throw new InspectorError(
-      `Deno may not write to --save_dir ${dir}: add --allow-write=${dir} (e.g. deno run ` +
-        `-P=inspect --allow-write=${dir} scripts/inspect.ts ...; likewise for analyze and ` +
-        `compare) or use the folder the task allows (out/, feature_analysis/, comparison/)`,
+      `Deno may not write to --save_dir ${dir}: run the command as a deno task ` +
+        `(deno task inspect|analyze|compare, which may write exactly its --save_dir), or add ` +
+        `--allow-write=${dir} to deno run`,
     );
   }
 }

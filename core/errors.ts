@@ -45,8 +45,8 @@ export function describeError(err: unknown): string {
   if (err instanceof InspectorError) return err.message;
   if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
     const msg = String((err as Error).message).split("\n")[0];
-    return `permission denied: ${msg}. Run through the deno task (which grants the needed ` +
-      `--allow-read/--allow-write paths) or add the flag it names.`;
+    return `permission denied: ${msg}. The deno tasks let a command write only inside its ` +
+      `--save_dir (a --name or path that leaves it is refused); with deno run, add the flag it names.`;
   }
   if (err instanceof Error) return err.message.split("\n")[0];
   return String(err);

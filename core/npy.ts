@@ -13,6 +13,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { InspectorError } from "./errors.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -433,7 +434,7 @@ export async function readPlainNpy(path: string): Promise<PlainArray> {
     bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new InspectorError(`${path} not found: check the path of the .npy file`);
+      throw new InspectorError(`${resolve(path)} not found: check the path of the .npy file`);
     }
     throw err;
   }
@@ -470,7 +471,9 @@ export class StructuredNpyReader implements Disposable {
       file = await Deno.open(path, { read: true });
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new InspectorError(`${path} not found: pass the features .npy written by inspect`);
+        throw new InspectorError(
+          `${resolve(path)} not found: pass the features .npy written by inspect`,
+        );
       }
       throw err;
     }

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { imageToTensor } from "./image_io.ts";
@@ -308,7 +308,9 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
     }
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new InspectorError(`clips folder ${dir} does not exist: pass --dset with a folder`);
+      throw new InspectorError(
+        `clips folder ${resolve(dir)} does not exist: pass --dset with a folder`,
+      );
     }
     if (err instanceof Deno.errors.NotCapable) throw err;
     throw new InspectorError(`cannot read clips folder ${dir}: ${firstLine(err)}`, { cause: err });

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InspectorError } from "../core/errors.ts";
 
@@ -121,7 +121,7 @@ export async function resolveDataset(
     ? `${DATA_ENV_VAR}=${root} has no folder '${value}'`
     : `set ${DATA_ENV_VAR} to a folder holding one clips folder per dataset name to use names`;
   throw new InspectorError(
-    `--dset ${value}: no such folder and no dataset of that name (known names: ` +
+    `--dset ${value}: no folder ${resolve(value)} and no dataset of that name (known names: ` +
       `${known.join(", ")}; ${hint}); pass an existing clips folder or a known name`,
   );
 }

@@ -181,6 +181,8 @@ export interface SaveMetadata {
   gaze?: GazePoint[][][];
   /** Write into this output set instead of committing at once. */
   output?: OutputSet;
+  /** File stem of this save (default: the inspector's `name`, else `features`). */
+  name?: string;
 }
 
 function toIndexSpec(
@@ -624,7 +626,7 @@ export class FeatureMapInspector implements AsyncDisposable {
   /** Build the manifest of the last extraction. */
   manifest(metadata: SaveMetadata = {}): Manifest {
     const ex = this.#requireExtraction();
-    const name = this.options.name ?? "features";
+    const name = metadata.name ?? this.options.name ?? "features";
     const layers: ManifestLayer[] = ex.layers.map((l) => ({
       name: l.name,
       request: l.resolved.request,
@@ -693,7 +695,7 @@ export class FeatureMapInspector implements AsyncDisposable {
   async saveFeatures(metadata: SaveMetadata = {}): Promise<{ npy: string; json: string }> {
     const ex = this.#requireExtraction();
     const dir = this.options.saveDir ?? "out";
-    const name = this.options.name ?? "features";
+    const name = metadata.name ?? this.options.name ?? "features";
     const own = !metadata.output;
     const out = metadata.output ?? await OutputSet.open(dir);
     try {

@@ -11,7 +11,7 @@
 
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -217,7 +217,9 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
     bytes = readWholeFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new InspectorError(`model ${path} not found: pass --checkpoint with an .onnx file`);
+      throw new InspectorError(
+        `model ${resolve(path)} not found: pass --checkpoint with an .onnx file`,
+      );
     }
     if (err instanceof Deno.errors.IsADirectory) {
       throw new InspectorError(`model ${path} is a folder: pass --checkpoint with an .onnx file`);

@@ -22,11 +22,13 @@ import {
 } from "./clips.ts";
 import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
 import { OutputSet } from "../core/atomic.ts";
+import { claimOutputs, type RunKey } from "../core/run_slot.ts";
 import {
   DEFAULT_LAYERS,
   type Extraction,
   FeatureMapInspector,
   parseLayoutFlags,
+  safeFileName,
 } from "./feature_map_inspector.ts";
 import type { GpuMode } from "../shaders/reduce.ts";
 
@@ -71,8 +73,14 @@ export interface InspectOptions {
   threads?: number;
   /** Where statistics run (default `auto`). */
   gpu?: GpuMode;
-  /** Output stem (default `features`). */
+  /**
+   * Output stem. Default: `features`, with `_b<batch_idx>` and `_t<timestep>` added when they are
+   * not 0 (`features_t4`, `features_b1_t0-7`, `features_t0+4`), so runs of other frames into one folder keep
+   * their own files.
+   */
   name?: string;
+  /** Replace files of another run in the save folder (default: refuse, naming the file). */
+  overwrite?: boolean;
   /** `.npy` element type (default float32). */
   dtype?: "float32" | "float16";
   /** Memory to aim for per forward pass, MiB (default 1024). */
@@ -280,6 +288,25 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     }).catch(dataFirst);
     timings.session = performance.now() - t;
     const { batch, batchIdx, timestep } = await loading;
+    const grids = options.gridChannels ?? 16;
+    const stem = options.name ?? defaultStem(batchIdx, timestep);
+    await claimOutputs(out.dir, [
+      `${stem}.npy`,
+      `${stem}.json`,
+      ...(grids > 0 ? insp.layers.flatMap((l) => gridFiles(l.name, batchIdx, timestep)) : []),
+    ], {
+      key: inspectRunKey({
+        sha256: graph.sha256,
+        data: batch.data,
+        targets: { batch_idx: batchIdx, timestep },
+        layers: insp.layers.map((l) => l.name),
+        dtype: options.dtype ?? "float32",
+      }),
+      records: (names) => names.filter((n) => n.endsWith(".json")),
+      keyOf: (m) => (m.format === "feature-inspector/manifest" ? inspectRunKey(facts(m)) : null),
+      overwrite: options.overwrite,
+      hint: "pass --name NAME to keep both runs, or --overwrite to replace it",
+    });
     insp.setTarget({ batchIdx, timestep });
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;
@@ -308,7 +335,6 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     }
 
     t = performance.now();
-    const grids = options.gridChannels ?? 16;
     let pngFiles: string[] = [];
     if (grids > 0) {
       pngFiles = await insp.visualizeFeatureMaps(undefined, {
@@ -320,7 +346,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     timings.png = performance.now() - t;
     t = performance.now();
     timings.total = performance.now() - tAll;
-    const saved = await insp.saveFeatures({ data, timings, gaze, output: out });
+    const saved = await insp.saveFeatures({ data, timings, gaze, output: out, name: stem });
     timings.write = performance.now() - t;
     const files = await out.commit();
     for (const l of ex.layers) {
@@ -345,6 +371,79 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     await out.abort();
     throw err;
   }
+}
+
+/**
+ * The default file stem of a run: `features`, plus `_b<spec>` / `_t<spec>` for batch indices or
+ * timesteps other than `[0]` (runs as `a-b`, joined by `+`: `features_b1_t0-7`, `features_t0+4`).
+ */
+function defaultStem(batchIdx: number[], timestep: number[]): string {
+  const spec = (ks: number[]): string => {
+    const parts: string[] = [];
+    for (let i = 0; i < ks.length;) {
+      let j = i;
+      while (j + 1 < ks.length && ks[j + 1] === ks[j] + 1) j++;
+      parts.push(j > i ? `${ks[i]}-${ks[j]}` : `${ks[i]}`);
+      i = j + 1;
+    }
+    return parts.join("+");
+  };
+  const only0 = (ks: number[]): boolean => ks.length === 1 && ks[0] === 0;
+  return "features" + (only0(batchIdx) ? "" : `_b${spec(batchIdx)}`) +
+    (only0(timestep) ? "" : `_t${spec(timestep)}`);
+}
+
+/** The feature-grid files of one layer (as `visualizeFeatureMaps` names them). */
+function gridFiles(layer: string, batchIdx: number[], timestep: number[]): string[] {
+  return batchIdx.flatMap((b) => timestep.map((t) => `${safeFileName(layer)}_b${b}_t${t}.png`));
+}
+
+/** What makes two inspect runs the same run (the identical command): model, data, frames, layers. */
+interface InspectFacts {
+  sha256: unknown;
+  data: unknown;
+  targets: unknown;
+  layers: unknown;
+  dtype: unknown;
+}
+
+/** The facts of a run from its manifest. */
+function facts(m: Record<string, unknown>): InspectFacts {
+  const get = (o: unknown, k: string): unknown =>
+    typeof o === "object" && o !== null ? (o as Record<string, unknown>)[k] : undefined;
+  return {
+    sha256: get(m.model, "sha256"),
+    data: m.data,
+    targets: m.targets,
+    layers: get(m.npy, "fields"),
+    dtype: get(m.npy, "dtype"),
+  };
+}
+
+function inspectRunKey(f: InspectFacts): RunKey {
+  const json = (v: unknown): string =>
+    JSON.stringify(
+      v,
+      (_k, x) =>
+        x && typeof x === "object" && !Array.isArray(x)
+          ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a < b ? -1 : 1))
+          : x,
+    );
+  const data = typeof f.data === "object" && f.data !== null ? { ...f.data } : f.data;
+  if (data && typeof data === "object") {
+    // Added after the forward pass, derived from the rest.
+    delete (data as Record<string, unknown>).clips;
+    delete (data as Record<string, unknown>).saved_frames;
+  }
+  const targets = f.targets as { batch_idx?: unknown; timestep?: unknown } | undefined;
+  return {
+    model: String(f.sha256).slice(0, 12),
+    data: json(data),
+    batch_idx: json(targets?.batch_idx),
+    timestep: json(targets?.timestep),
+    layers: json(f.layers),
+    dtype: String(f.dtype),
+  };
 }
 
 /** One row of `--list_layers`. */

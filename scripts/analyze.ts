@@ -17,7 +17,7 @@ import {
   type OptionGroup,
   parseCommand,
 } from "./options/group.ts";
-import { reportOutputGroup } from "./options/output.ts";
+import { DEFAULT_SAVE_DIRS, reportOutputGroup } from "./options/output.ts";
 import { gpuFlag } from "./options/runtime.ts";
 import { commonGroup } from "./options/common.ts";
 
@@ -92,7 +92,7 @@ statistics), summary.json and index.html. Kebab-case aliases work too (--save-di
   },
   groups: {
     output: reportOutputGroup({
-      saveDir: "feature_analysis",
+      saveDir: DEFAULT_SAVE_DIRS.analyze,
       layers: {
         metavar: "L [L ...]",
         default: "every layer in the file",
@@ -131,6 +131,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
     const summary = await analyzeFeatures(file, {
       saveDir: output.saveDir,
       layers: output.layers,
+      overwrite: output.overwrite,
       ...analyze,
       onProgress: common.quiet ? undefined : (line) => console.log(line),
     });

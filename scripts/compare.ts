@@ -25,7 +25,7 @@ import {
   type OptionGroup,
   parseCommand,
 } from "./options/group.ts";
-import { reportOutputGroup } from "./options/output.ts";
+import { DEFAULT_SAVE_DIRS, reportOutputGroup } from "./options/output.ts";
 import { commonGroup } from "./options/common.ts";
 
 /** What compare's own flags parse to: the pairing part of {@linkcode CompareOptions}. */
@@ -122,7 +122,7 @@ comparison_temporal.png. Exit code 0 also when layers diverge (read first_diverg
   },
   groups: {
     output: reportOutputGroup({
-      saveDir: "comparison",
+      saveDir: DEFAULT_SAVE_DIRS.compare,
       saveDirHelp: "output folder (default: {default})",
       layers: {
         metavar: "NAME...",
@@ -165,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
   const cmp = await compareFeatures(positionals[0], positionals[1], {
     saveDir,
     layers: output.layers?.length ? output.layers : undefined,
+    overwrite: output.overwrite,
     ...compare,
     onProgress: common.quiet ? undefined : (m) => console.log(m),
   });

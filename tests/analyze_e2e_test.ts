@@ -16,6 +16,8 @@ Deno.test("analyze e2e: inspect the 3D-CNN fixture, then analyze agrees with the
   try {
     const run = join(dir, "run");
     const ins = await runScript("scripts/inspect.ts", [
+      "--name",
+      "features",
       "--checkpoint",
       model,
       "--size",

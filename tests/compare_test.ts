@@ -560,7 +560,7 @@ Deno.test("CLI: --help, a real run, and an error as one line with a non-zero exi
     const bad = await cli("base.npy", "nope.npy");
     const err = new TextDecoder().decode(bad.stderr).trim();
     assert.notEqual(bad.code, 0);
-    assert.match(err, /^error: nope\.npy not found/);
+    assert.match(err, /^error: \/.*\/nope\.npy not found/);
     assert.equal(err.split("\n").length, 1);
     const flag = await cli("base.npy", "pert.npy", "--bogus");
     assert.notEqual(flag.code, 0);

@@ -31,8 +31,10 @@ function listDir(dir: string): string[] {
   }
 }
 
+/** inspect with the WASM EP; files are named `features.*` whatever frames are saved. */
 async function inspect(args: string[], perms?: string[]) {
-  return await runScript(INSPECT, ["--ep", "wasm", ...args], { permissions: perms });
+  const name = args.includes("--name") ? [] : ["--name", "features"];
+  return await runScript(INSPECT, ["--ep", "wasm", ...name, ...args], { permissions: perms });
 }
 
 for (const model of ["resnet18w16_video", "r3d_tiny_video"]) {
@@ -328,6 +330,8 @@ Deno.test("inspect: WebGPU EP keeps taps on the GPU, reads back only statistics 
   for (const ep of ["webgpu", "wasm"]) {
     outs[ep] = tempDir();
     const r = await runScript(INSPECT, [
+      "--name",
+      "features",
       "--ep",
       ep,
       "--size",

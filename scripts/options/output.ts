@@ -9,6 +9,24 @@ import { defineGroup, type Flag, flag, type OptionGroup } from "./group.ts";
 import type { InspectOptions } from "../../inspector/run_inspect.ts";
 
 /**
+ * Each command's default `--save_dir` (relative to where the user stands). The one list the
+ * flags, the help text and the launcher (`scripts/launch.ts`, which grants write access to
+ * exactly this folder) read.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_SAVE_DIRS } from "./output.ts";
+ * assert.equal(DEFAULT_SAVE_DIRS.analyze, "feature_analysis");
+ * ```
+ */
+export const DEFAULT_SAVE_DIRS = {
+  inspect: "out",
+  analyze: "feature_analysis",
+  compare: "comparison",
+} as const;
+
+/**
  * `--save_dir DIR` with its default folder (`inspect`: out, `analyze`: feature_analysis,
  * `compare`: comparison). `help` is the text before the default.
  *
@@ -34,11 +52,30 @@ export function saveDirFlag(
   });
 }
 
+/**
+ * `--overwrite`: replace `what` instead of stopping (without it, a command never replaces files
+ * another run wrote; the identical command run again replaces its own).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { overwriteFlag } from "./output.ts";
+ * assert.equal(overwriteFlag("x").parse(undefined, "--overwrite"), false);
+ * ```
+ */
+export function overwriteFlag(what: string): Flag<boolean> {
+  return flag.boolean({ help: [`replace ${what} (default: stop and name the file)`] });
+}
+
 /** What `inspect`'s output flags parse to: the output part of {@linkcode InspectOptions}. */
-export type OutputOptions = Pick<InspectOptions, "saveDir" | "name" | "dtype" | "gridChannels">;
+export type OutputOptions = Pick<
+  InspectOptions,
+  "saveDir" | "name" | "overwrite" | "dtype" | "gridChannels"
+>;
 
 /**
- * The output group of `inspect`: `--save_dir`, `--name`, `--dtype`, `--grid_channels`.
+ * The output group of `inspect`: `--save_dir`, `--name`, `--overwrite`, `--dtype`,
+ * `--grid_channels`.
  *
  * @example Usage
  * ```ts
@@ -47,18 +84,23 @@ export type OutputOptions = Pick<InspectOptions, "saveDir" | "name" | "dtype" | 
  * assert.deepEqual(outputGroup.parse({ dtype: "float16" }), {
  *   saveDir: "out",
  *   name: undefined,
+ *   overwrite: false,
  *   dtype: "float16",
  *   gridChannels: undefined,
  * });
  * ```
  */
 export const outputGroup: OptionGroup<OutputOptions> = defineGroup("output", {
-  save_dir: saveDirFlag("out"),
+  save_dir: saveDirFlag(DEFAULT_SAVE_DIRS.inspect),
   name: flag.string({
     metavar: "STEM",
     default: "features",
-    help: ["output file stem (default {default})"],
+    help: [
+      "output file stem (default {default}; with _b<batch_idx>/_t<timestep> added when they",
+      "are not 0, e.g. features_t4)",
+    ],
   }),
+  overwrite: overwriteFlag("another run's files in --save_dir"),
   dtype: flag.choice(["float32", "float16"] as const, {
     metavar: "TYPE",
     default: "float32",
@@ -70,7 +112,13 @@ export const outputGroup: OptionGroup<OutputOptions> = defineGroup("output", {
     default: "16",
     help: ["channels per feature grid PNG (default {default}; 0 = no PNGs)"],
   }),
-}, (v) => ({ saveDir: v.save_dir, name: v.name, dtype: v.dtype, gridChannels: v.grid_channels }));
+}, (v) => ({
+  saveDir: v.save_dir,
+  name: v.name,
+  overwrite: v.overwrite,
+  dtype: v.dtype,
+  gridChannels: v.grid_channels,
+}));
 
 /** What the report output flags parse to (the `analyze` and `compare` options share them). */
 export interface ReportOutputOptions {
@@ -78,6 +126,8 @@ export interface ReportOutputOptions {
   saveDir: string;
   /** Layers to report on (undefined: every layer). */
   layers?: readonly string[];
+  /** Replace another report in the folder. */
+  overwrite: boolean;
 }
 
 /**
@@ -92,7 +142,11 @@ export interface ReportOutputOptions {
  *   saveDir: "comparison",
  *   layers: { metavar: "NAME...", help: ["layers to compare"] },
  * });
- * assert.deepEqual(g.parse({ layers: ["a", "b"] }), { saveDir: "comparison", layers: ["a", "b"] });
+ * assert.deepEqual(g.parse({ layers: ["a", "b"] }), {
+ *   saveDir: "comparison",
+ *   layers: ["a", "b"],
+ *   overwrite: false,
+ * });
  * ```
  */
 export function reportOutputGroup(options: {
@@ -103,5 +157,6 @@ export function reportOutputGroup(options: {
   return defineGroup("output", {
     save_dir: saveDirFlag(options.saveDir, { help: options.saveDirHelp }),
     layers: flag.list(options.layers),
-  }, (v) => ({ saveDir: v.save_dir, layers: v.layers }));
+    overwrite: overwriteFlag("a report of other runs in --save_dir"),
+  }, (v) => ({ saveDir: v.save_dir, layers: v.layers, overwrite: v.overwrite }));
 }
