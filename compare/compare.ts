@@ -1,7 +1,7 @@
 /**
  * Compare two feature runs layer by layer: two checkpoints, two timesteps of one run, two
  * backends. Reads the structured `.npy` files that `inspect` writes (one layer at a time, one frame
- * at a time), pairs their frames, computes the metrics of `compare_metrics.ts` per frame and over
+ * at a time), pairs their frames, computes the metrics of `stats/similarity.ts` per frame and over
  * all paired frames, finds the first layer (in network order) that diverges beyond a tolerance,
  * and writes `comparison.json`, `comparison.png`, `comparison_<layer>.png` and, with several
  * frames, `comparison_temporal.png`.

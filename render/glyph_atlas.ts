@@ -9,7 +9,7 @@
  * How the atlas is made: one SVG with one `<text>` per glyph, drawn stretched 4x horizontally,
  * so that each sub-pixel phase is a box average of 4 columns (one drawing per glyph instead of
  * four); it is rasterised with `Resvg` directly to raw pixels (resvg's WASM module is
- * initialised by `render.ts`), which avoids a PNG encode + decode that costs ~10x the drawing.
+ * initialised by `vega_png.ts`), which avoids a PNG encode + decode that costs ~10x the drawing.
  *
  * Glyphs are rendered in batches: {@linkcode preloadGlyphAtlas} renders a chosen character set
  * per style in one resvg pass, and {@linkcode drawText} renders any glyph it lacks the first time
@@ -26,7 +26,7 @@ import { deflateSync, inflateSync } from "node:zlib";
 import type { RgbaImage } from "../core/image.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import type { Canvas, Rgb } from "./raster_canvas.ts";
-// render.ts pulls in Vega: load it only when a glyph atlas must be drawn at run time.
+// vega_png.ts pulls in Vega: load it only when a glyph atlas must be drawn at run time.
 const render = () => import("./vega_png.ts");
 const FONT_FAMILY = "DejaVu Sans";
 
@@ -93,7 +93,7 @@ let fontsPromise: Promise<Uint8Array[]> | null = null;
 let resvgPromise: Promise<Uint8Array[]> | null = null;
 let metricsPromise: Promise<[FontMeasurer, FontMeasurer]> | null = null;
 
-/** The regular and bold DejaVu Sans files (from the npm package, via `render.ts`). */
+/** The regular and bold DejaVu Sans files (from the npm package, via `vega_png.ts`). */
 function fonts(): Promise<Uint8Array[]> {
   if (!fontsPromise) {
     fontsPromise = render().then((r) => r.loadRenderAssets()).then((assets) =>
@@ -105,7 +105,7 @@ function fonts(): Promise<Uint8Array[]> {
 }
 
 /**
- * The fonts, once resvg's WASM module is initialised (by `render.ts`, through a 1 x 1
+ * The fonts, once resvg's WASM module is initialised (by `vega_png.ts`, through a 1 x 1
  * `renderSvgPng`, so that there is a single initialisation).
  */
 function resvgFonts(): Promise<Uint8Array[]> {

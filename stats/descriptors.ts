@@ -19,8 +19,10 @@
  * entry here, plus its field in `core/manifest.ts` when it goes into the manifest. Adding an
  * accumulator also needs the kernels that compute it: the CPU loop in `moments.ts`, the WGSL
  * partial (`shaders/reduce_rows.wgsl` and its layout in `shaders/reduce_rows.ts`) and the
- * in-graph nodes (`inspector/graph_stats.ts`); each of those has a table keyed by accumulator,
- * so the compiler points at every place.
+ * in-graph nodes (`inspector/graph_stats.ts`). The WGSL layout and the in-graph builder have a
+ * table keyed by accumulator, so the compiler points at them; the CPU loop in `moments.ts` is
+ * written out (it is the hot path), so a forgotten field there stays at its empty value: the
+ * CPU-vs-GPU and CPU-vs-NumPy tests catch it once they compare the new field.
  *
  * @module
  */

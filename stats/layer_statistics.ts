@@ -5,7 +5,7 @@
  *
  * The moments come from the shared reduction (`reduceRows` semantics: one row = one
  * (frame, channel) map); the rest is computed here on the one layer held in memory.
- * Conventions follow `stats.ts`: statistics over finite values, `sparsity` = fraction of exact
+ * Conventions follow `moments.ts`: statistics over finite values, `sparsity` = fraction of exact
  * zeros among all values, `nonfinite` = count of NaN and +-Inf.
  *
  * @module
