@@ -127,6 +127,38 @@ export interface Manifest {
   files: string[];
 }
 
+/** Everything of a {@linkcode Manifest} but what {@linkcode buildManifest} fills in. */
+export type ManifestParts = Omit<Manifest, "format" | "format_version" | "tool" | "created">;
+
+/**
+ * The manifest of a run: `parts` with the format, its version, the tool and the time.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildManifest, MANIFEST_FORMAT_VERSION } from "./manifest.ts";
+ * const m = buildManifest({
+ *   model: { path: "m.onnx", sha256: "0", producer: "", opset: 17, inputs: [], outputs: [] },
+ *   data: {}, backend: {}, reductions: {}, timings_ms: {},
+ *   targets: { batch_idx: [0], timestep: [0] },
+ *   npy: { file: "features.npy", dtype: "float32", shape: [1, 1], fields: [] },
+ *   layers: [], unresolved: [], warnings: [], files: [],
+ * }, { created: new Date(0) });
+ * assert.equal(m.format, "feature-inspector/manifest");
+ * assert.equal(m.format_version, MANIFEST_FORMAT_VERSION);
+ * assert.equal(m.created, "1970-01-01T00:00:00.000Z");
+ * ```
+ */
+export function buildManifest(parts: ManifestParts, options: { created?: Date } = {}): Manifest {
+  return {
+    format: "feature-inspector/manifest",
+    format_version: MANIFEST_FORMAT_VERSION,
+    tool: { ...TOOL },
+    created: (options.created ?? new Date()).toISOString(),
+    ...parts,
+  };
+}
+
 /** Options of {@linkcode readManifest}. */
 export interface ReadManifestOptions {
   /** Where the one-line warning about a broken manifest goes (default `console.warn`). */

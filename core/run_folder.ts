@@ -13,7 +13,9 @@
  * @module
  */
 
-import { type NpyField, StructuredNpyReader } from "./npy.ts";
+import { basename, join } from "node:path";
+import { type NpyField, StructuredNpyReader, StructuredNpyWriter } from "./npy.ts";
+import type { OutputSet } from "./atomic.ts";
 import { type Manifest, readManifest } from "./manifest.ts";
 
 /** One layer of a saved extraction. */
@@ -158,4 +160,81 @@ export async function readFeatures(
     close: () => reader.close(),
     [Symbol.dispose]: () => reader.close(),
   };
+}
+
+/** A run to write with {@linkcode writeFeatures}. */
+export interface FeaturesToWrite {
+  /** File stem: `<name>.npy` and `<name>.json`. */
+  name: string;
+  /** Element type of the `.npy`. */
+  dtype: "float32" | "float16";
+  /** Record grid `(n_batch_idx, n_timestep)`. */
+  grid: readonly [number, number];
+  /** One field per layer, with its per-frame shape. */
+  fields: readonly { name: string; shape: readonly number[] }[];
+  /** The frame of field `field` at record `r` (`r = bi * n_timestep + ti`). */
+  frame: (field: string, r: number) => Float32Array;
+  /** The manifest (its `files` is filled in: everything in `out`, then the manifest itself). */
+  manifest: Manifest;
+}
+
+/**
+ * Write a run into an output set: `<name>.npy` (one structured array, streamed field by field)
+ * and `<name>.json` (the manifest). The one writer of runs; {@linkcode readFeatures} reads them.
+ * Nothing appears until `out.commit()`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OutputSet } from "./atomic.ts";
+ * import { buildManifest } from "./manifest.ts";
+ * import { readFeatures, writeFeatures } from "./run_folder.ts";
+ * const dir = await Deno.makeTempDir();
+ * const out = await OutputSet.open(dir);
+ * const manifest = buildManifest({
+ *   model: { path: "m.onnx", sha256: "0", producer: "", opset: 17, inputs: [], outputs: [] },
+ *   data: {}, backend: {}, reductions: {}, timings_ms: {},
+ *   targets: { batch_idx: [0], timestep: [3] },
+ *   npy: { file: "features.npy", dtype: "float32", shape: [1, 1], fields: ["a"] },
+ *   layers: [], unresolved: [], warnings: [], files: [],
+ * });
+ * await writeFeatures(out, {
+ *   name: "features", dtype: "float32", grid: [1, 1], fields: [{ name: "a", shape: [2] }],
+ *   frame: () => new Float32Array([1, 2]), manifest,
+ * });
+ * await out.commit();
+ * using run = await readFeatures(`${dir}/features.npy`);
+ * assert.deepEqual([...(await run.layer("a")).frames[0][0]], [1, 2]);
+ * assert.deepEqual(run.targets.timestep, [3]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeFeatures(
+  out: OutputSet,
+  run: FeaturesToWrite,
+): Promise<{ npy: string; json: string }> {
+  const npyPath = join(out.dir, `${run.name}.npy`);
+  const scalar = run.dtype === "float16" ? "f2" : "f4";
+  const writer = await StructuredNpyWriter.create(npyPath, {
+    shape: [...run.grid],
+    fields: run.fields.map((f) => ({ name: f.name, scalar, shape: [...f.shape] })),
+  });
+  try {
+    const records = run.grid[0] * run.grid[1];
+    for (const f of run.fields) {
+      for (let r = 0; r < records; r++) await writer.writeField(f.name, r, run.frame(f.name, r));
+    }
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+  // The writer renames on commit; hand its temporary file to the output set instead.
+  out.adopt(npyPath, await writer.finish());
+  const jsonName = `${run.name}.json`;
+  run.manifest.files = [...out.files.map((f) => basename(f)), jsonName];
+  await out.writeFile(
+    jsonName,
+    new TextEncoder().encode(JSON.stringify(run.manifest, null, 1) + "\n"),
+  );
+  return { npy: npyPath, json: join(out.dir, jsonName) };
 }

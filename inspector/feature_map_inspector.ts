@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
   loadOnnxModel,
@@ -57,14 +57,9 @@ import {
   type TensorState,
 } from "./_extract.ts";
 import { trackGpuBuffers } from "./gpu_tracking.ts";
-import { StructuredNpyWriter } from "../core/npy.ts";
 import { OutputSet } from "../core/atomic.ts";
-import {
-  type Manifest,
-  MANIFEST_FORMAT_VERSION,
-  type ManifestLayer,
-  TOOL,
-} from "../core/manifest.ts";
+import { buildManifest, type Manifest, type ManifestLayer } from "../core/manifest.ts";
+import { writeFeatures } from "../core/run_folder.ts";
 import { manifestChannels, manifestSummary } from "../stats/manifest_summary.ts";
 import { renderFeatureGrid } from "../render/feature_grid.ts";
 import type { GazePoint } from "./clips.ts";
@@ -649,11 +644,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       channels: manifestChannels(l.stats.channels),
       per_frame: l.stats.perFrame.map((row) => row.map(manifestSummary)),
     }));
-    return {
-      format: "feature-inspector/manifest",
-      format_version: MANIFEST_FORMAT_VERSION,
-      tool: { ...TOOL },
-      created: new Date().toISOString(),
+    return buildManifest({
       model: {
         path: this.graph.source,
         sha256: this.graph.sha256,
@@ -685,7 +676,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       unresolved: this.unresolved,
       warnings: ex.warnings,
       files: [],
-    };
+    });
   }
 
   /**
@@ -699,37 +690,18 @@ export class FeatureMapInspector implements AsyncDisposable {
     const own = !metadata.output;
     const out = metadata.output ?? await OutputSet.open(dir);
     try {
-      const npyPath = join(out.dir, `${name}.npy`);
-      const scalar = this.options.dtype === "float16" ? "f2" : "f4";
-      const writer = await StructuredNpyWriter.create(npyPath, {
-        shape: [ex.targets.batchIdx.length, ex.targets.timestep.length],
-        fields: ex.layers.map((l) => ({ name: l.name, scalar, shape: l.layout.frameShape })),
+      const nt = ex.targets.timestep.length;
+      const frames = new Map(ex.layers.map((l) => [l.name, l.frames]));
+      const saved = await writeFeatures(out, {
+        name,
+        dtype: this.options.dtype ?? "float32",
+        grid: [ex.targets.batchIdx.length, nt],
+        fields: ex.layers.map((l) => ({ name: l.name, shape: l.layout.frameShape })),
+        frame: (field, r) => frames.get(field)![Math.floor(r / nt)][r % nt],
+        manifest: this.manifest(metadata),
       });
-      try {
-        const nt = ex.targets.timestep.length;
-        for (const l of ex.layers) {
-          for (let bi = 0; bi < l.frames.length; bi++) {
-            for (let ti = 0; ti < nt; ti++) {
-              await writer.writeField(l.name, bi * nt + ti, l.frames[bi][ti]);
-            }
-          }
-        }
-      } catch (err) {
-        await writer.abort();
-        throw err;
-      }
-      // The writer renames on commit; hand its temporary file to the output set instead.
-      out.adopt(npyPath, await writer.finish());
-      const manifest = this.manifest(metadata);
-      manifest.files = out.files.map((f) => basename(f));
-      const jsonName = `${name}.json`;
-      manifest.files.push(jsonName);
-      await out.writeFile(
-        jsonName,
-        new TextEncoder().encode(JSON.stringify(manifest, null, 1) + "\n"),
-      );
       if (own) await out.commit();
-      return { npy: npyPath, json: join(out.dir, jsonName) };
+      return saved;
     } catch (err) {
       if (own) await out.abort();
       throw err;
