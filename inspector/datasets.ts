@@ -121,7 +121,9 @@ export async function resolveDataset(
     ? `${DATA_ENV_VAR}=${root} has no folder '${value}'`
     : `set ${DATA_ENV_VAR} to a folder holding one clips folder per dataset name to use names`;
   throw new InspectorError(
-    `--dset ${value}: no folder ${resolve(value)} and no dataset of that name (known names: ` +
+    `--dset ${value}: no such folder (${
+      resolve(value)
+    }) and no dataset of that name (known names: ` +
       `${known.join(", ")}; ${hint}); pass an existing clips folder or a known name`,
   );
 }

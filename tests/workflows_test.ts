@@ -22,10 +22,18 @@ async function task(cwd: string, name: string, args: string[]): Promise<Ran> {
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    // `deno task` keeps an INIT_CWD it inherits (this suite may itself run under `deno task`).
+    clearEnv: true,
+    env: { ...withoutInitCwd(), NO_COLOR: "1" },
   }).output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+function withoutInitCwd(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.INIT_CWD;
+  return env;
 }
 
 const SMALL = ["--ep", "wasm", "--size", "64", "--max_len", "5", "--batch_size", "1"];
@@ -201,6 +209,8 @@ Deno.exit(0);
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-read", `--allow-write=${home}`, "--allow-env", "train_eval.ts"],
     cwd: home,
+    clearEnv: true,
+    env: withoutInitCwd(),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
