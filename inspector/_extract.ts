@@ -237,7 +237,8 @@ export async function runPasses(
         // clips, so such a batch runs in one pass.
         budgetBytes: plan.folded ? Number.POSITIVE_INFINITY : plan.budgetBytes,
         onChunk: onPass,
-        onInfo: engine.onInfo,
+        // No onInfo: the note comes back in the result, and the inspector reports it once, as
+        // its "the batch ran in N forward passes" warning.
         runChunk: chunksInGraph
           ? (chunk, input) => runInGraph(engine, plan, chunk, input)
           : undefined,

@@ -26,6 +26,7 @@
 
 import { InspectorError } from "../core/errors.ts";
 import { type OrtModuleLike, shortOrtMessage } from "./_ort.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 
 /**
  * Every backend, in the order `--ep` lists them.
@@ -154,6 +155,7 @@ export function probeGpu(): Promise<GpuProbe> {
     }
     let adapter: GPUAdapter | null = null;
     try {
+      quietWaylandProbe();
       adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     } catch (err) {
       return { adapter: null, description: null, fallback: null, why: shortOrtMessage(err) };

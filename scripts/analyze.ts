@@ -132,7 +132,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
       saveDir: output.saveDir,
       layers: output.layers,
       ...analyze,
-      onProgress: common.quiet ? undefined : (line) => console.log(line),
+      onProgress: common.quiet ? undefined : (line) => console.error(line),
     });
     const n = Object.keys(summary.layers).length;
     console.log(

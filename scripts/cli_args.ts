@@ -136,6 +136,29 @@ export function intFlag(
 }
 
 /**
+ * Print a line of a command's output: `warning:` and `note:` lines (also indented ones) to
+ * stderr, everything else (results: the per-layer table, `wrote ...`) to stdout, so that
+ * `2>/dev/null` keeps the results alone.
+ *
+ * @example Usage
+ * ```ts
+ * import { isDiagnostic } from "./cli_args.ts";
+ * console.log(isDiagnostic("warning: layer conv1 has 2 non-finite values")); // true
+ * console.log(isDiagnostic("      note: CKA undefined")); // true
+ * console.log(isDiagnostic("wrote out/features.npy")); // false
+ * ```
+ */
+export function printLine(line: string): void {
+  if (isDiagnostic(line)) console.error(line);
+  else console.log(line);
+}
+
+/** Whether a line is a warning or a note (stderr), not a result (stdout); see {@linkcode printLine}. */
+export function isDiagnostic(line: string): boolean {
+  return /^\s*(warning|note):/.test(line);
+}
+
+/**
  * Run a CLI main function: print `error: ...` as one line and exit non-zero on failure, and exit
  * with 0 as soon as it succeeds.
  *

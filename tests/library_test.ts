@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureMapInspector, loadClips, readFeatures } from "../mod.ts";
 import { exists, ROOT, skip, tempDir } from "./helpers.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 
 const FIXTURE = join(ROOT, "fixtures", "resnet18_video.onnx");
 
@@ -51,6 +52,7 @@ Deno.test("library: every README example runs verbatim", async () => {
 });
 
 Deno.test("library: one inspector, many batches — memory and GPU buffers stay flat", async () => {
+  quietWaylandProbe();
   const adapter = await navigator.gpu?.requestAdapter();
   const ep = adapter ? "webgpu" : "wasm";
   await using insp = await FeatureMapInspector.create(FIXTURE, {
