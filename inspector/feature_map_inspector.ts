@@ -799,6 +799,28 @@ export class FeatureMapInspector implements AsyncDisposable {
   async dispose(): Promise<void> {
     await this[Symbol.asyncDispose]();
   }
+
+  /**
+   * The original toolkit's name for disposal (`inspector.cleanup()` removed its forward hooks
+   * and dropped the stored features): frees the session and GPU resources and forgets the last
+   * extraction, exactly as {@linkcode FeatureMapInspector.dispose} and `await using` do.
+   * Calling it again does nothing; extracting afterwards throws.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { FeatureMapInspector } from "./feature_map_inspector.ts";
+   * const insp = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", { ep: "wasm" });
+   * try {
+   *   await insp.extractFeatures(batch);
+   *   await insp.saveFeatures();
+   * } finally {
+   *   await insp.cleanup();
+   * }
+   * ```
+   */
+  async cleanup(): Promise<void> {
+    await this[Symbol.asyncDispose]();
+  }
 }
 
 /**

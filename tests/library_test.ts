@@ -81,6 +81,17 @@ Deno.test("library: one inspector, many batches — memory and GPU buffers stay 
   } else skip("no WebGPU adapter: GPU-buffer check skipped");
 });
 
+Deno.test("library: cleanup() is the original's name for disposal", async () => {
+  const insp = await FeatureMapInspector.create(FIXTURE, { layers: ["conv1"], ep: "wasm" });
+  const dims = [1, 2, 3, 32, 32];
+  const batch = { data: new Float32Array(dims.reduce((a, b) => a * b)).fill(0.5), dims };
+  assert.equal((await insp.extractFeatures(batch)).layers.length, 1);
+  await insp.cleanup();
+  await assert.rejects(() => insp.extractFeatures(batch), /disposed/);
+  await insp.cleanup(); // a second call does nothing
+  await insp.dispose(); // nor does disposing afterwards
+});
+
 Deno.test("library: readFeatures gives the saved frames with the manifest's targets", async () => {
   const dir = tempDir();
   await using insp = await FeatureMapInspector.create(FIXTURE, {
