@@ -254,7 +254,7 @@ export async function runPasses(
     if (err instanceof InspectorError) throw err;
     throw new InspectorError(
       `the forward pass failed: ${(err as Error).message.split("\n")[0]}; check the input ` +
-        `shape (--size, --max_len) against the model`,
+        `shape (options.size, options.maxLen) against the model`,
     );
   }
   return done;
