@@ -143,3 +143,27 @@ Deno.test("console: quietWaylandProbe makes XDG_RUNTIME_DIR absolute and keeps a
     else Deno.env.set("XDG_RUNTIME_DIR", before);
   }
 });
+
+Deno.test("console: no 'Ignored build scripts' box from Deno in a new checkout", async () => {
+  // Deno prints the box once per project folder (and Deno cache) when it sets up npm packages
+  // with lifecycle scripts it does not run; deno.json's allowScripts.deny says they are not
+  // needed (onnxruntime-node ships its CPU binaries, protobufjs's postinstall only checks).
+  const dir = tempDir();
+  await Deno.copyFile(join(ROOT, "deno.json"), join(dir, "deno.json"));
+  await Deno.copyFile(join(ROOT, "deno.lock"), join(dir, "deno.lock"));
+  await Deno.writeTextFile(
+    join(dir, "deps.ts"),
+    ['import "npm:onnxruntime-node@1.30.0";', 'import "npm:onnx-proto@8.0.1";', ""].join("\n"),
+  );
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["cache", "deps.ts"],
+    cwd: dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 0, err);
+  assert.doesNotMatch(err, /Ignored build scripts|lifecycle scripts/i);
+  await Deno.remove(dir, { recursive: true });
+});
