@@ -484,7 +484,7 @@ export async function analyzeFeatures(
     records: () => ["summary.json"],
     keyOf: (r) => ({ source: resolve(String(r.source ?? "")) }),
     overwrite: options.overwrite,
-    hint: "pass another --save_dir to keep both, or --overwrite to replace it",
+    hint: "pass another options.saveDir to keep both, or options.overwrite to replace it",
   });
   const run = await openRun(npyPath, options);
   using _file = run.file;

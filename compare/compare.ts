@@ -230,7 +230,7 @@ function nameRuns(
  * console.log(parseFrameRef("0,4")); // { batch: 0, timestep: 4 }
  * ```
  */
-export function parseFrameRef(text: string, flag = "--a_frame"): FrameRef {
+export function parseFrameRef(text: string, flag = "options.aFrame"): FrameRef {
   const m = /^\s*(\d+)\s*[,:]\s*(\d+)\s*$/.exec(text);
   if (!m) {
     throw new InspectorError(
@@ -324,14 +324,14 @@ function pairFrames(
     throw new InspectorError(
       `the runs share no saved frame (A: batch_idx ${a.info.batch_idx.join(",")} timestep ` +
         `${a.info.timestep.join(",")}; B: batch_idx ${b.info.batch_idx.join(",")} timestep ` +
-        `${b.info.timestep.join(",")}): choose frames with --a_frame B,T --b_frame B,T`,
+        `${b.info.timestep.join(",")}): choose frames with options.aFrame B,T options.bFrame B,T`,
     );
   }
   if (sameGrid) return { pairs: sa.map((s, i) => ({ a: s, b: sb[i] })), pairing: "records" };
   throw new InspectorError(
     `the runs hold different frame grids (A ${a.info.grid.join("x")}, B ` +
       `${b.info.grid.join("x")}) and no manifests to match them: choose frames with ` +
-      `--a_frame B,T --b_frame B,T`,
+      `options.aFrame B,T options.bFrame B,T`,
   );
 }
 
@@ -362,7 +362,7 @@ function selectLayers(
       if (!a.layers.some((l) => selects(p, l)) && !b.layers.some((l) => selects(p, l))) {
         const all = [...new Set([...a.layers, ...b.layers])];
         throw new InspectorError(
-          `--layers '${p}' is in neither run; they hold: ${all.join(", ")}`,
+          `options.layers '${p}' is in neither run; they hold: ${all.join(", ")}`,
         );
       }
     }
@@ -594,7 +594,9 @@ export async function compareFeatures(
 ): Promise<Comparison> {
   const tolerance = options.tolerance ?? 1e-3;
   if (!(tolerance >= 0) || !Number.isFinite(tolerance)) {
-    throw new InspectorError(`--tolerance ${tolerance} is not a non-negative number, e.g. 1e-3`);
+    throw new InspectorError(
+      `options.tolerance ${tolerance} is not a non-negative number, e.g. 1e-3`,
+    );
   }
   const progress = options.onProgress ?? (() => {});
   if (options.write !== false) {
@@ -607,7 +609,7 @@ export async function compareFeatures(
         return { a: path(r.a), b: path(r.b) };
       },
       overwrite: options.overwrite,
-      hint: "pass another --save_dir to keep both, or --overwrite to replace it",
+      hint: "pass another options.saveDir to keep both, or options.overwrite to replace it",
     });
   }
   // A broken manifest is ignored with a warning (core/manifest.ts): to onProgress, else stderr.

@@ -65,7 +65,7 @@ export class OutputSet {
       const st = await Deno.stat(dir);
       if (!st.isDirectory) {
         throw new InspectorError(
-          `--save_dir ${dir} exists and is not a folder: choose another path`,
+          `options.saveDir ${dir} exists and is not a folder: choose another path`,
         );
       }
     } catch (err) {
@@ -76,7 +76,7 @@ export class OutputSet {
         created = true;
       } catch (e) {
         throw new InspectorError(
-          `cannot create --save_dir ${dir} (${(e as Error).message.split("\n")[0]}): ` +
+          `cannot create options.saveDir ${dir} (${(e as Error).message.split("\n")[0]}): ` +
             `choose a writable folder`,
         );
       }
@@ -91,7 +91,7 @@ export class OutputSet {
         if (created) await Deno.remove(dir).catch(() => {});
         const m = (e as Error).message.split("\n")[0];
         throw new InspectorError(
-          `cannot write to --save_dir ${dir} (${m}): make it writable or choose another folder` +
+          `cannot write to options.saveDir ${dir} (${m}): make it writable or choose another folder` +
             (e instanceof Deno.errors.NotCapable ? ` (Deno needs --allow-write=${dir})` : ""),
         );
       }

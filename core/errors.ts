@@ -5,6 +5,10 @@
  * clip folder...) is thrown as an {@linkcode InspectorError} whose message says what is wrong
  * and what to do. The scripts print `error: <message>` and exit with {@linkcode InspectorError.exitCode}.
  *
+ * Messages speak of the library's options and functions (`pass options.checkpoint with an .onnx
+ * file`, `run listLayers()`); the command-line tools print them with the flags that set those
+ * (`pass --checkpoint ...`), translated in one place (`scripts/cli_args.ts`, `flagMessage`).
+ *
  * @module
  */
 
@@ -19,7 +23,7 @@ export class InspectorError extends Error {
    * @example Usage
    * ```ts
    * import { InspectorError } from "./errors.ts";
-   * const err = new InspectorError("model.onnx not found: pass --checkpoint with an .onnx file");
+   * const err = new InspectorError("model.onnx not found: pass options.checkpoint with an .onnx file");
    * console.log(err.exitCode); // 2
    * ```
    */

@@ -24,7 +24,7 @@ export interface ClaimOptions {
   keyOf: (record: Record<string, unknown>) => RunKey | null;
   /** Replace whatever is there. */
   overwrite?: boolean;
-  /** What to do instead, for the message (e.g. "pass --name NAME to keep both"). */
+  /** What to do instead, for the message (e.g. "pass options.name to keep both"). */
   hint: string;
 }
 
@@ -71,7 +71,7 @@ function exists(path: string): boolean {
  *   key: { timestep: t },
  *   records: (names: string[]) => names.filter((n) => n.endsWith(".json")),
  *   keyOf: (r: Record<string, unknown>) => ({ timestep: String(r.timestep) }),
- *   hint: "pass --name NAME to keep both, or --overwrite to replace it",
+ *   hint: "pass options.name to keep both, or options.overwrite to replace it",
  * });
  * Deno.writeTextFileSync(`${dir}/run.json`, JSON.stringify({ timestep: 0, files: ["run.json"] }));
  * await claimOutputs(dir, ["run.json"], opts("0")); // the same run again: fine
@@ -120,6 +120,6 @@ export async function claimOutputs(
     ? ` (and ${taken.length - 1} more of the files it would write)`
     : "";
   throw new InspectorError(
-    `--save_dir ${dir} already holds ${taken[0]} ${whose}${more}: ${options.hint}`,
+    `options.saveDir ${dir} already holds ${taken[0]} ${whose}${more}: ${options.hint}`,
   );
 }

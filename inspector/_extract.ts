@@ -237,7 +237,8 @@ export async function runPasses(
         // clips, so such a batch runs in one pass.
         budgetBytes: plan.folded ? Number.POSITIVE_INFINITY : plan.budgetBytes,
         onChunk: onPass,
-        onInfo: engine.onInfo,
+        // No onInfo: the note comes back in the result, and the inspector reports it once, as
+        // its "the batch ran in N forward passes" warning.
         runChunk: chunksInGraph
           ? (chunk, input) => runInGraph(engine, plan, chunk, input)
           : undefined,
@@ -253,7 +254,7 @@ export async function runPasses(
     if (err instanceof InspectorError) throw err;
     throw new InspectorError(
       `the forward pass failed: ${(err as Error).message.split("\n")[0]}; check the input ` +
-        `shape (--size, --max_len) against the model`,
+        `shape (options.size, options.maxLen) against the model`,
     );
   }
   return done;

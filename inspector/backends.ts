@@ -26,6 +26,7 @@
 
 import { InspectorError } from "../core/errors.ts";
 import { type OrtModuleLike, shortOrtMessage } from "./_ort.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 
 /**
  * Every backend, in the order `--ep` lists them.
@@ -154,6 +155,7 @@ export function probeGpu(): Promise<GpuProbe> {
     }
     let adapter: GPUAdapter | null = null;
     try {
+      quietWaylandProbe();
       adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     } catch (err) {
       return { adapter: null, description: null, fallback: null, why: shortOrtMessage(err) };
@@ -271,7 +273,9 @@ export const BACKENDS: Readonly<Record<BackendName, BackendSpec>> = {
       const gpu = await probeGpu();
       if (!gpu.adapter) {
         throw new InspectorError(
-          `--ep webgpu: ${gpu.why ?? "no WebGPU adapter"}; use ${suggest("webgpu")}, or --ep auto`,
+          `options.ep webgpu: ${gpu.why ?? "no WebGPU adapter"}; use ${
+            suggest("webgpu")
+          }, or options.ep auto`,
         );
       }
       return gpu;
@@ -292,7 +296,9 @@ export const BACKENDS: Readonly<Record<BackendName, BackendSpec>> = {
     },
     async load({ gpu }) {
       const adapter = (gpu ?? await probeGpu()).adapter;
-      if (!adapter) throw new InspectorError("--ep webgpu: no WebGPU adapter; use --ep auto");
+      if (!adapter) {
+        throw new InspectorError("options.ep webgpu: no WebGPU adapter; use options.ep auto");
+      }
       const w = await loadWebGpuOrt(adapter);
       return { ort: w.ort, threads: 1, device: () => w.env.webgpu.device };
     },
@@ -345,8 +351,10 @@ export const BACKENDS: Readonly<Record<BackendName, BackendSpec>> = {
         await loadNativeOrt();
       } catch (err) {
         throw new InspectorError(
-          `--ep cpu (native onnxruntime) is unavailable: ${(err as Error).message}. Run with ` +
-            "--allow-ffi (the deno tasks grant it), or use --ep wasm",
+          `options.ep cpu (native onnxruntime) is unavailable: ${
+            (err as Error).message
+          }. Run with ` +
+            "--allow-ffi (the deno tasks grant it), or use options.ep wasm",
         );
       }
       return null;
@@ -390,8 +398,8 @@ export const BACKENDS: Readonly<Record<BackendName, BackendSpec>> = {
  * ```ts
  * import assert from "node:assert/strict";
  * import { suggest } from "./backends.ts";
- * assert.equal(suggest("webgpu"), "--ep wasm or --ep cpu");
- * assert.equal(suggest("cpu", (b) => b.capabilities.externalData), "--ep wasm or --ep webgpu");
+ * assert.equal(suggest("webgpu"), "options.ep wasm or options.ep cpu");
+ * assert.equal(suggest("cpu", (b) => b.capabilities.externalData), "options.ep wasm or options.ep webgpu");
  * ```
  */
 export function suggest(except: BackendName, filter?: (spec: BackendSpec) => boolean): string {
@@ -400,7 +408,7 @@ export function suggest(except: BackendName, filter?: (spec: BackendSpec) => boo
     ...names.filter((n) => !BACKENDS[n].capabilities.usesAdapter),
     ...names.filter((n) => BACKENDS[n].capabilities.usesAdapter),
   ];
-  return orList(ordered.map((n) => `--ep ${n}`));
+  return orList(ordered.map((n) => `options.ep ${n}`));
 }
 
 /**

@@ -148,12 +148,12 @@ function hardLimitFrames(options: BatchPlanOptions): { frames: number; what: str
   return { frames, what };
 }
 
-/** `, or --ep cpu`: the other backends without a hard memory limit, for an error message. */
+/** `, or options.ep cpu`: the other backends without a hard memory limit, for an error message. */
 function unboundedAlternatives(ep: BackendName): string {
   const names = BACKEND_NAMES.filter((n) =>
     n !== ep && BACKENDS[n].heap.heapBytes === null && !BACKENDS[n].heap.deviceBuffers
   );
-  return names.length ? `, or ${orList(names.map((n) => `--ep ${n}`))}` : "";
+  return names.length ? `, or ${orList(names.map((n) => `options.ep ${n}`))}` : "";
 }
 
 /**
@@ -228,7 +228,7 @@ export function planBatches(batch: number, time: number, options: BatchPlanOptio
     throw new InspectorError(
       `one forward pass needs about ${formatBytes(need)} for ${smallest}, more than ${hard.what}` +
         (splitFrames ? "" : " (this model's frames cannot be processed separately)") +
-        `; use a smaller --size or --max_len, fewer --layers` +
+        `; use a smaller options.size or options.maxLen, fewer options.layers` +
         unboundedAlternatives(options.ep),
     );
   }

@@ -159,10 +159,10 @@ export async function planClips(
   dset: string | DatasetInfo | undefined,
   options: LoadClipsOptions = {},
 ): Promise<ClipPlan> {
-  const batchSize = positiveInt(options.batchSize ?? 2, "--batch_size");
-  const maxLen = positiveInt(options.maxLen ?? 8, "--max_len");
-  const size = positiveInt(options.size ?? 512, "--size");
-  positiveInt(options.workers ?? 1, "--workers"); // checked before any work
+  const batchSize = positiveInt(options.batchSize ?? 2, "options.batchSize");
+  const maxLen = positiveInt(options.maxLen ?? 8, "options.maxLen");
+  const size = positiveInt(options.size ?? 512, "options.size");
+  positiveInt(options.workers ?? 1, "options.workers"); // checked before any work
   const dataset = typeof dset === "object" && dset !== null
     ? dset
     : await resolveDataset(dset, { dataRoot: options.dataRoot });
@@ -171,8 +171,8 @@ export async function planClips(
   if (all.length < batchSize) {
     throw new InspectorError(
       `${dataset.dir} holds ${all.length} clip${all.length === 1 ? "" : "s"}` +
-        ` (${all.map((c) => c.id).join(", ")}), fewer than --batch_size ${batchSize}: ` +
-        `pass --batch_size ${all.length} or add clips`,
+        ` (${all.map((c) => c.id).join(", ")}), fewer than options.batchSize ${batchSize}: ` +
+        `pass options.batchSize ${all.length} or add clips`,
     );
   }
   const chosen = all.slice(0, batchSize);
@@ -186,8 +186,8 @@ export async function planClips(
     const worst = chosen[counts.indexOf(fewest)];
     const others = short.length > 1 ? ` (${short.length} of the ${batchSize} clips are short)` : "";
     throw new InspectorError(
-      `clip ${worst.id} has ${fewest} frame${fewest === 1 ? "" : "s"}, fewer than --max_len ` +
-        `${maxLen}${others}: pass --max_len ${fewest} or use longer clips`,
+      `clip ${worst.id} has ${fewest} frame${fewest === 1 ? "" : "s"}, fewer than options.maxLen ` +
+        `${maxLen}${others}: pass options.maxLen ${fewest} or use longer clips`,
     );
   }
 
@@ -232,14 +232,14 @@ export async function decodeClips(
 ): Promise<ClipBatch> {
   const { clips, dataset } = plan;
   const [batchSize, maxLen, , size] = plan.shape;
-  const workers = positiveInt(options.workers ?? 1, "--workers");
+  const workers = positiveInt(options.workers ?? 1, "options.workers");
   const plane = 3 * size * size;
   const total = batchSize * maxLen * plane;
   const tooBig = (err: unknown) =>
     new InspectorError(
       `the batch (${batchSize}x${maxLen}x3x${size}x${size} float32 = ` +
-        `${(total * 4 / 2 ** 30).toFixed(1)} GiB) does not fit in memory: lower --size, ` +
-        `--max_len or --batch_size`,
+        `${(total * 4 / 2 ** 30).toFixed(1)} GiB) does not fit in memory: lower options.size, ` +
+        `options.maxLen or options.batchSize`,
       { cause: err },
     );
   const frames = clips.flatMap((clip) => clip.frames);
@@ -309,7 +309,7 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InspectorError(
-        `clips folder ${resolve(dir)} does not exist: pass --dset with a folder`,
+        `clips folder ${resolve(dir)} does not exist: pass options.dset with a folder`,
       );
     }
     if (err instanceof Deno.errors.NotCapable) throw err;

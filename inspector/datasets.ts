@@ -102,7 +102,7 @@ export async function resolveDataset(
   if (kind === "dir") return await datasetAt(value, basename(value.replace(/[\\/]+$/, "")));
   if (kind === "file") {
     throw new InspectorError(
-      `--dset ${value} is a file, not a clips folder: pass a folder holding one sub-folder of ` +
+      `options.dset ${value} is a file, not a clips folder: pass a folder holding one sub-folder of ` +
         `frames per clip (or a folder of frames for a single clip)`,
     );
   }
@@ -121,7 +121,7 @@ export async function resolveDataset(
     ? `${DATA_ENV_VAR}=${root} has no folder '${value}'`
     : `set ${DATA_ENV_VAR} to a folder holding one clips folder per dataset name to use names`;
   throw new InspectorError(
-    `--dset ${value}: no such folder (${
+    `options.dset ${value}: no such folder (${
       resolve(value)
     }) and no dataset of that name (known names: ` +
       `${known.join(", ")}; ${hint}); pass an existing clips folder or a known name`,
@@ -199,7 +199,7 @@ async function datasetAt(dir: string, fallbackName: string, bundled = false): Pr
   if (bundled && (await statKind(dir)) !== "dir") {
     throw new InspectorError(
       `the bundled fixture clips are missing (${dir}): run \`deno task fixtures\` or pass ` +
-        `--dset with a clips folder`,
+        `options.dset with a clips folder`,
     );
   }
   const cfg = await readDatasetConfig(dir);

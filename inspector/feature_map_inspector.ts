@@ -297,7 +297,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     }
     if (resolved.layers.length === 0 && options.requireLayers !== false) {
       throw new InspectorError(
-        `none of the requested layers resolved in ${graph.source}; run with --list_layers to ` +
+        `none of the requested layers resolved in ${graph.source}; run with listLayers() to ` +
           `see what can be tapped`,
       );
     }
@@ -422,7 +422,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     for (const i of inputs) {
       if (!feeds[i.name]) {
         throw new InspectorError(
-          `model input '${i.name}' was not given; pass --input ${i.name}=path.npy`,
+          `model input '${i.name}' was not given; pass options.input ${i.name}=path.npy`,
         );
       }
     }
@@ -452,7 +452,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       if (!ok) {
         throw new InspectorError(
           `input '${i.name}' has shape (${f.dims.join(", ")}) but the model expects ` +
-            `(${want.join(", ")}); check --size / --max_len or the .npy you pass`,
+            `(${want.join(", ")}); check options.size / options.maxLen or the .npy you pass`,
         );
       }
     }
@@ -466,8 +466,8 @@ export class FeatureMapInspector implements AsyncDisposable {
   async extractFeatures(batch: BatchInput): Promise<Extraction> {
     if (this.#disposed) throw new Error("FeatureMapInspector was disposed");
     const { feeds, B, T } = this.#feeds(batch);
-    const batchIdx = toIndexSpec(this.#target.batchIdx, B, "--batch_idx");
-    const timestep = toIndexSpec(this.#target.timestep, T, "--timestep");
+    const batchIdx = toIndexSpec(this.#target.batchIdx, B, "options.batchIdx");
+    const timestep = toIndexSpec(this.#target.timestep, T, "options.timestep");
     const engine = this.#engine();
     const plan = planPasses({ feeds, B, T }, engine, {
       inputs: this.graph.inputs,
@@ -773,6 +773,28 @@ export class FeatureMapInspector implements AsyncDisposable {
   async dispose(): Promise<void> {
     await this[Symbol.asyncDispose]();
   }
+
+  /**
+   * The original toolkit's name for disposal (`inspector.cleanup()` removed its forward hooks
+   * and dropped the stored features): frees the session and GPU resources and forgets the last
+   * extraction, exactly as {@linkcode FeatureMapInspector.dispose} and `await using` do.
+   * Calling it again does nothing; extracting afterwards throws.
+   *
+   * @example Usage
+   * ```ts ignore
+   * import { FeatureMapInspector } from "./feature_map_inspector.ts";
+   * const insp = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", { ep: "wasm" });
+   * try {
+   *   await insp.extractFeatures(batch);
+   *   await insp.saveFeatures();
+   * } finally {
+   *   await insp.cleanup();
+   * }
+   * ```
+   */
+  async cleanup(): Promise<void> {
+    await this[Symbol.asyncDispose]();
+  }
 }
 
 /**
@@ -793,7 +815,9 @@ export function parseLayoutFlags(
   for (const v of values) {
     const k = v.lastIndexOf("=");
     if (k < 0) {
-      throw new InspectorError(`--layout ${v}: with several values use layer=layout for each`);
+      throw new InspectorError(
+        `options.layout ${v}: with several values use layer=layout for each`,
+      );
     }
     out[v.slice(0, k)] = parseLayoutOverride(v.slice(k + 1));
   }

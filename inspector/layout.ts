@@ -106,7 +106,7 @@ export function parseLayoutOverride(value: string): LayoutKind {
   const k = OVERRIDES[value.toLowerCase().replace(/\s|'/g, "")];
   if (!k) {
     throw new InspectorError(
-      `--layout ${value} is not a layout; use one of bt_chw, b_t_chw, b_c_t_hw, b_chw ` +
+      `options.layout ${value} is not a layout; use one of bt_chw, b_t_chw, b_c_t_hw, b_chw ` +
         `(optionally as layer=layout)`,
     );
   }
@@ -175,7 +175,7 @@ export function detectLayout(
   const bad = (why: string): never => {
     throw new InspectorError(
       `cannot tell how layer '${name}' (shape [${d.join(", ")}]) lays out batch ${B} and ` +
-        `time ${T}: ${why}; pass --layout ${name}=bt_chw|b_t_chw|b_c_t_hw|b_chw`,
+        `time ${T}: ${why}; pass options.layout ${name}=bt_chw|b_t_chw|b_c_t_hw|b_chw`,
     );
   };
   if (override) {

@@ -218,11 +218,13 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InspectorError(
-        `model ${resolve(path)} not found: pass --checkpoint with an .onnx file`,
+        `model ${resolve(path)} not found: pass options.checkpoint with an .onnx file`,
       );
     }
     if (err instanceof Deno.errors.IsADirectory) {
-      throw new InspectorError(`model ${path} is a folder: pass --checkpoint with an .onnx file`);
+      throw new InspectorError(
+        `model ${path} is a folder: pass options.checkpoint with an .onnx file`,
+      );
     }
     throw err;
   }

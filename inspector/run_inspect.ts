@@ -172,7 +172,7 @@ async function loadNpyBatch(graph: OnnxGraph, options: InspectOptions): Promise<
       if (graph.inputs.length !== 1) {
         throw new InspectorError(
           `the model has inputs ${graph.inputs.map((i) => i.name).join(", ")}: ` +
-            `give each as --input name=path.npy`,
+            `give each as options.input name=path.npy`,
         );
       }
       name = graph.inputs[0].name;
@@ -180,7 +180,7 @@ async function loadNpyBatch(graph: OnnxGraph, options: InspectOptions): Promise<
     }
     if (!graph.inputs.some((i) => i.name === name)) {
       throw new InspectorError(
-        `--input ${name}=...: the model has no input '${name}' (it has ` +
+        `options.input ${name}=...: the model has no input '${name}' (it has ` +
           `${graph.inputs.map((i) => i.name).join(", ")})`,
       );
     }
@@ -244,8 +244,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   let size = options.size ?? fixed ?? 512;
   if (fixed !== null && options.size !== undefined && options.size !== fixed) {
     throw new InspectorError(
-      `--size ${options.size} does not fit the model: its input takes ${fixed}x${fixed} frames; ` +
-        `pass --size ${fixed}`,
+      `options.size ${options.size} does not fit the model: its input takes ${fixed}x${fixed} frames; ` +
+        `pass options.size ${fixed}`,
     );
   }
   if (fixed !== null) size = fixed;
@@ -260,8 +260,14 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     timings.load_data = performance.now() - tData;
     const dims = mainDims(batch.feeds, graph);
     const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
-    const batchIdx = parseIndexSpec(options.batchIdx ?? "0", { count: B, flag: "--batch_idx" });
-    const timestep = parseIndexSpec(options.timestep ?? "0", { count: T, flag: "--timestep" });
+    const batchIdx = parseIndexSpec(options.batchIdx ?? "0", {
+      count: B,
+      flag: "options.batchIdx",
+    });
+    const timestep = parseIndexSpec(options.timestep ?? "0", {
+      count: T,
+      flag: "options.timestep",
+    });
     return { batch, batchIdx, timestep };
   });
   loading.catch(() => {}); // awaited below
@@ -305,7 +311,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       records: (names) => names.filter((n) => n.endsWith(".json")),
       keyOf: (m) => (m.format === "feature-inspector/manifest" ? inspectRunKey(facts(m)) : null),
       overwrite: options.overwrite,
-      hint: "pass --name NAME to keep both runs, or --overwrite to replace it",
+      hint: "pass options.name to keep both runs, or options.overwrite to replace it",
     });
     insp.setTarget({ batchIdx, timestep });
     const ex = await insp.extractFeatures(batch.feeds);

@@ -192,7 +192,7 @@ export async function chooseBackend(
     return { ep, reason: `requested with --ep ${ep}`, gpu };
   }
   if (ep !== "auto") {
-    throw new InspectorError(`--ep ${ep} is not known; use ${orList(EP_CHOICES)}`);
+    throw new InspectorError(`options.ep ${ep} is not known; use ${orList(EP_CHOICES)}`);
   }
   const gpu = await probeGpu();
   let why = "";
@@ -230,7 +230,7 @@ export async function createSession(
   if (options.externalData?.length) {
     if (!spec.capabilities.externalData) {
       throw new InspectorError(
-        `the model keeps its weights in external data files, which --ep ${choice.ep} cannot ` +
+        `the model keeps its weights in external data files, which options.ep ${choice.ep} cannot ` +
           `take from memory; use ${suggest(choice.ep, (b) => b.capabilities.externalData)}`,
       );
     }
@@ -301,7 +301,7 @@ class OrtModelSession implements ModelSession {
       if (!f) {
         throw new InspectorError(
           `the model needs input '${name}' (inputs: ${this.inputNames.join(", ")}); pass it ` +
-            `with --input ${name}=file.npy`,
+            `with options.input ${name}=file.npy`,
         );
       }
       const n = f.dims.reduce((a, b) => a * b, 1);
@@ -319,7 +319,7 @@ class OrtModelSession implements ModelSession {
       const shapes = Object.entries(feeds).map(([k, v]) => `${k} (${v.dims.join(", ")})`);
       throw new InspectorError(
         `the model rejected the input ${shapes.join(", ")}: ${shortOrtMessage(err)}. Check ` +
-          "--size, --max_len and --batch_size against the model's input shape (--list_layers)",
+          "options.size, options.maxLen and options.batchSize against the model's input shape (listLayers())",
         { cause: err },
       );
     }

@@ -133,7 +133,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
       layers: output.layers,
       overwrite: output.overwrite,
       ...analyze,
-      onProgress: common.quiet ? undefined : (line) => console.log(line),
+      onProgress: common.quiet ? undefined : (line) => console.error(line),
     });
     const n = Object.keys(summary.layers).length;
     console.log(

@@ -135,6 +135,66 @@ export function intFlag(
   return n;
 }
 
+/** Flags by the name library messages give what they set (`options.batchIdx` -> `--batch_idx`). */
+const FLAG_NAMES = new Map<string, string>();
+
+/**
+ * Declare that library messages name `flag`'s value `name` (`options.checkpoint`, `listLayers()`),
+ * so that {@linkcode flagMessage} writes the flag instead. `defineCommand` declares every flag.
+ *
+ * @example Usage
+ * ```ts
+ * import { declareFlagName, flagMessage } from "./cli_args.ts";
+ * declareFlagName("options.maxLen", "--max_len");
+ * console.log(flagMessage("pass options.maxLen 4")); // "pass --max_len 4"
+ * ```
+ */
+export function declareFlagName(name: string, flag: string): void {
+  FLAG_NAMES.set(name, flag);
+}
+
+/**
+ * A library message in the command line's words: the library speaks of options
+ * (`pass options.checkpoint with an .onnx file`), the CLIs of the flags that set them
+ * (`pass --checkpoint with an .onnx file`). Names no loaded command declares stay as they are.
+ *
+ * @example Usage
+ * ```ts
+ * import { declareFlagName, flagMessage } from "./cli_args.ts";
+ * declareFlagName("options.batchIdx", "--batch_idx");
+ * console.log(flagMessage("options.batchIdx 3 is out of range; options.other stays")); // "--batch_idx 3 is out of range; options.other stays"
+ * ```
+ */
+export function flagMessage(message: string): string {
+  return message.replace(
+    /\boptions\.[A-Za-z]\w*|\b[A-Za-z]\w*\(\)/g,
+    (m) => FLAG_NAMES.get(m) ?? m,
+  );
+}
+
+/**
+ * Print a line of a command's output: `warning:` and `note:` lines (also indented ones) to
+ * stderr, everything else (results: the per-layer table, `wrote ...`) to stdout, so that
+ * `2>/dev/null` keeps the results alone.
+ *
+ * @example Usage
+ * ```ts
+ * import { isDiagnostic } from "./cli_args.ts";
+ * console.log(isDiagnostic("warning: layer conv1 has 2 non-finite values")); // true
+ * console.log(isDiagnostic("      note: CKA undefined")); // true
+ * console.log(isDiagnostic("wrote out/features.npy")); // false
+ * ```
+ */
+export function printLine(line: string): void {
+  if (isDiagnostic(line)) console.error(flagMessage(line));
+  else console.log(line);
+}
+
+/** Whether a line is a warning or a note (stderr), not a result (stdout); see {@linkcode printLine}. */
+export function isDiagnostic(line: string): boolean {
+  return /^\s*(warning|note):/.test(line);
+}
+
 /**
  * Run a CLI main function: print `error: ...` as one line and exit non-zero on failure, and exit
  * with 0 as soon as it succeeds.
@@ -156,7 +216,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (err) {
-    console.error(`error: ${describeError(err)}`);
+    console.error(`error: ${flagMessage(describeError(err))}`);
     let debug = false;
     try {
       debug = Boolean(Deno.env.get("FEATURE_INSPECTOR_DEBUG"));

@@ -167,7 +167,7 @@ async function main(argv: string[]): Promise<number> {
     layers: output.layers?.length ? output.layers : undefined,
     overwrite: output.overwrite,
     ...compare,
-    onProgress: common.quiet ? undefined : (m) => console.log(m),
+    onProgress: common.quiet ? undefined : (m) => console.error(m),
   });
   console.log(
     `A: ${cmp.a.name} (${cmp.a.path})\nB: ${cmp.b.name} (${cmp.b.path})\n` +
@@ -197,12 +197,12 @@ async function main(argv: string[]): Promise<number> {
       }${mark}`,
     );
     if (r.comparable !== "full" || r.nonfinite_a || r.nonfinite_b) {
-      for (const n of r.notes) console.log(`${"".padEnd(w)}  note: ${n}`);
+      for (const n of r.notes) console.error(`${"".padEnd(w)}  note: ${n}`);
     }
   }
   if (cmp.only_in_a.length) console.log(`only in A: ${cmp.only_in_a.join(", ")}`);
   if (cmp.only_in_b.length) console.log(`only in B: ${cmp.only_in_b.join(", ")}`);
-  for (const n of cmp.notes) console.log(`note: ${n}`);
+  for (const n of cmp.notes) console.error(`note: ${n}`);
   console.log(
     cmp.first_divergent
       ? `first divergent layer: ${cmp.first_divergent}`

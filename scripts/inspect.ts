@@ -5,7 +5,7 @@
  * @module
  */
 
-import { runMain } from "./cli_args.ts";
+import { printLine, runMain } from "./cli_args.ts";
 import { type InspectOptions, listLayers, runInspect } from "../inspector/run_inspect.ts";
 import { commandHelp, defineCommand, parseCommand } from "./options/group.ts";
 import { modelGroup } from "./options/model.ts";
@@ -60,7 +60,7 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       ...input,
       ...runtime,
       ...output,
-      onInfo: (line: string) => console.log(line),
+      onInfo: printLine,
     };
     if (list) {
       const rows = await listLayers(opts);

@@ -69,6 +69,44 @@ export interface NoGpu {
 }
 
 /**
+ * What `XDG_RUNTIME_DIR` is set to when it is unset or not an absolute path: absolute (which is
+ * all libwayland-client checks), and a path under which no Wayland socket can exist
+ * (`/dev/null/wayland-0` fails with ENOTDIR), so that nothing becomes reachable that was not.
+ */
+export const NO_RUNTIME_DIR = "/dev/null";
+
+/**
+ * Keep libwayland-client from printing `error: XDG_RUNTIME_DIR is invalid or not set in the
+ * environment.` when WebGPU adapters are requested on a headless machine, although nothing failed.
+ *
+ * Mesa's Vulkan device-selection layer (`VK_LAYER_MESA_device_select`) calls
+ * `wl_display_connect(NULL)` whenever the adapters are enumerated, to find the compositor's GPU;
+ * libwayland-client prints that line when `XDG_RUNTIME_DIR` is unset or not absolute (it checks
+ * nothing else: no directory is needed). Call this before requesting an adapter: such a value
+ * becomes {@linkcode NO_RUNTIME_DIR} for the rest of the process (onnxruntime-web's WebGPU EP
+ * requests adapters of its own later). Needs env permission for `XDG_RUNTIME_DIR` only; without
+ * it nothing changes and nothing prompts. Returns whether the variable now holds an absolute path.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quietWaylandProbe } from "./gpu_context.ts";
+ * if (quietWaylandProbe()) assert.ok(Deno.env.get("XDG_RUNTIME_DIR")!.startsWith("/"));
+ * ```
+ */
+export function quietWaylandProbe(): boolean {
+  const variable = "XDG_RUNTIME_DIR";
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable }).state !== "granted") return false;
+    if (Deno.env.get(variable)?.startsWith("/")) return true;
+    Deno.env.set(variable, NO_RUNTIME_DIR);
+    return true;
+  } catch {
+    return false; // no Deno.permissions (another runtime) or the variable refused: leave it
+  }
+}
+
+/**
  * Open a device for the kernels, or say why none is available.
  *
  * @example Usage
@@ -88,6 +126,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<GpuContext 
     if (!gpu) return { reason: "WebGPU is not available in this runtime (navigator.gpu missing)" };
     let adapter: GPUAdapter | null = null;
     try {
+      quietWaylandProbe();
       adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     } catch (err) {
       return { reason: `requesting a WebGPU adapter failed: ${(err as Error).message}` };

@@ -128,7 +128,7 @@ export interface Reducer extends AsyncDisposable {
 export async function createReducer(options: ReducerOptions = {}): Promise<Reducer> {
   const mode = options.gpu ?? "auto";
   if (mode !== "on" && mode !== "off" && mode !== "auto") {
-    throw new InspectorError(`--gpu must be on, off or auto, got "${String(mode)}"`);
+    throw new InspectorError(`options.gpu must be on, off or auto, got "${String(mode)}"`);
   }
   if (mode === "off") {
     return new HybridReducer(undefined, options.device, {
@@ -147,7 +147,7 @@ export async function createReducer(options: ReducerOptions = {}): Promise<Reduc
   if ("reason" in gpu) {
     if (mode === "on") {
       throw new InspectorError(
-        `--gpu on, but ${gpu.reason}: run with --gpu auto or --gpu off to use the CPU reference`,
+        `options.gpu on, but ${gpu.reason}: run with options.gpu auto or options.gpu off to use the CPU reference`,
       );
     }
     const reason = `${gpu.reason}: statistics use the CPU reference`;

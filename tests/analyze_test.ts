@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { analyzeFeatures } from "../analysis/analyze.ts";
 import type { AnalysisSummary } from "../analysis/analyze.ts";
 import { decodeImage } from "../inspector/image_io.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 import { encodePlainNpy, readPlainNpy, StructuredNpyWriter } from "../core/npy.ts";
 import { HAVE_SHARED, haveNumpy, python, runScript, SHARED, skip, tempDir } from "./helpers.ts";
 import { R3D_LAYERS, RESNET_LAYERS, type SyntheticLayer, writeSynthetic } from "./analyze_data.ts";
@@ -364,6 +365,7 @@ Deno.test("analyze CLI: bad input gives one clear line, non-zero exit, nothing w
 });
 
 Deno.test("analyze: --gpu on (WGSL kernels) gives the CPU reference's numbers", async () => {
+  quietWaylandProbe();
   const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
   if (!adapter) {
     skip("no WebGPU adapter: GPU reduction not compared");

@@ -384,7 +384,10 @@ Deno.test("resolveDataset: paths, fixture names, FEATURE_INSPECTOR_DATA names", 
       assert.equal(byEnv.name, "egtea");
       const batch = await loadClips("egtea", { batchSize: 1, maxLen: 2, size: 2 });
       assert.equal(batch.clips[0].id, "c");
-      await rejectsWith(resolveDataset("kinetics"), /--dset kinetics: no such folder.*egtea.*ucf/);
+      await rejectsWith(
+        resolveDataset("kinetics"),
+        /options\.dset kinetics: no such folder.*egtea.*ucf/,
+      );
     } finally {
       if (before === undefined) Deno.env.delete(DATA_ENV_VAR);
       else Deno.env.set(DATA_ENV_VAR, before);
@@ -456,7 +459,7 @@ Deno.test({
 
 Deno.test("loadClips errors: one clear line each", async () => {
   await withTemp(async (tmp) => {
-    await rejectsWith(loadClips(join(tmp, "nope"), {}), /--dset .*nope: no such folder/);
+    await rejectsWith(loadClips(join(tmp, "nope"), {}), /options\.dset .*nope: no such folder/);
     await Deno.writeTextFile(join(tmp, "file.txt"), "x");
     await rejectsWith(loadClips(join(tmp, "file.txt"), {}), /is a file, not a clips folder/);
 
@@ -480,14 +483,17 @@ Deno.test("loadClips errors: one clear line each", async () => {
     });
     await rejectsWith(
       loadClips(few, { batchSize: 3, maxLen: 8, size: 4 }),
-      /^clip b has 5 frames, fewer than --max_len 8 \(2 of the 3 clips are short\): pass --max_len 5/,
+      /^clip b has 5 frames, fewer than options\.maxLen 8 \(2 of the 3 clips are short\): pass options\.maxLen 5/,
     );
     await rejectsWith(
       loadClips(few, { batchSize: 4, maxLen: 2, size: 4 }),
-      /holds 3 clips \(a, b, c\), fewer than --batch_size 4: pass --batch_size 3/,
+      /holds 3 clips \(a, b, c\), fewer than options\.batchSize 4: pass options\.batchSize 3/,
     );
-    await rejectsWith(loadClips(few, { batchSize: 0 }), /--batch_size must be a positive integer/);
-    await rejectsWith(loadClips(few, { size: 1.5 }), /--size must be a positive integer/);
+    await rejectsWith(
+      loadClips(few, { batchSize: 0 }),
+      /options\.batchSize must be a positive integer/,
+    );
+    await rejectsWith(loadClips(few, { size: 1.5 }), /options\.size must be a positive integer/);
 
     const badGaze = await makeDataset(join(tmp, "badgaze"), {
       a: { ...colourClip(0, 3), gaze: "frame,x,y\n0,0.5,0.5\n1,0.5\n" },

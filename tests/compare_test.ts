@@ -464,7 +464,7 @@ Deno.test("shape mismatches, layers in one run only, non-finite values, --layers
     assert.deepEqual(sel.layer_order, ["stem", "small"]);
     await assert.rejects(
       compareFeatures(`${dir}/a.npy`, `${dir}/b.npy`, { layers: ["layer9"], write: false }),
-      /--layers 'layer9' is in neither run/,
+      /options\.layers 'layer9' is in neither run/,
     );
     await assert.rejects(
       compareFeatures(`${dir}/a.npy`, `${dir}/b.npy`, { layers: ["gone"], write: false }),
@@ -493,14 +493,17 @@ Deno.test("errors are one clear line and leave nothing behind", async () => {
       ],
       [
         () => compareFeatures(`${dir}/a.npy`, `${dir}/c.npy`, { saveDir: `${dir}/out` }),
-        /different frame grids \(A 1x2, B 2x3\).*--a_frame B,T --b_frame B,T/,
+        /different frame grids \(A 1x2, B 2x3\).*options\.aFrame B,T options\.bFrame B,T/,
       ],
       [
         () =>
           compareFeatures(`${dir}/a.npy`, `${dir}/c.npy`, { aFrame: { batch: 1, timestep: 0 } }),
         /run A .* has no batch index 1/,
       ],
-      [() => compareFeatures(`${dir}/a.npy`, `${dir}/a.npy`, { tolerance: -1 }), /--tolerance -1/],
+      [
+        () => compareFeatures(`${dir}/a.npy`, `${dir}/a.npy`, { tolerance: -1 }),
+        /options\.tolerance -1/,
+      ],
     ];
     for (const [p, re] of cases) {
       await assert.rejects(p(), (err: unknown) => {
@@ -510,7 +513,7 @@ Deno.test("errors are one clear line and leave nothing behind", async () => {
         return true;
       });
     }
-    assert.throws(() => parseFrameRef("0-4"), /--a_frame '0-4' is not a frame/);
+    assert.throws(() => parseFrameRef("0-4"), /options\.aFrame '0-4' is not a frame/);
     assert.ok(!(await Deno.stat(`${dir}/out`).catch(() => null)), "no output folder on error");
     // Mismatched grids work with explicit frames.
     const ok = await compareFeatures(`${dir}/a.npy`, `${dir}/c.npy`, {

@@ -19,6 +19,7 @@ import { encodePlainNpy, readPlainNpy, StructuredNpyReader } from "../core/npy.t
 import { loadOnnxModel, tapModel } from "../inspector/onnx_model.ts";
 import { createSession } from "../inspector/runtime.ts";
 import type { Manifest } from "../core/manifest.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 
 const INSPECT = "scripts/inspect.ts";
 const FIXTURE = join(ROOT, "fixtures", "resnet18_video.onnx");
@@ -317,13 +318,15 @@ Deno.test("inspect: non-finite activations warn, are counted, and the run goes o
     "2",
   ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /warning: layer conv1 has \d+ non-finite values/);
+  // Warnings go to stderr (tests/console_test.ts), results to stdout.
+  assert.match(r.stderr, /warning: layer conv1 has \d+ non-finite values/);
   const m = JSON.parse(await Deno.readTextFile(join(out, "features.json"))) as Manifest;
   assert.ok(m.layers[0].stats.nonfinite > 0);
   assert.ok(m.warnings.length > 0);
 });
 
 Deno.test("inspect: WebGPU EP keeps taps on the GPU, reads back only statistics and saved frames", async () => {
+  quietWaylandProbe();
   const adapter = await navigator.gpu?.requestAdapter();
   if (!adapter) return skip("no WebGPU adapter");
   const outs: Record<string, string> = {};

@@ -132,7 +132,7 @@ Deno.test("layout: the four layouts, time maps and frame extraction", () => {
   assert.equal(nt.kind, "b_chw");
   assert.throws(
     () => detectLayout([5, 4, 3, 3], { batch: 2, time: 8, swapped: false, name: "e" }),
-    (e: Error) => e instanceof InspectorError && /--layout e=/.test(e.message),
+    (e: Error) => e instanceof InspectorError && /options\.layout e=/.test(e.message),
   );
   // (B=2, C=3, T'=2, H=1, W=2): value = 1000b + 100c + 10t' + w
   const data = new Float32Array(2 * 3 * 2 * 2);

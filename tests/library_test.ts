@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureMapInspector, loadClips, readFeatures } from "../mod.ts";
 import { exists, ROOT, skip, tempDir } from "./helpers.ts";
+import { quietWaylandProbe } from "../shaders/gpu_context.ts";
 
 const FIXTURE = join(ROOT, "fixtures", "resnet18_video.onnx");
 
@@ -51,6 +52,7 @@ Deno.test("library: every README example runs verbatim", async () => {
 });
 
 Deno.test("library: one inspector, many batches — memory and GPU buffers stay flat", async () => {
+  quietWaylandProbe();
   const adapter = await navigator.gpu?.requestAdapter();
   const ep = adapter ? "webgpu" : "wasm";
   await using insp = await FeatureMapInspector.create(FIXTURE, {
@@ -77,6 +79,17 @@ Deno.test("library: one inspector, many batches — memory and GPU buffers stay 
   if (ep === "webgpu") {
     assert.equal(live[49], live[9], `live GPU buffers ${live[9]} -> ${live[49]}`);
   } else skip("no WebGPU adapter: GPU-buffer check skipped");
+});
+
+Deno.test("library: cleanup() is the original's name for disposal", async () => {
+  const insp = await FeatureMapInspector.create(FIXTURE, { layers: ["conv1"], ep: "wasm" });
+  const dims = [1, 2, 3, 32, 32];
+  const batch = { data: new Float32Array(dims.reduce((a, b) => a * b)).fill(0.5), dims };
+  assert.equal((await insp.extractFeatures(batch)).layers.length, 1);
+  await insp.cleanup();
+  await assert.rejects(() => insp.extractFeatures(batch), /disposed/);
+  await insp.cleanup(); // a second call does nothing
+  await insp.dispose(); // nor does disposing afterwards
 });
 
 Deno.test("library: readFeatures gives the saved frames with the manifest's targets", async () => {

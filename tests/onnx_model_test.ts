@@ -89,7 +89,7 @@ Deno.test("onnx model: a file whose size stat does not know (a named pipe) is re
 Deno.test("onnx model: a folder or a missing file is a clear error", async () => {
   await assert.rejects(loadOnnxModel(join(ROOT, "fixtures")), (e: unknown) => {
     assert.ok(e instanceof InspectorError);
-    assert.match(e.message, /is a folder: pass --checkpoint/);
+    assert.match(e.message, /is a folder: pass options\.checkpoint/);
     return true;
   });
   await assert.rejects(loadOnnxModel(join(ROOT, "fixtures", "nope.onnx")), /not found/);

@@ -86,11 +86,11 @@ Deno.test("runInspect: a data error wins over a session error, and nothing is le
     // The data loads, the target is out of range: that error, with the session closed.
     await expectInspectError(
       { ...BASE, batchIdx: "5", saveDir: save },
-      /--batch_idx 5 is out of range/,
+      /options\.batchIdx 5 is out of range/,
     );
     await expectInspectError(
       { ...BASE, batchIdx: "5", layers: ["no_such_layer"], saveDir: save },
-      /--batch_idx 5 is out of range/,
+      /options\.batchIdx 5 is out of range/,
     );
     assert.deepEqual(listDir(dir), []);
     // A save dir that is a file: its error, after the data and before the session.

@@ -106,7 +106,7 @@ Deno.test({
     assert.ok(c.reason.length > 10);
     await assert.rejects(
       () => chooseBackend("tpu" as EpChoice),
-      (e) => e instanceof InspectorError && /--ep tpu/.test(e.message),
+      (e) => e instanceof InspectorError && /options\.ep tpu/.test(e.message),
     );
   },
 });

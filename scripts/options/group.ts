@@ -12,7 +12,7 @@
  * @module
  */
 
-import { intFlag as parseWhole, parseCli } from "../cli_args.ts";
+import { declareFlagName, intFlag as parseWhole, parseCli } from "../cli_args.ts";
 import { InspectorError } from "../../core/errors.ts";
 
 /** A flag's raw value as the argument parser returns it. */
@@ -36,6 +36,12 @@ export interface Flag<T> {
   default?: string;
   /** Not listed on its own line (another flag's label names it). */
   hidden?: boolean;
+  /**
+   * How the library's messages name what this flag sets, where that is not
+   * `options.<camelCase name>` (`options.memoryBudgetMiB`, `listLayers()`); the CLIs print the
+   * flag instead (see {@linkcode flagMessage}).
+   */
+  libraryName?: string;
   /** Turn the raw value into the typed one; `flag` is `--name`, for error messages. */
   parse: (raw: RawValue, flag: string) => T;
 }
@@ -54,6 +60,8 @@ export interface FlagInfo {
   short?: string;
   /** Not listed on its own line. */
   hidden?: boolean;
+  /** How library messages name what it sets, when not `options.<camelCase name>`. */
+  libraryName?: string;
 }
 
 /** The typed values of a record of flags. */
@@ -233,8 +241,26 @@ export type ParsedCommand<G> =
 export function defineCommand<const G extends Record<string, OptionGroup<unknown>>>(
   spec: CommandSpec<G>,
 ): CommandSpec<G> {
-  commandFlags(spec);
+  for (const [name, f] of Object.entries(commandFlags(spec))) {
+    declareFlagName(libraryName(name, f), `--${name}`);
+  }
   return spec;
+}
+
+/**
+ * How the library's messages name what a flag sets: its {@linkcode Flag.libraryName}, else
+ * `options.<camelCase name>` (the option its group's parse fills).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flag, libraryName } from "./group.ts";
+ * assert.equal(libraryName("batch_idx", flag.string({ help: [] })), "options.batchIdx");
+ * assert.equal(libraryName("list_layers", flag.boolean({ help: [], libraryName: "listLayers()" })), "listLayers()");
+ * ```
+ */
+export function libraryName(name: string, f: Flag<unknown>): string {
+  return f.libraryName ?? `options.${name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())}`;
 }
 
 /**

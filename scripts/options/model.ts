@@ -48,6 +48,7 @@ export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
     help: ["override time layout: bt_chw | b_t_chw | b_c_t_hw | b_chw, or LAYER=KIND"],
   }),
   list_layers: flag.boolean({
+    libraryName: "listLayers()",
     help: ["print every tappable module with its tensor and shape, then exit"],
   }),
 }, (v) => ({

@@ -59,6 +59,7 @@ export const runtimeGroup: OptionGroup<RuntimeOptions> = defineGroup("runtime", 
   gpu: gpuFlag,
   memory_budget: flag.int({
     metavar: "MIB",
+    libraryName: "options.memoryBudgetMiB",
     min: 16,
     default: "1024",
     help: [
