@@ -44,7 +44,10 @@ Deno.test("library: every README example runs verbatim", async () => {
         stderr: "piped",
       }).output();
       const err = new TextDecoder().decode(r.stderr);
-      assert.ok(r.success, `README example ${k + 1} failed:\n${code}\n${err}`);
+      assert.ok(
+        r.success,
+        `README example ${k + 1} failed (exit ${r.code}, signal ${r.signal}):\n${code}\n${err}`,
+      );
     } finally {
       Deno.removeSync(file);
     }
