@@ -85,6 +85,116 @@ export function fitsOnePass(inputBytes: number, budgetBytes: number = GiB): bool
 }
 
 /**
+ * The memory ceiling never goes below this (256 MiB): a smaller `budgetBytes` only splits the
+ * batch finer (the smallest pass the model allows may then exceed it), while planned memory above
+ * `max(budget, MIN_CEILING_BYTES)` is refused before it is allocated.
+ */
+export const MIN_CEILING_BYTES: number = 256 * 2 ** 20;
+
+/**
+ * The ceiling on planned memory for a budget: `max(budget, MIN_CEILING_BYTES)` (default budget
+ * 1 GiB).
+ *
+ * @example Usage
+ * ```ts
+ * import { memoryCeiling } from "./batch_plan.ts";
+ * console.log(memoryCeiling(16 * 2 ** 20) / 2 ** 20, memoryCeiling() / 2 ** 20); // 256 1024
+ * ```
+ */
+export function memoryCeiling(budgetBytes: number = GiB): number {
+  return Math.max(budgetBytes, MIN_CEILING_BYTES);
+}
+
+/** `options.memoryBudgetMiB 1024 MiB` (or the ceiling it is raised to) for a message. */
+function budgetLabel(budgetBytes: number): string {
+  const mib = Math.round(budgetBytes / 2 ** 20);
+  const ceiling = Math.round(memoryCeiling(budgetBytes) / 2 ** 20);
+  return ceiling === mib
+    ? `options.memoryBudgetMiB ${mib} MiB`
+    : `the ${ceiling} MiB floor of the memory ceiling (options.memoryBudgetMiB ${mib})`;
+}
+
+/** What loading a `(B, T, C, H, W)` clip batch allocates, in bytes, from {@linkcode estimateInputBytes}. */
+export interface InputBytes {
+  /** The float32 batch itself, held until the run ends. */
+  batch: number;
+  /** Transient decode buffers: per worker one frame's resize buffer, plus the joined copy with several workers. */
+  decode: number;
+}
+
+/**
+ * Estimated bytes of decoding a clip batch of `shape` (`[B, T, C, H, W]` float32) on `workers`
+ * decoders: the batch, each worker's resize buffer of one frame (float64 rows of a source taken
+ * no larger than the frame) and source pixels, and, with several workers, their parts joined
+ * into one array.
+ *
+ * @example Usage
+ * ```ts
+ * import { estimateInputBytes } from "./batch_plan.ts";
+ * const m = estimateInputBytes([2, 8, 3, 512, 512], { workers: 1 });
+ * console.log(m.batch, m.decode); // 50331648 7340032
+ * ```
+ */
+export function estimateInputBytes(
+  shape: readonly number[],
+  options: { workers?: number } = {},
+): InputBytes {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const batch = 4 * n;
+  const h = shape[shape.length - 2] ?? 1, w = shape[shape.length - 1] ?? 1;
+  const c = shape.length >= 3 ? shape[shape.length - 3] : 1;
+  const frames = Math.max(1, n / (c * h * w));
+  const workers = Math.max(1, Math.min(options.workers ?? 1, frames));
+  // resizeRgb's float64 rows (3 x inH x outW, inH <= H) and the decoded RGBA source.
+  const perWorker = 8 * c * h * w + 4 * h * w;
+  return { batch, decode: workers * perWorker + (workers > 1 ? batch : 0) };
+}
+
+/**
+ * Refuse a clip batch whose loading would exceed the memory ceiling ({@linkcode memoryCeiling}
+ * of `budgetBytes`), before anything is allocated, with one line saying what to lower.
+ *
+ * @example Usage
+ * ```ts
+ * import { checkInputBudget } from "./batch_plan.ts";
+ * checkInputBudget([2, 8, 3, 512, 512]); // fits the default 1 GiB
+ * try {
+ *   checkInputBudget([1, 2, 3, 20000, 20000]);
+ * } catch (err) {
+ *   console.log((err as Error).message.startsWith("the input batch alone needs 8.94 GiB")); // true
+ * }
+ * ```
+ */
+export function checkInputBudget(
+  shape: readonly number[],
+  options: { budgetBytes?: number; workers?: number } = {},
+): InputBytes {
+  const budget = options.budgetBytes ?? GiB;
+  const ceiling = memoryCeiling(budget);
+  const m = estimateInputBytes(shape, options);
+  const what = `(${shape.join(" x ")} float32)`;
+  const lower = shape.length === 5
+    ? "lower options.size or options.batchSize/options.maxLen"
+    : "pass a smaller batch";
+  if (m.batch > ceiling) {
+    throw new InspectorError(
+      `the input batch alone needs ${formatBytes(m.batch)} ${what}, over ${budgetLabel(budget)}: ` +
+        `${lower}, or raise options.memoryBudgetMiB`,
+    );
+  }
+  if (m.batch + m.decode > ceiling) {
+    throw new InspectorError(
+      `loading the input batch needs about ${formatBytes(m.batch + m.decode)} ` +
+        `(${formatBytes(m.batch)} ${what} and ${formatBytes(m.decode)} of decode buffers), over ` +
+        `${budgetLabel(budget)}: ${lower}` +
+        ((options.workers ?? 1) > 1 ? " or options.workers" : "") +
+        `, or raise options.memoryBudgetMiB`,
+    );
+  }
+  return m;
+}
+
+/**
  * Format a byte count for messages (`1.50 GiB`, `320 MiB`).
  *
  * @example Usage
@@ -421,7 +531,19 @@ export async function forwardInChunks(
   };
   const whole: BatchChunk = { clips: [0, B], frames: [0, T] };
   let splitFrames = options.splitFrames && timeAxis && T > 1;
-  if (fitsOnePass(feed.data.byteLength, budget) || (B === 1 && !splitFrames)) {
+  if (fitsOnePass(feed.data.byteLength, budget)) {
+    await run(whole);
+    return { chunks: [whole], note: null, framesSplit: false };
+  }
+  // Before any pass at full size: the smallest pass, extrapolated from two tiny ones, must fit.
+  await checkSmallestPass(session, feeds, {
+    input: options.input,
+    splitFrames,
+    splitClips: options.splitClips ?? true,
+    budgetBytes: budget,
+    modelBytes: options.modelBytes,
+  });
+  if (B === 1 && !splitFrames) {
     await run(whole);
     return { chunks: [whole], note: null, framesSplit: false };
   }
@@ -565,4 +687,120 @@ export async function forwardInChunks(
   const note = notes.length ? notes.join("; ") : null;
   if (note) options.onInfo?.(note);
   return { chunks: done, note, framesSplit: splitFrames };
+}
+
+/** Options of {@linkcode checkSmallestPass}. */
+export interface SmallestPassOptions {
+  /** Name of the `(B, T, C, H, W)` (or `(B, C, H, W)`) input. */
+  input: string;
+  /** The smallest pass is one frame (a 2D backbone), else one clip. */
+  splitFrames: boolean;
+  /** The batch axis is dynamic (default true); else the smallest pass is the whole batch. */
+  splitClips?: boolean;
+  /** The memory budget in bytes (default 1 GiB); the ceiling is {@linkcode memoryCeiling} of it. */
+  budgetBytes?: number;
+  /** Model size in bytes. */
+  modelBytes?: number;
+}
+
+/**
+ * Per-frame output bytes of a pass over a `height` x `width` input, extrapolated from two tiny
+ * passes (one frame, or one clip, at 32 and 64 pixels): each output's bytes as `a + c * h * w`.
+ * Null when the model takes no other frame size (then its one size is the size it runs at).
+ */
+async function extrapolateOutputs(
+  session: Pick<ModelSession, "info" | "device" | "run">,
+  feeds: Record<string, FeedTensor>,
+  options: { input: string; splitFrames: boolean },
+): Promise<MeasuredOutputs | null> {
+  const feed = feeds[options.input];
+  const dims = feed.dims;
+  const timeAxis = dims.length >= 5;
+  const H = dims[dims.length - 2], W = dims[dims.length - 1];
+  const sizes = [32, 64];
+  const frames = timeAxis && !options.splitFrames ? dims[1] : 1;
+  const bytes: Map<string, number>[] = [];
+  for (const s of sizes) {
+    const d = [1, ...(timeAxis ? [frames] : []), ...dims.slice(timeAxis ? 2 : 1, -2), s, s];
+    let outputs: Record<string, OutputTensor>;
+    try {
+      outputs = await session.run({
+        ...feeds,
+        [options.input]: { data: new Float32Array(d.reduce((a, b) => a * b, 1)), dims: d },
+      });
+    } catch {
+      return null;
+    }
+    const m = new Map<string, number>();
+    for (const [name, o] of Object.entries(outputs)) {
+      m.set(name, 4 * o.dims.reduce((a, b) => a * b, 1));
+      o.dispose();
+    }
+    bytes.push(m);
+  }
+  let total = 0, largest = 0;
+  for (const [name, b1] of bytes[0]) {
+    const b2 = bytes[1].get(name) ?? b1;
+    const c = Math.max(0, (b2 - b1) / (sizes[1] ** 2 - sizes[0] ** 2));
+    const full = Math.max(b1, b2, b1 + c * (H * W - sizes[0] ** 2)) / frames;
+    total += full;
+    largest = Math.max(largest, full);
+  }
+  return { tapBytesPerFrame: total, largestTensorBytesPerFrame: largest };
+}
+
+/**
+ * Refuse a batch whose smallest forward pass (one frame of a 2D backbone, one clip otherwise,
+ * the whole batch when its batch axis is fixed), plus the whole input held meanwhile, would
+ * exceed the memory ceiling ({@linkcode memoryCeiling}): estimated from two tiny passes before
+ * any pass at full size runs. Returns the estimated bytes, or null when the model takes no
+ * other frame size than the batch's (nothing to extrapolate).
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { checkSmallestPass } from "./batch_plan.ts";
+ * await checkSmallestPass(session, { frames: batch }, { input: "frames", splitFrames: true });
+ * ```
+ */
+export async function checkSmallestPass(
+  session: Pick<ModelSession, "info" | "device" | "run">,
+  feeds: Record<string, FeedTensor>,
+  options: SmallestPassOptions,
+): Promise<number | null> {
+  const feed = feeds[options.input];
+  const dims = feed.dims;
+  if (dims.length < 4 || dims[dims.length - 2] * dims[dims.length - 1] <= 64 * 64) return null;
+  const m = await extrapolateOutputs(session, feeds, options);
+  if (!m) return null;
+  const timeAxis = dims.length >= 5;
+  const B = dims[0], T = timeAxis ? dims[1] : 1;
+  const budget = options.budgetBytes ?? GiB;
+  const frames = options.splitClips === false
+    ? (options.splitFrames ? B : B * T)
+    : options.splitFrames
+    ? 1
+    : T;
+  const pass = estimateForwardBytes(frames, {
+    ep: session.info.ep,
+    ...m,
+    modelBytes: options.modelBytes,
+    inputBytesPerFrame: feed.data.byteLength / (B * T),
+  });
+  const need = pass + feed.data.byteLength;
+  if (need > memoryCeiling(budget)) {
+    const unit = frames === 1
+      ? "one frame"
+      : options.splitClips === false
+      ? `the whole batch (${B}x${T}; the model's batch axis is fixed)`
+      : `one clip of ${T} frames`;
+    throw new InspectorError(
+      `the smallest forward pass (${unit} at ${dims[dims.length - 2]}x${
+        dims[dims.length - 1]
+      }) needs about ${formatBytes(pass)}, with the ${formatBytes(feed.data.byteLength)} ` +
+        `input batch ${formatBytes(need)}, over ${budgetLabel(budget)}: lower options.size ` +
+        `(or options.batchSize/options.maxLen, fewer options.layers), or raise ` +
+        `options.memoryBudgetMiB`,
+    );
+  }
+  return need;
 }

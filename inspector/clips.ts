@@ -37,6 +37,7 @@ import type { FrameLocator, FrameSource } from "./frame_source.ts";
 import { isClipEntry, openFrameSource, readFrameLocator } from "./frame_source_kinds.ts";
 import { entryKind, FRAME_EXT } from "./_frame_folder.ts";
 import { naturalCompare } from "./natural_order.ts";
+import { checkInputBudget } from "./batch_plan.ts";
 
 export { listFrames } from "./_frame_folder.ts";
 export { naturalCompare } from "./natural_order.ts";
@@ -113,6 +114,12 @@ export interface LoadClipsOptions {
   denseGaze?: boolean;
   /** Folder of named datasets, instead of the `FEATURE_INSPECTOR_DATA` environment variable. */
   dataRoot?: string;
+  /**
+   * Memory budget in bytes: {@linkcode planClips} refuses a batch whose decoding (the batch and
+   * the decode buffers, `checkInputBudget` in `batch_plan.ts`) would need more than the budget's
+   * ceiling, before anything is decoded. Default: not checked.
+   */
+  budgetBytes?: number;
 }
 
 /**
@@ -176,6 +183,12 @@ export async function planClips(
     );
   }
   const chosen = all.slice(0, batchSize);
+  if (options.budgetBytes !== undefined) {
+    checkInputBudget([batchSize, maxLen, 3, size, size], {
+      budgetBytes: options.budgetBytes,
+      workers: options.workers ?? 1,
+    });
+  }
 
   const sources: FrameSource[] = [];
   for (const clip of chosen) sources.push(await openFrameSource(clip));

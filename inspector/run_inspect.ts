@@ -31,6 +31,7 @@ import {
   safeFileName,
 } from "./feature_map_inspector.ts";
 import type { GpuMode } from "../shaders/reduce.ts";
+import { formatBytes, memoryCeiling } from "./batch_plan.ts";
 
 /** Path of the bundled default model. */
 export const DEFAULT_MODEL: string = fromFileUrl(
@@ -151,6 +152,8 @@ async function startBatch(
     maxLen: options.maxLen ?? 8,
     size,
     denseGaze: options.denseGaze ?? false,
+    workers: options.workers ?? 1,
+    budgetBytes: budgetBytesOf(options),
   });
   const loaded = decodeClips(plan, {
     workers: options.workers ?? 1,
@@ -184,12 +187,36 @@ async function loadNpyBatch(graph: OnnxGraph, options: InspectOptions): Promise<
           `${graph.inputs.map((i) => i.name).join(", ")})`,
       );
     }
+    await checkNpySize(path, options);
     const arr = await readPlainNpy(path);
     feeds[name] = { data: arr.data, dims: arr.shape };
     files[name] = path;
   }
   const shapes = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, v.dims]));
   return { feeds, data: { source: "npy", inputs: files, input_shapes: shapes } };
+}
+
+/** The memory budget in bytes (`memoryBudgetMiB`, default 1024 MiB). */
+function budgetBytesOf(options: InspectOptions): number {
+  return (options.memoryBudgetMiB ?? 1024) * 2 ** 20;
+}
+
+/** Refuse an `.npy` input bigger than the memory ceiling before reading it. */
+async function checkNpySize(path: string, options: InspectOptions): Promise<void> {
+  let size: number;
+  try {
+    size = (await Deno.stat(path)).size;
+  } catch {
+    return; // readPlainNpy reports it
+  }
+  const budget = budgetBytesOf(options);
+  if (size > memoryCeiling(budget)) {
+    throw new InspectorError(
+      `the input ${path} alone needs ${formatBytes(size)}, over options.memoryBudgetMiB ` +
+        `${Math.round(memoryCeiling(budget) / 2 ** 20)} MiB: pass a smaller batch, or raise ` +
+        `options.memoryBudgetMiB`,
+    );
+  }
 }
 
 function clipsBatch(clips: ClipBatch, options: InspectOptions, size: number): LoadedBatch {
