@@ -64,7 +64,8 @@ export const runtimeGroup: OptionGroup<RuntimeOptions> = defineGroup("runtime", 
     default: "1024",
     help: [
       "memory to aim for per forward pass (default {default}); bigger batches are",
-      "split where the model allows it (2D backbones: by frame)",
+      "split where the model allows it (2D backbones: by frame); a run whose input",
+      "or smallest pass does not fit is refused before it allocates",
     ],
   }),
 }, (v) => ({ ep: v.ep, threads: v.threads, gpu: v.gpu, memoryBudgetMiB: v.memory_budget }));
