@@ -15,6 +15,7 @@
 
 import { resolve } from "node:path";
 import { InspectorError } from "./errors.ts";
+import { createTempFile, releaseTemp } from "./atomic.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -573,7 +574,8 @@ export class StructuredNpyReader implements Disposable {
 /**
  * Streams a structured `.npy` to disk field by field and makes it appear atomically.
  *
- * The file is written under a temporary name next to `path`; {@linkcode commit} renames it into
+ * The file is written under a temporary name next to `path` (created exclusively, with an
+ * unpredictable name: see `createTempFile` in `./atomic.ts`); {@linkcode commit} renames it into
  * place, {@linkcode abort} removes it.
  *
  * @example Usage
@@ -610,14 +612,15 @@ export class StructuredNpyWriter {
   ): Promise<StructuredNpyWriter> {
     const headerBytes = encodeStructuredHeader(spec.fields, spec.shape);
     const header = parseNpyHeader(headerBytes, path);
-    const tmp = `${path}.${Deno.pid}.tmp`;
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    // Exclusive, unpredictable, never through a link planted at the name (core/atomic.ts).
+    const { path: tmp, file } = createTempFile(path);
     try {
       await file.write(headerBytes);
       await file.truncate(header.dataOffset + header.itemSize * shapeSize(spec.shape));
     } catch (err) {
       file.close();
       await Deno.remove(tmp).catch(() => {});
+      releaseTemp(tmp);
       throw err;
     }
     return new StructuredNpyWriter(path, tmp, file, header);
@@ -665,6 +668,7 @@ export class StructuredNpyWriter {
     this.#file.close();
     this.#file = null;
     await Deno.rename(this.#tmp, this.path);
+    releaseTemp(this.#tmp);
   }
 
   /** Close and delete the temporary file. */
@@ -674,5 +678,6 @@ export class StructuredNpyWriter {
       this.#file = null;
     }
     await Deno.remove(this.#tmp).catch(() => {});
+    releaseTemp(this.#tmp);
   }
 }

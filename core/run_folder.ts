@@ -7,6 +7,8 @@
  * - Records form the grid `(n_batch_idx, n_timestep)` that inspect writes. Other record shapes:
  *   `(n,)` is `n` samples of one frame, `()` one frame, `(n, a, b, ...)` is `n` rows of `a*b*...`
  *   (record `r` is row `floor(r / n_timestep)`, column `r % n_timestep` in every case).
+ * - A manifest that does not describe the `.npy` beside it (its `npy.shape`, `npy.fields` or
+ *   `checksums` entry disagree with the file: a pair from two runs) is refused with one error.
  * - The grid's labels are the manifest's `targets.batch_idx` / `targets.timestep` when they are
  *   lists of numbers of the grid's length (each axis on its own), else positions `0..n-1`.
  *
@@ -15,8 +17,15 @@
 
 import { basename, join } from "node:path";
 import { type NpyField, StructuredNpyReader, StructuredNpyWriter } from "./npy.ts";
-import type { OutputSet } from "./atomic.ts";
+import { type FileChecksum, fileChecksum, type OutputSet } from "./atomic.ts";
+import { InspectorError } from "./errors.ts";
 import { type Manifest, readManifest } from "./manifest.ts";
+
+/**
+ * The manifest's `checksums`: size and SHA-256 of every file of the run but the manifest itself,
+ * by name (added beside `files`; manifests written before it have none).
+ */
+export type ManifestChecksums = Record<string, FileChecksum>;
 
 /** One layer of a saved extraction. */
 export interface SavedLayer {
@@ -124,6 +133,14 @@ export async function readFeatures(
     reader.close();
     throw err;
   }
+  const mismatch = manifest ? await pairMismatch(path, reader, manifest) : null;
+  if (mismatch) {
+    reader.close();
+    throw new InspectorError(
+      `${path} does not match its manifest ${manifestPath} (${mismatch}): they come from ` +
+        `different runs; run inspect again, or remove the manifest to read the .npy alone`,
+    );
+  }
   const targets = (manifest as { targets?: Record<string, unknown> } | null)?.targets;
   const grid = recordGrid(reader.header.shape);
   const [nb, nt] = grid;
@@ -162,6 +179,38 @@ export async function readFeatures(
   };
 }
 
+const same = (a: readonly unknown[], b: readonly unknown[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** How `manifest` disagrees with the `.npy` it sits beside, or null (checks what it records). */
+async function pairMismatch(
+  path: string,
+  reader: StructuredNpyReader,
+  manifest: Manifest,
+): Promise<string | null> {
+  const npy = (manifest as { npy?: Record<string, unknown> }).npy;
+  const shape = numberList(npy?.shape);
+  if (shape && !same(shape, reader.header.shape)) {
+    return `records [${reader.header.shape.join(", ")}] vs the manifest's [${shape.join(", ")}]`;
+  }
+  const fields = Array.isArray(npy?.fields) && npy.fields.every((f) => typeof f === "string")
+    ? npy.fields as string[]
+    : null;
+  if (fields && !same(fields, reader.fieldNames)) {
+    return `layers ${reader.fieldNames.join(", ")} vs the manifest's ${fields.join(", ")}`;
+  }
+  const sums = (manifest as { checksums?: unknown }).checksums;
+  if (typeof sums !== "object" || sums === null) return null;
+  const file = typeof npy?.file === "string" && npy.file in sums ? npy.file : basename(path);
+  const want = (sums as Record<string, Partial<FileChecksum>>)[file];
+  if (typeof want?.size !== "number" || typeof want.sha256 !== "string") return null;
+  const size = (await Deno.stat(path)).size;
+  if (size !== want.size) return `${size} bytes vs the manifest's ${want.size}`;
+  const got = await fileChecksum(path);
+  if (got.sha256 !== want.sha256) return `its SHA-256 differs from the manifest's`;
+  return null;
+}
+
 /** A run to write with {@linkcode writeFeatures}. */
 export interface FeaturesToWrite {
   /** File stem: `<name>.npy` and `<name>.json`. */
@@ -174,14 +223,18 @@ export interface FeaturesToWrite {
   fields: readonly { name: string; shape: readonly number[] }[];
   /** The frame of field `field` at record `r` (`r = bi * n_timestep + ti`). */
   frame: (field: string, r: number) => Float32Array;
-  /** The manifest (its `files` is filled in: everything in `out`, then the manifest itself). */
+  /**
+   * The manifest (its `files` is filled in: everything in `out`, then the manifest itself; and
+   * its `checksums`: size and SHA-256 of everything in `out`).
+   */
   manifest: Manifest;
 }
 
 /**
  * Write a run into an output set: `<name>.npy` (one structured array, streamed field by field)
  * and `<name>.json` (the manifest). The one writer of runs; {@linkcode readFeatures} reads them.
- * Nothing appears until `out.commit()`.
+ * Nothing appears until `out.commit()`, which moves the manifest into place last: it lists every
+ * file of the set with its size and SHA-256, so a reader can tell a pair of one run.
  *
  * @example Usage
  * ```ts
@@ -232,9 +285,12 @@ export async function writeFeatures(
   out.adopt(npyPath, await writer.finish());
   const jsonName = `${run.name}.json`;
   run.manifest.files = [...out.files.map((f) => basename(f)), jsonName];
+  (run.manifest as Manifest & { checksums?: ManifestChecksums }).checksums = await out
+    .checksums();
   await out.writeFile(
     jsonName,
     new TextEncoder().encode(JSON.stringify(run.manifest, null, 1) + "\n"),
+    { last: true },
   );
   return { npy: npyPath, json: join(out.dir, jsonName) };
 }

@@ -197,7 +197,9 @@ export function isDiagnostic(line: string): boolean {
 
 /**
  * Run a CLI main function: print `error: ...` as one line and exit non-zero on failure, and exit
- * with 0 as soon as it succeeds.
+ * with 0 as soon as it succeeds. On SIGINT, SIGTERM or SIGHUP it removes the unfinished output
+ * (every open output set of `core/atomic.ts`), prints one `error:` line and exits with 130, 143
+ * or 129 (128 + the signal's number, as a shell reports a process the signal ended).
  *
  * The explicit exit on success is deliberate. When the event loop drains, Deno tears the V8 isolate
  * down, and a V8 background compile job still running then (onnxruntime-web's WASM build leaves
@@ -213,6 +215,20 @@ export function isDiagnostic(line: string): boolean {
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   const { describeError, InspectorError: IE } = await import("../core/errors.ts");
+  const { abortAllOutputs } = await import("../core/atomic.ts");
+  const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const;
+  for (const [signal, code] of signals) {
+    try {
+      // Synchronous to the exit: no other part of the run gets to write in between.
+      Deno.addSignalListener(signal, () => {
+        abortAllOutputs();
+        console.error(
+          `error: stopped by ${signal}; the unfinished output was removed (run it again)`,
+        );
+        Deno.exit(code);
+      });
+    } catch { /* this system does not have the signal (Windows: SIGTERM, SIGHUP) */ }
+  }
   try {
     await main();
   } catch (err) {
