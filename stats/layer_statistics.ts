@@ -539,7 +539,11 @@ export class LayerStatisticsBuilder {
       .sort((a, b) => channels.mean[b] - channels.mean[a] || a - b)
       .slice(0, this.#options.strongest ?? 6);
     const cells = this.#sum.length;
-    const p001 = q(0.001), p999 = q(0.999);
+    // Nearest ranks, rounded inwards: with under 1000 values the single most extreme one is still
+    // excluded.
+    const last = sorted.length - 1;
+    const p001 = last >= 0 ? sorted[Math.ceil(0.001 * last)] : NaN;
+    const p999 = last >= 0 ? sorted[Math.floor(0.999 * last)] : NaN;
     // Whiskers for the clip decision: from the sorted values (exact or sampled).
     const lo = lowerBound(sorted, lowFence), hi = upperBound(sorted, highFence);
     const clip = axisClipOf({
