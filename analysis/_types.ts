@@ -68,6 +68,8 @@ export interface LayerSummary extends ManifestSummary {
   flags: HealthFlag[];
   /** Everything else the plots draw. */
   plots: Record<string, unknown>;
+  /** How the quantiles were approximated, when the layer had too many values for exact ones. */
+  quantile_method?: string;
   /** Manifest notes (layout, tensor, folded BN), when a manifest was found. */
   manifest?: Record<string, unknown>;
   /** The PNG files of this layer. */

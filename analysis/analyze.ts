@@ -25,7 +25,12 @@ import { claimOutputs } from "../core/run_slot.ts";
 import { layerFileStem } from "../core/file_stem.ts";
 import { reduceRows } from "../stats/moments.ts";
 import { createReducer } from "../shaders/reduce.ts";
-import { computeLayerStatistics, type LayerStatistics } from "../stats/layer_statistics.ts";
+import {
+  EXACT_QUANTILE_LIMIT,
+  type LayerStatistics,
+  LayerStatisticsBuilder,
+  QUANTILE_SAMPLE,
+} from "../stats/layer_statistics.ts";
 import { type HealthFlag, healthFlags } from "../stats/health.ts";
 import {
   CHANNEL_SORT_KEYS,
@@ -46,6 +51,23 @@ import { reportHtml } from "./report_html.ts";
 import type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./_types.ts";
 
 export type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./_types.ts";
+
+/** Layers of up to this many values are read into memory once; larger ones are streamed twice. */
+const IN_MEMORY_VALUES = 1 << 24;
+/** Values per chunk of whole frames when a layer is streamed. */
+const CHUNK_VALUES = 1 << 22;
+/** At most this many points per layer in per-frame series (summary.json and temporal.png). */
+export const MAX_SERIES_POINTS = 2000;
+/** At most this many frame columns in a temporal heat map (frames are averaged into columns). */
+export const MAX_HEATMAP_COLUMNS = 512;
+
+/** Indices of at most `max` evenly spaced items of `n` (first and last included), or null for all. */
+function sampleIndices(n: number, max: number): number[] | null {
+  if (n <= max) return null;
+  const out: number[] = [];
+  for (let i = 0; i < max; i++) out.push(Math.round(i * (n - 1) / (max - 1)));
+  return out;
+}
 
 const nn = (v: number): number | null => (Number.isFinite(v) ? v : null);
 const nnArr = (a: readonly number[]): (number | null)[] => a.map(nn);
@@ -179,18 +201,39 @@ async function layerStatistics(
   const R = run.records;
   const field = run.file.field(name);
   progress(`${name}: reading ${R} frame${R === 1 ? "" : "s"} of (${field.shape.join(", ")})`);
-  // Only this layer's values are in memory, and only inside this function.
-  const data = await run.file.readAll(name);
   const fieldShape = field.shape.length ? field.shape : [1];
   const C = fieldShape[0];
   const rowWidth = fieldShape.slice(1).reduce((a, b) => a * b, 1);
-  const moments = await reducer.reduceRows(data, R * C, rowWidth);
-  const stats = computeLayerStatistics(
-    data,
-    moments,
-    { frames: R, shape: fieldShape },
-    { bins: options.bins },
-  );
+  const perFrame = C * rowWidth;
+  const builder = new LayerStatisticsBuilder({ frames: R, shape: fieldShape }, {
+    bins: options.bins,
+  });
+  if (R * perFrame <= IN_MEMORY_VALUES) {
+    // Small enough: this layer's values are read once and held only inside this function.
+    const data = await run.file.readAll(name);
+    builder.addFirst(data, 0, await reducer.reduceRows(data, R * C, rowWidth));
+    builder.addSecond(data, 0);
+  } else {
+    // Streamed: chunks of whole frames (one frame when a frame alone is large), read twice.
+    const per = Math.max(1, Math.floor(CHUNK_VALUES / Math.max(1, perFrame)));
+    const chunk = async (first: number): Promise<Float32Array> => {
+      const k = Math.min(per, R - first);
+      if (k === 1) return await run.file.readRecord(name, first);
+      const out = new Float32Array(k * perFrame);
+      for (let i = 0; i < k; i++) out.set(await run.file.readRecord(name, first + i), i * perFrame);
+      return out;
+    };
+    for (let f = 0; f < R; f += per) {
+      const data = await chunk(f);
+      builder.addFirst(
+        data,
+        f,
+        await reducer.reduceRows(data, (data.length / perFrame) * C, rowWidth),
+      );
+    }
+    for (let f = 0; f < R; f += per) builder.addSecond(await chunk(f), f);
+  }
+  const stats = builder.finish();
   const flags = healthFlags({
     mean: stats.summary.mean,
     sparsity: stats.summary.sparsity,
@@ -275,6 +318,8 @@ function layerSummary(
     }
   }
   const q = stats.quantiles;
+  const frameSample = sampleIndices(stats.perFrame.length, MAX_SERIES_POINTS);
+  const qm = stats.quantileMethod;
   return {
     shape: stats.shape,
     frames: run.records,
@@ -316,7 +361,10 @@ function layerSummary(
         outlier_sample: stats.box.outlierSample,
       },
       cdf: { fraction: stats.cdf.fraction, value: nnArr(stats.cdf.value) },
-      per_frame: stats.perFrame.map((s, r) => ({
+      per_frame: (frameSample ?? stats.perFrame.map((_, r) => r)).map((r) => ({
+        s: stats.perFrame[r],
+        r,
+      })).map(({ s, r }) => ({
         b: bLabels[Math.floor(r / nT)],
         t: tLabels[r % nT],
         mean: nn(s.mean),
@@ -326,6 +374,27 @@ function layerSummary(
         sparsity: s.sparsity,
         nonfinite: s.nonfinite,
       })),
+      ...(frameSample
+        ? {
+          per_frame_sampling: {
+            frames: stats.perFrame.length,
+            shown: frameSample.length,
+            method: "evenly spaced saved frames (first and last included)",
+          },
+        }
+        : {}),
+      ...(stats.axisClip
+        ? {
+          axis_clip: {
+            low: stats.axisClip.low,
+            high: stats.axisClip.high,
+            below: stats.axisClip.below,
+            above: stats.axisClip.above,
+            note: stats.axisClip.note,
+            histogram: stats.axisClip.histogram,
+          },
+        }
+        : {}),
       spatial: {
         height: stats.spatial.height,
         width: stats.spatial.width,
@@ -339,9 +408,23 @@ function layerSummary(
           map: nnArr(s.map),
         })),
         gaze: run.gaze,
+        ...(stats.spatial.block
+          ? {
+            block: stats.spatial.block,
+            map_height: stats.spatial.mapHeight,
+            map_width: stats.spatial.mapWidth,
+            block_method: "mean/std over each block of positions, max of the block",
+          }
+          : {}),
       },
       channel_sort: options.sortChannels,
     },
+    ...(qm.exact ? {} : {
+      quantile_method:
+        `approximate: from a seeded uniform sample of ${qm.sample} of the ${qm.of} ` +
+        "finite values (more than " + EXACT_QUANTILE_LIMIT + "); counts, moments, histogram, " +
+        "whiskers and outlier counts exact",
+    }),
     ...(ml ? { manifest: notes } : {}),
     files: layerFiles,
   };
@@ -374,11 +457,19 @@ class TemporalSeries {
   readonly saved: TemporalPoint[] = [];
   readonly manifest: TemporalPoint[] = [];
   readonly heatmaps: TemporalHeatmap[] = [];
+  /** Whether a layer's points were subsampled (more than MAX_SERIES_POINTS). */
+  sampled = false;
+  /** Frames averaged per heat-map column, when more than one. */
+  heatmapFrames = 1;
 
   add(layer: LayerResult, run: AnalysisRun): void {
     const { name, stats } = layer;
     const { bLabels, tLabels, nT } = run;
-    stats.perFrame.forEach((s, r) =>
+    const pick = sampleIndices(stats.perFrame.length, MAX_SERIES_POINTS);
+    if (pick) this.sampled = true;
+    (pick ?? stats.perFrame.map((_, r) => r)).map((r) => [stats.perFrame[r], r] as const).forEach((
+      [s, r],
+    ) =>
       this.saved.push({
         layer: name,
         b: bLabels[Math.floor(r / nT)],
@@ -388,12 +479,13 @@ class TemporalSeries {
       })
     );
     const pf = manifestLayer(run.manifest, name)?.per_frame;
+    const fromManifest: TemporalPoint[] = [];
     if (Array.isArray(pf)) {
       pf.forEach((row, b) => {
         if (!Array.isArray(row)) return;
         row.forEach((cell, t) => {
           if (isObj(cell) && (typeof cell.mean === "number" || cell.mean === null)) {
-            this.manifest.push({
+            fromManifest.push({
               layer: name,
               b,
               t,
@@ -404,13 +496,35 @@ class TemporalSeries {
         });
       });
     }
+    const mPick = sampleIndices(fromManifest.length, MAX_SERIES_POINTS);
+    if (mPick) this.sampled = true;
+    for (const k of mPick ?? fromManifest.keys()) this.manifest.push(fromManifest[k]);
     if (nT > 1) {
-      this.heatmaps.push({
-        layer: name,
-        b: bLabels[0],
-        frames: tLabels,
-        means: stats.frameChannelMeans.slice(0, nT),
-      });
+      const means = stats.frameChannelMeans.slice(0, nT);
+      if (nT <= MAX_HEATMAP_COLUMNS) {
+        this.heatmaps.push({ layer: name, b: bLabels[0], frames: tLabels, means });
+      } else {
+        // Average runs of consecutive frames into at most MAX_HEATMAP_COLUMNS columns.
+        const per = Math.ceil(nT / MAX_HEATMAP_COLUMNS);
+        const frames: number[] = [], cols: number[][] = [];
+        for (let t0 = 0; t0 < nT; t0 += per) {
+          const t1 = Math.min(nT, t0 + per);
+          frames.push(tLabels[t0]);
+          cols.push(means[t0].map((_, c) => {
+            let sum = 0, n = 0;
+            for (let t = t0; t < t1; t++) {
+              const v = means[t][c];
+              if (Number.isFinite(v)) {
+                sum += v;
+                n++;
+              }
+            }
+            return n ? sum / n : NaN;
+          }));
+        }
+        this.heatmaps.push({ layer: name, b: bLabels[0], frames, means: cols });
+        this.heatmapFrames = per;
+      }
     }
   }
 
@@ -420,11 +534,16 @@ class TemporalSeries {
     if (!(manifestFrames > 1 || run.records > 1)) return null;
     const useManifest = manifestFrames > 1;
     return {
-      source: useManifest
-        ? `lines: every frame of the batch (whole-sequence statistics from ${
-          basename(run.file.manifestPath!)
-        })`
-        : `lines: the ${run.records} saved frames`,
+      source:
+        (useManifest
+          ? `lines: every frame of the batch (whole-sequence statistics from ${
+            basename(run.file.manifestPath!)
+          })`
+          : `lines: the ${run.records} saved frames`) +
+        (this.sampled ? ` (at most ${MAX_SERIES_POINTS} evenly spaced points per layer)` : "") +
+        (this.heatmapFrames > 1
+          ? ` · heat-map columns: means of ${this.heatmapFrames} frames`
+          : ""),
       points: useManifest ? this.manifest : this.saved,
       heatmaps: this.heatmaps,
     };
@@ -519,6 +638,9 @@ export async function analyzeFeatures(
       await files.write("temporal.png", await renderVegaPng(temporalSpec(temporal)));
     }
 
+    const approx = Object.entries(summaryLayers).filter(([, l]) => l.quantile_method).map(([k]) =>
+      k
+    );
     const summary: AnalysisSummary = {
       source: npyPath,
       manifest: run.file.manifestPath,
@@ -531,7 +653,12 @@ export async function analyzeFeatures(
       },
       method: {
         reduction: reducer.where ?? "custom",
-        quantiles: "exact: sorted finite values, linear interpolation (NumPy's default method)",
+        quantiles: approx.length
+          ? `exact: sorted finite values, linear interpolation (NumPy's default method), for ` +
+            `layers of up to ${EXACT_QUANTILE_LIMIT} finite values; larger layers (` +
+            `${approx.join(", ")}): the same over a seeded uniform sample (reservoir) of ` +
+            `${QUANTILE_SAMPLE} values`
+          : "exact: sorted finite values, linear interpolation (NumPy's default method)",
         histogram: "np.histogram semantics over the finite min..max, last bin closed",
         std: "population (ddof=0) over finite values",
       },

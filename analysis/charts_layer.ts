@@ -57,14 +57,26 @@ export function distributionSpec(
 ): VegaSpec {
   const W = 300, H = 230, gap = 80, boxW = 170;
   const log = options.logCounts ?? false;
-  const hist = s.histogram.counts.map((count, i) => ({
-    x0: s.histogram.edges[i],
-    x1: s.histogram.edges[i + 1],
+  // A few extreme values (an exploding activation) would squash everything else into one bin:
+  // then the value axes show p0.1..p99.9 (stats/layer_statistics.ts axisClipOf), with a note.
+  const clip = s.axisClip;
+  const shownHist = clip ? clip.histogram : s.histogram;
+  const hist = shownHist.counts.map((count, i) => ({
+    x0: shownHist.edges[i],
+    x1: shownHist.edges[i + 1],
     count,
   })).filter((d) => !log || d.count > 0);
   const { summary: sm, box, quantiles: q } = s;
-  const lo = finiteOrNull(sm.min) ?? 0, hi = finiteOrNull(sm.max) ?? 1;
+  const lo = clip ? clip.low : finiteOrNull(sm.min) ?? 0;
+  const hi = clip ? clip.high : finiteOrNull(sm.max) ?? 1;
   const domain = lo === hi ? [lo - 0.5, hi + 0.5] : [lo, hi];
+  const inDomain = (v: number): boolean => v >= domain[0] && v <= domain[1];
+  const showMean = Number.isFinite(sm.mean) && (!clip || inDomain(sm.mean));
+  const clipNote = clip
+    ? `${clip.note} · ${(clip.below + clip.above).toLocaleString("en-US")} value${
+      clip.below + clip.above === 1 ? "" : "s"
+    } off-axis` + (Number.isFinite(sm.mean) && !showMean ? ` · mean ${fmt(sm.mean)} off-axis` : "")
+    : "";
   // A ReLU layer's exact zeros make one bin dwarf the rest: clip the count axis above the
   // other bins (the tall bar is cut and labelled) so the shape of the non-zero values shows.
   let clipAt: number | null = null;
@@ -154,7 +166,7 @@ export function distributionSpec(
           },
         ]
         : []),
-      ...(Number.isFinite(sm.mean)
+      ...(showMean
         ? [
           {
             type: "rule",
@@ -177,7 +189,7 @@ export function distributionSpec(
     ],
   });
 
-  const outliers = box.outlierSample.map((v) => ({ v }));
+  const outliers = box.outlierSample.filter((v) => !clip || inDomain(v)).map((v) => ({ v }));
   const boxPanel = panel({
     x: W + gap,
     y: 0,
@@ -246,6 +258,7 @@ export function distributionSpec(
         {
           type: "symbol",
           from: { data: "out" },
+          ...(clip ? { clip: true } : {}),
           encode: {
             enter: {
               x: { value: 45 },
@@ -258,7 +271,7 @@ export function distributionSpec(
             },
           },
         },
-        ...(Number.isFinite(sm.mean)
+        ...(showMean
           ? [{
             type: "symbol",
             encode: {
@@ -294,9 +307,11 @@ export function distributionSpec(
       : [textMark("no finite values", { x: 10, y: H / 2 })],
   });
 
-  const cdf = s.cdf.value.map((v, i) => ({ v, f: s.cdf.fraction[i] })).filter((d) =>
-    Number.isFinite(d.v)
-  );
+  const cdf = s.cdf.value.map((v, i) => ({
+    // Clipped axes: points beyond them sit on the edge (the step still shows where it rises).
+    v: clip ? Math.min(domain[1], Math.max(domain[0], v)) : v,
+    f: s.cdf.fraction[i],
+  })).filter((d) => Number.isFinite(d.v));
   const cdfPanel = panel({
     x: W + gap + boxW + gap + 40,
     y: 0,
@@ -329,6 +344,7 @@ export function distributionSpec(
       {
         type: "line",
         from: { data: "cdf" },
+        ...(clip ? { clip: true } : {}),
         encode: {
           enter: {
             x: { scale: "x", field: "v" },
@@ -344,7 +360,7 @@ export function distributionSpec(
 
   return figure({
     title: `${name} — activation distribution`,
-    subtitle: layerSubtitle(name, s),
+    subtitle: clip ? [layerSubtitle(name, s), clipNote] : layerSubtitle(name, s),
     width: W + gap + boxW + gap + 40 + W,
     height: H,
     marks: [histPanel, boxPanel, cdfPanel],
@@ -701,7 +717,9 @@ export function spatialSpec(
     : "";
   return figure({
     title: `${name} — spatial patterns`,
-    subtitle: `map ${sp.height}×${sp.width}` +
+    subtitle: (sp.block
+      ? `map ${sp.mapHeight}×${sp.mapWidth}, shown ${sp.height}×${sp.width} (means of ${sp.block}×${sp.block} blocks)`
+      : `map ${sp.height}×${sp.width}`) +
       (s.geometry.depth > 1 ? ` (averaged over depth ${s.geometry.depth})` : "") +
       ` · each map has its own colour scale${gazeNote}`,
     width,

@@ -110,6 +110,21 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
       label: "sizeLabel",
     },
   ];
+  // A bar far below zero (an exploding negative mean) would reach far outside its panel and grow
+  // the figure without bound: such bars are cut a quarter of the panel below zero (their labels
+  // keep the true value).
+  for (const d of defs) {
+    if (d.log || d.percent) continue;
+    const hi = Math.max(
+      0,
+      ...values.map((v) => ((v as Record<string, unknown>)[d.field] as number | null) ?? 0),
+    );
+    const floor = -0.25 * Math.max(hi, d.band ? d.band[1] : 0, 1e-12);
+    for (const v of values as Record<string, unknown>[]) {
+      const x = v[d.field] as number | null;
+      v[`${d.field}_y`] = x !== null && x < floor ? floor : x;
+    }
+  }
   const rotate = n > 6;
   const headroom = (field: string): number[] =>
     values.map((v) => ((v as Record<string, unknown>)[field] as number | null) ?? 0).map((m) =>
@@ -164,7 +179,7 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
         enter: {
           x: { scale: "x", field: "name" },
           width: { scale: "x", band: 1 },
-          y: { scale: "y", field: d.field },
+          y: { scale: "y", field: d.log || d.percent ? d.field : `${d.field}_y` },
           y2: { scale: "y", value: d.log ? 1 : 0 },
           fill: d.field === "mean" || d.field === "sparsity"
             ? [{ test: "datum.flagged", value: "#f4a259" }, { value: COLORS.primary }]
@@ -180,7 +195,11 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
       encode: {
         enter: {
           x: { scale: "x", field: "name", band: 0.5 },
-          y: { scale: "y", field: d.field, offset: -4 },
+          y: {
+            scale: "y",
+            field: d.log || d.percent ? d.field : `${d.field}_y`,
+            offset: -4,
+          },
           text: d.label
             ? { signal: `datum.${d.label}` }
             : d.percent
@@ -321,7 +340,12 @@ export function temporalSpec(input: TemporalInput): VegaSpec {
   const layers = [...new Set(input.points.map((p) => p.layer))];
   const samples = [...new Set(input.points.map((p) => p.b))].sort((a, b) => a - b);
   const ts = input.points.map((p) => p.t);
-  const tDomain = [Math.min(...ts), Math.max(Math.max(...ts), Math.min(...ts) + 1)];
+  let tMin = Infinity, tMax = -Infinity;
+  for (const t of ts) {
+    if (t < tMin) tMin = t;
+    if (t > tMax) tMax = t;
+  }
+  const tDomain = [tMin, Math.max(tMax, tMin + 1)];
   const linePanel = (field: "mean" | "sparsity", x: number, title: string): VegaObject =>
     panel({
       x,

@@ -15,6 +15,7 @@ import { initWasm, Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
 import { colormap, type ColormapName, renderChannelTile } from "./colormap.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import { encodePng } from "./png.ts";
+import { InspectorError } from "../core/errors.ts";
 
 /** The font family every chart uses. */
 export const FONT_FAMILY = "DejaVu Sans";
@@ -134,8 +135,16 @@ export interface RenderOptions {
  */
 export async function renderSvgPng(svg: string, options: RenderOptions = {}): Promise<Uint8Array> {
   const { fonts } = await ensureReady();
+  const scale = options.scale ?? 2;
+  const size = svgSize(svg);
+  if (size && Math.max(size[0], size[1]) * scale > MAX_CHART_PIXELS) {
+    throw new InspectorError(
+      `a chart would be ${Math.round(size[0] * scale)} x ${Math.round(size[1] * scale)} px ` +
+        `(limit ${MAX_CHART_PIXELS} px a side); this is a bug in the chart, please report it`,
+    );
+  }
   const resvg = new Resvg(svg, {
-    fitTo: { mode: "zoom", value: options.scale ?? 2 },
+    fitTo: { mode: "zoom", value: scale },
     background: options.background ?? "white",
     font: {
       fontBuffers: fonts,
@@ -146,16 +155,44 @@ export async function renderSvgPng(svg: string, options: RenderOptions = {}): Pr
       monospaceFamily: "DejaVu Sans Mono",
     },
   });
+  // Free the WASM objects without masking a failure: after a panic inside render(), free()
+  // throws "recursive use of an object ..."; the original error is the one to report.
+  let failed = false;
   try {
     const image = resvg.render();
     try {
       return image.asPng();
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
-      image.free();
+      freeQuietly(image, failed);
     }
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
-    resvg.free();
+    freeQuietly(resvg, failed);
   }
+}
+
+/** Largest chart side in device pixels; {@linkcode renderSvgPng} refuses bigger ones. */
+export const MAX_CHART_PIXELS = 16384;
+
+/** Free a WASM object; when an error is already on its way, a failure to free is dropped. */
+function freeQuietly(obj: { free(): void }, failed: boolean): void {
+  try {
+    obj.free();
+  } catch (err) {
+    if (!failed) throw err;
+  }
+}
+
+/** The `width`/`height` of an SVG's root element, in SVG pixels, or null when not plain numbers. */
+function svgSize(svg: string): [number, number] | null {
+  const head = svg.slice(0, 1000).match(/<svg\b[^>]*>/)?.[0] ?? "";
+  const w = head.match(/\swidth="([0-9.]+)"/)?.[1], h = head.match(/\sheight="([0-9.]+)"/)?.[1];
+  return w && h ? [Number(w), Number(h)] : null;
 }
 
 /** A Vega spec (the JSON object you would paste into the Vega editor). */
