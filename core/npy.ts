@@ -15,6 +15,7 @@
 
 import { resolve } from "node:path";
 import { InspectorError } from "./errors.ts";
+import { statRegularFile } from "./regular_file.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -431,6 +432,7 @@ export function decodePlainNpy(bytes: Uint8Array, what = "array"): PlainArray {
 export async function readPlainNpy(path: string): Promise<PlainArray> {
   let bytes: Uint8Array;
   try {
+    await statRegularFile(path, "pass a .npy file"); // a FIFO would block the read
     bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
@@ -468,6 +470,7 @@ export class StructuredNpyReader implements Disposable {
   static async open(path: string): Promise<StructuredNpyReader> {
     let file: Deno.FsFile;
     try {
+      await statRegularFile(path, "pass the features .npy written by inspect"); // FIFOs block
       file = await Deno.open(path, { read: true });
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {

@@ -11,8 +11,9 @@
 
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import { statRegularFile, statRegularFileSync } from "../core/regular_file.ts";
 
 // deno-lint-ignore no-explicit-any
 const { onnx } = onnxproto as any;
@@ -156,6 +157,8 @@ function sha256Hex(bytes: Uint8Array): string {
  * 45 MB model, which grows its buffer and copies it once more).
  */
 function readWholeFile(path: string): Uint8Array {
+  // Before opening: a FIFO would block the open, a device such as /dev/zero never ends.
+  statRegularFileSync(path, "pass options.checkpoint with an .onnx file");
   using file = Deno.openSync(path);
   const info = file.statSync();
   if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
@@ -196,8 +199,9 @@ export const EXPORT_HINT =
 /**
  * Read and parse an ONNX model file, inlining external data stored beside it.
  *
- * Errors say what to do: missing file, a PyTorch `.pth`/`.pt` checkpoint, bytes that are not
- * ONNX, or external-data files that are missing.
+ * Errors say what to do: missing file, a FIFO or device instead of a file, a PyTorch
+ * `.pth`/`.pt` checkpoint, bytes that are not ONNX, or external-data files that are missing or
+ * lie outside the model's folder.
  *
  * @example Usage
  * ```ts ignore
@@ -241,6 +245,8 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
  *
  * @param bytes the `.onnx` file's bytes
  * @param options `source` names the model in messages; `baseDir` is where external data lives
+ *   (each external-data `location` must be a relative path that stays inside it, links
+ *   resolved, as onnx's checker requires)
  *
  * @example Usage
  * ```ts ignore
@@ -355,21 +361,34 @@ async function inlineExternalData(
         `${source} keeps weights in external data file '${location}'; load it from its path`,
       );
     }
-    const file = join(baseDir, location);
+    const file = await externalDataPath(baseDir, location, source, t.name);
     let data = files.get(file);
     if (!data) {
       try {
+        await statRegularFile(file, "external data must be a file beside the model");
         data = await Deno.readFile(file);
-      } catch {
+      } catch (err) {
+        if (err instanceof InspectorError) {
+          throw new InspectorError(`${source}: external data file '${location}': ${err.message}`);
+        }
         throw new InspectorError(
           `${source} keeps weights in external data file '${location}', which is missing: ` +
-            `put it next to the model (${file}) or re-export with all weights inside the .onnx`,
+            `put it next to the model (${join(baseDir, location)}) or re-export with all ` +
+            `weights inside the .onnx`,
         );
       }
       files.set(file, data);
     }
     const offset = Number(kv.get("offset") ?? 0);
     const length = kv.has("length") ? Number(kv.get("length")) : data.length - offset;
+    if (
+      !(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)
+    ) {
+      throw new InspectorError(
+        `${source}: tensor ${t.name} has external data offset '${kv.get("offset")}' / length ` +
+          `'${kv.get("length")}', not byte counts; re-export the model`,
+      );
+    }
     if (offset + length > data.length) {
       throw new InspectorError(
         `${source}: external data file '${location}' is shorter than tensor ${t.name} needs ` +
@@ -382,6 +401,43 @@ async function inlineExternalData(
     inlined++;
   }
   return inlined;
+}
+
+/**
+ * The real path of an external-data file, checked as onnx's checker does: `location` is relative,
+ * has no `..` part, and (links resolved) stays inside the model's folder. Weights read from
+ * anywhere else (`../../../../etc/services`) would be a file the model's author chose.
+ * A location that does not exist (yet) is returned unresolved, for the caller's "missing" error.
+ */
+async function externalDataPath(
+  baseDir: string,
+  location: string,
+  source: string,
+  tensor: string,
+): Promise<string> {
+  const outside = (why: string): InspectorError =>
+    new InspectorError(
+      `${source}: tensor ${tensor} keeps its weights in external data file '${location}', ` +
+        `${why}; external data must be a relative path inside the model's folder (${baseDir}): ` +
+        `put the file beside the model and fix its location, or re-export with all weights ` +
+        `inside the .onnx`,
+    );
+  if (isAbsolute(location) || /^[\\/]|^[A-Za-z]:/.test(location)) {
+    throw outside("an absolute path");
+  }
+  if (location.split(/[\\/]/).includes("..")) throw outside("which climbs out with '..'");
+  const joined = join(baseDir, location);
+  let real: string, realBase: string;
+  try {
+    realBase = await Deno.realPath(baseDir);
+    real = await Deno.realPath(joined);
+  } catch {
+    return joined; // missing: reported by the caller
+  }
+  if (real !== realBase && !real.startsWith(realBase.endsWith(sep) ? realBase : realBase + sep)) {
+    throw outside(`a link to ${real}, outside the model's folder`);
+  }
+  return real;
 }
 
 /**
