@@ -36,6 +36,15 @@ interface PngMeta {
 /**
  * Width and height from a PNG's IHDR chunk (the first chunk, right after the signature);
  * `null` when the bytes do not start with one.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePng } from "../render/png.ts";
+ * import { pngSize } from "./_png_decode.ts";
+ * const png = encodePng({ width: 3, height: 2, data: new Uint8Array(24) });
+ * assert.deepEqual(pngSize(png), { width: 3, height: 2 });
+ * ```
  */
 export function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
   if (bytes.length < 24) return null;
@@ -60,6 +69,16 @@ function inflatedSize(meta: PngMeta): number {
  * Decode PNG bytes to 8-bit RGBA, exactly as pngjs' `PNG.sync.read` does for a sound file;
  * throws a plain `Error` (the caller words it) for bad CRCs, a truncated or corrupt data stream,
  * or data that does not match the declared size.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodePng } from "../render/png.ts";
+ * import { decodePngStrict } from "./_png_decode.ts";
+ * const png = encodePng({ width: 1, height: 1, data: new Uint8Array([9, 8, 7, 255]) });
+ * assert.deepEqual(decodePngStrict(png).data, new Uint8Array([9, 8, 7, 255]));
+ * assert.throws(() => decodePngStrict(png.subarray(0, 40)), /read requests/); // cut short
+ * ```
  */
 export function decodePngStrict(bytes: Uint8Array): RgbaImage {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -11,6 +11,7 @@
 
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
+import * as nodeFs from "node:fs";
 import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import { statRegularFile, statRegularFileSync } from "../core/regular_file.ts";
@@ -157,8 +158,8 @@ function sha256Hex(bytes: Uint8Array): string {
  * 45 MB model, which grows its buffer and copies it once more).
  */
 function readWholeFile(path: string): Uint8Array {
-  // Before opening: a FIFO would block the open, a device such as /dev/zero never ends.
-  statRegularFileSync(path, "pass options.checkpoint with an .onnx file");
+  // Before opening: a device such as /dev/zero never ends (FIFOs are readModelFifo's).
+  statRegularFileSync(path, MODEL_HINT);
   using file = Deno.openSync(path);
   const info = file.statSync();
   if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
@@ -187,6 +188,76 @@ function readWholeFile(path: string): Uint8Array {
   return n === buf.length ? buf : buf.subarray(0, n);
 }
 
+const MODEL_HINT = "pass options.checkpoint with an .onnx file";
+
+/** How long a FIFO given as the model waits for something to write to it. */
+const FIFO_WAIT_MS = 3000;
+
+/** The most a FIFO may deliver: protobuf's 2 GiB, the most one `.onnx` file can hold. */
+const FIFO_MAX_BYTES = 2 ** 31;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Read a FIFO holding a model (`--checkpoint <(curl ...)`), without blocking on it: opened
+ * non-blocking, it reads as empty while no writer has opened it, which after
+ * {@linkcode FIFO_WAIT_MS} is an error (a plain open would wait forever); once data came, an
+ * empty read is the end.
+ */
+async function readModelFifo(path: string): Promise<Uint8Array> {
+  const fd = nodeFs.openSync(path, nodeFs.constants.O_RDONLY | nodeFs.constants.O_NONBLOCK);
+  try {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const deadline = performance.now() + FIFO_WAIT_MS;
+    for (;;) {
+      const buf = new Uint8Array(1 << 20);
+      let got: number;
+      try {
+        got = nodeFs.readSync(fd, buf);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EAGAIN") throw err;
+        await sleep(1); // a writer is there, with nothing written yet
+        continue;
+      }
+      if (got > 0) {
+        parts.push(buf.subarray(0, got));
+        total += got;
+        if (total > FIFO_MAX_BYTES) {
+          throw new InspectorError(
+            `${path} (a FIFO) delivers more than 2 GiB, more than an ONNX file can hold: ` +
+              MODEL_HINT,
+          );
+        }
+        continue;
+      }
+      if (total > 0) break; // the writer closed it: the end
+      if (performance.now() > deadline) {
+        throw new InspectorError(
+          `${path} is not a regular file (a FIFO) and nothing wrote to it within ` +
+            `${FIFO_WAIT_MS / 1000} s: ${MODEL_HINT}`,
+        );
+      }
+      await sleep(10); // no writer yet
+    }
+    const out = new Uint8Array(total + TAIL_ROOM);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out.subarray(0, total);
+  } finally {
+    nodeFs.closeSync(fd);
+  }
+}
+
+/** The model file's bytes: a regular file, or a FIFO something writes a model into. */
+async function readModelFile(path: string): Promise<Uint8Array> {
+  if (Deno.statSync(path).isFifo) return await readModelFifo(path);
+  return readWholeFile(path);
+}
+
 /** Bytes allocated behind a model read from a file, for {@linkcode withExtendedModel}. */
 const TAIL_ROOM = 4 << 20;
 
@@ -199,7 +270,8 @@ export const EXPORT_HINT =
 /**
  * Read and parse an ONNX model file, inlining external data stored beside it.
  *
- * Errors say what to do: missing file, a FIFO or device instead of a file, a PyTorch
+ * A FIFO (`--checkpoint <(...)`) is read when something writes to it within 3 seconds.
+ * Errors say what to do: missing file, a device or an unwritten FIFO instead of a file, a PyTorch
  * `.pth`/`.pt` checkpoint, bytes that are not ONNX, or external-data files that are missing or
  * lie outside the model's folder.
  *
@@ -218,7 +290,7 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = readWholeFile(path);
+    bytes = await readModelFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InspectorError(
