@@ -5,6 +5,8 @@
  * @module
  */
 
+import { specialFileKind } from "./regular_file.ts";
+
 /** Version of the manifest format; bump on incompatible changes. */
 export const MANIFEST_FORMAT_VERSION = 1;
 
@@ -200,6 +202,14 @@ export async function readManifest(
   const firstLine = (err: unknown): string => String((err as Error)?.message ?? err).split("\n")[0];
   let text: string;
   try {
+    const kind = specialFileKind(await Deno.stat(path)); // a FIFO would block the read
+    if (kind !== null) {
+      warn(
+        `ignoring manifest ${path}: it is not a regular file (${kind}); replace it with the ` +
+          `.json inspect wrote or delete it`,
+      );
+      return null;
+    }
     text = await Deno.readTextFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;

@@ -16,6 +16,7 @@
 import { resolve } from "node:path";
 import { InspectorError } from "./errors.ts";
 import { createTempFile, releaseTemp } from "./atomic.ts";
+import { statRegularFile } from "./regular_file.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -432,6 +433,7 @@ export function decodePlainNpy(bytes: Uint8Array, what = "array"): PlainArray {
 export async function readPlainNpy(path: string): Promise<PlainArray> {
   let bytes: Uint8Array;
   try {
+    await statRegularFile(path, "pass a .npy file"); // a FIFO would block the read
     bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
@@ -469,6 +471,7 @@ export class StructuredNpyReader implements Disposable {
   static async open(path: string): Promise<StructuredNpyReader> {
     let file: Deno.FsFile;
     try {
+      await statRegularFile(path, "pass the features .npy written by inspect"); // FIFOs block
       file = await Deno.open(path, { read: true });
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import type { RgbaImage } from "../core/image.ts";
+import { specialFileKind, statRegularFile } from "../core/regular_file.ts";
 import { decodeImage } from "./image_io.ts";
 import { naturalCompare } from "./natural_order.ts";
 import type { FrameLocator, FrameSource, FrameSourceKind } from "./frame_source.ts";
@@ -18,8 +19,13 @@ export const FRAME_EXT: RegExp = /\.(png|jpe?g)$/i;
 /** Kind name of frame folders. */
 const KIND = "frames";
 
+/** What to do about a frame that is a FIFO or device. */
+const SPECIAL_FRAME_HINT = "a frame must be a PNG or JPEG file; replace it or remove it from " +
+  "the clip folder";
+
 /**
- * The frame files (`.png`, `.jpg`, `.jpeg`) of a clip folder, in natural order.
+ * The frame files (`.png`, `.jpg`, `.jpeg`) of a clip folder, in natural order. A frame name
+ * that is a FIFO or device (also through a link) is an error: reading it would block or not end.
  *
  * @example Usage
  * ```ts
@@ -32,10 +38,12 @@ export async function listFrames(dir: string): Promise<string[]> {
   try {
     for await (const e of Deno.readDir(dir)) {
       if (e.name.startsWith(".") || !FRAME_EXT.test(e.name)) continue;
-      if ((await entryKind(dir, e)) === "file") names.push(e.name);
+      const kind = await entryKind(dir, e);
+      if (kind === "file") names.push(e.name);
+      else if (kind === null) await refuseSpecial(join(dir, e.name));
     }
   } catch (err) {
-    if (err instanceof Deno.errors.NotCapable) throw err;
+    if (err instanceof Deno.errors.NotCapable || err instanceof InspectorError) throw err;
     throw new InspectorError(`cannot read clip folder ${dir}: ${firstLine(err)}`, { cause: err });
   }
   return names.sort(naturalCompare);
@@ -54,11 +62,26 @@ export async function entryKind(dir: string, e: Deno.DirEntry): Promise<"dir" | 
   }
 }
 
+/** Throw when `path` is a FIFO, device or socket (a dangling link is left alone: skipped). */
+async function refuseSpecial(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return;
+  }
+  const kind = specialFileKind(info);
+  if (kind !== null) {
+    throw new InspectorError(`${path} is not a regular file (${kind}): ${SPECIAL_FRAME_HINT}`);
+  }
+}
+
 async function readFrame(path: string): Promise<Uint8Array> {
   try {
+    await statRegularFile(path, SPECIAL_FRAME_HINT); // a FIFO would block the read
     return await Deno.readFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotCapable) throw err;
+    if (err instanceof Deno.errors.NotCapable || err instanceof InspectorError) throw err;
     throw new InspectorError(
       `cannot read frame ${path}: ${firstLine(err)}; check the file or remove it`,
       { cause: err },

@@ -29,6 +29,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import { statRegularFile } from "../core/regular_file.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { imageToTensor } from "./image_io.ts";
 import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";
@@ -452,10 +453,12 @@ async function readGaze(path: string | null, frameCount: number): Promise<GazeRo
   if (path === null) return [];
   let text: string;
   try {
+    // A FIFO would block the read.
+    await statRegularFile(path, "gaze.csv must be a CSV file; replace it or remove it");
     text = await Deno.readTextFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
-    if (err instanceof Deno.errors.NotCapable) throw err;
+    if (err instanceof Deno.errors.NotCapable || err instanceof InspectorError) throw err;
     throw new InspectorError(`cannot read ${path}: ${firstLine(err)}`, { cause: err });
   }
   return parseGazeCsv(text, { name: path, frameCount });

@@ -21,6 +21,7 @@
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InspectorError } from "../core/errors.ts";
+import { statRegularFile } from "../core/regular_file.ts";
 
 /** ImageNet per-channel mean (RGB) used when a dataset does not give its own. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -142,6 +143,8 @@ export async function readDatasetConfig(dir: string): Promise<DatasetConfig> {
   const path = join(dir, "dataset.json");
   let text: string;
   try {
+    // A FIFO would block the read.
+    await statRegularFile(path, "dataset.json must be a JSON file; replace it or remove it");
     text = await Deno.readTextFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return {};

@@ -10,15 +10,26 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import pngjs from "npm:pngjs@7.0.0";
 import * as jpeg from "npm:jpeg-js@0.4.4";
 import { InspectorError } from "../core/errors.ts";
 import type { RgbaImage } from "../core/image.ts";
+import { decodePngStrict, pngSize } from "./_png_decode.ts";
 
 export type { RgbaImage };
 
-const { PNG } = pngjs;
+/**
+ * The most pixels (width x height) a PNG or JPEG frame may declare: 100 megapixels, jpeg-js'
+ * own default limit, applied to PNGs too. A larger frame is refused from its header, before any
+ * pixel is decoded (a 57-byte PNG can declare 60000x60000 pixels, 14 GB of RGBA).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_FRAME_PIXELS } from "./image_io.ts";
+ * assert.ok(7680 * 4320 <= MAX_FRAME_PIXELS); // an 8K frame fits
+ * ```
+ */
+export const MAX_FRAME_PIXELS = 100_000_000;
 
 /** A float RGB image stored as three planes (CHW): `data[c * height * width + y * width + x]`. */
 export interface PlanarRgb {
@@ -62,8 +73,10 @@ export function detectImageFormat(bytes: Uint8Array): ImageFormat | null {
  * Decode PNG or JPEG bytes into 8-bit RGBA pixels.
  *
  * The format comes from the magic bytes, not the file name. Grey, palette and 16-bit PNGs are
- * converted to 8-bit RGBA by pngjs; grey and CMYK JPEGs to RGBA by jpeg-js. Unknown formats and
- * corrupt or truncated data raise an {@linkcode InspectorError} that names the file.
+ * converted to 8-bit RGBA by pngjs; grey and CMYK JPEGs to RGBA by jpeg-js. Unknown formats,
+ * frames declaring more than {@linkcode MAX_FRAME_PIXELS} pixels (checked from the header,
+ * before decoding) and corrupt or truncated data (PNG: bad chunk CRCs, an incomplete or
+ * corrupt data stream) raise an {@linkcode InspectorError} that names the file.
  *
  * @example Usage
  * ```ts
@@ -83,14 +96,21 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
         `convert it to PNG/JPEG or remove it from the clip folder`,
     );
   }
+  const size = format === "png" ? pngSize(bytes) : jpegSize(bytes);
+  if (size && size.width * size.height > MAX_FRAME_PIXELS) {
+    throw new InspectorError(
+      `frame ${name}: ${format.toUpperCase()} declares ${size.width}x${size.height} pixels, ` +
+        `over the limit of ${MAX_FRAME_PIXELS} (${MAX_FRAME_PIXELS / 1e6} megapixels); ` +
+        `downscale it (e.g. with ffmpeg -vf scale=1920:-1) or remove it from the clip folder`,
+    );
+  }
   try {
-    if (format === "png") {
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const png = PNG.sync.read(buf);
-      const data = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
-      return checked({ width: png.width, height: png.height, data }, name);
-    }
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+    if (format === "png") return checked(decodePngStrict(bytes), name);
+    const img = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: true,
+      maxResolutionInMP: MAX_FRAME_PIXELS / 1e6,
+    });
     return checked({ width: img.width, height: img.height, data: img.data as Uint8Array }, name);
   } catch (err) {
     if (err instanceof InspectorError) throw err;
@@ -101,6 +121,53 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
       { cause: err },
     );
   }
+}
+
+/** SOFn markers (baseline, progressive, lossless, arithmetic): not DHT (C4), JPG (C8), DAC (CC). */
+const SOF_MARKERS = new Set([
+  0xc0,
+  0xc1,
+  0xc2,
+  0xc3,
+  0xc5,
+  0xc6,
+  0xc7,
+  0xc9,
+  0xca,
+  0xcb,
+  0xcd,
+  0xce,
+  0xcf,
+]);
+
+/**
+ * Width and height from a JPEG's frame header (SOFn), scanning the marker segments before the
+ * first scan; `null` when there is none (jpeg-js then reports the file as corrupt).
+ */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let p = 2; // after SOI
+  while (p + 4 <= bytes.length) {
+    if (bytes[p] !== 0xff) return null;
+    const marker = bytes[p + 1];
+    if (marker === 0xff) { // fill byte
+      p++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) { // no length
+      p += 2;
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return null; // scan or end before any frame header
+    const len = (bytes[p + 2] << 8) | bytes[p + 3];
+    if (SOF_MARKERS.has(marker)) {
+      if (p + 9 > bytes.length) return null;
+      const height = (bytes[p + 5] << 8) | bytes[p + 6];
+      const width = (bytes[p + 7] << 8) | bytes[p + 8];
+      return { width, height };
+    }
+    p += 2 + len;
+  }
+  return null;
 }
 
 function checked(img: RgbaImage, name: string): RgbaImage {

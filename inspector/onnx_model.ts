@@ -11,8 +11,10 @@
 
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { createHash } from "node:crypto";
-import { dirname, join, resolve } from "node:path";
+import * as nodeFs from "node:fs";
+import { dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import { statRegularFile, statRegularFileSync } from "../core/regular_file.ts";
 
 // deno-lint-ignore no-explicit-any
 const { onnx } = onnxproto as any;
@@ -156,6 +158,8 @@ function sha256Hex(bytes: Uint8Array): string {
  * 45 MB model, which grows its buffer and copies it once more).
  */
 function readWholeFile(path: string): Uint8Array {
+  // Before opening: a device such as /dev/zero never ends (FIFOs are readModelFifo's).
+  statRegularFileSync(path, MODEL_HINT);
   using file = Deno.openSync(path);
   const info = file.statSync();
   if (info.isDirectory) throw new Deno.errors.IsADirectory(`${path} is a directory`);
@@ -184,6 +188,76 @@ function readWholeFile(path: string): Uint8Array {
   return n === buf.length ? buf : buf.subarray(0, n);
 }
 
+const MODEL_HINT = "pass options.checkpoint with an .onnx file";
+
+/** How long a FIFO given as the model waits for something to write to it. */
+const FIFO_WAIT_MS = 3000;
+
+/** The most a FIFO may deliver: protobuf's 2 GiB, the most one `.onnx` file can hold. */
+const FIFO_MAX_BYTES = 2 ** 31;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Read a FIFO holding a model (`--checkpoint <(curl ...)`), without blocking on it: opened
+ * non-blocking, it reads as empty while no writer has opened it, which after
+ * {@linkcode FIFO_WAIT_MS} is an error (a plain open would wait forever); once data came, an
+ * empty read is the end.
+ */
+async function readModelFifo(path: string): Promise<Uint8Array> {
+  const fd = nodeFs.openSync(path, nodeFs.constants.O_RDONLY | nodeFs.constants.O_NONBLOCK);
+  try {
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const deadline = performance.now() + FIFO_WAIT_MS;
+    for (;;) {
+      const buf = new Uint8Array(1 << 20);
+      let got: number;
+      try {
+        got = nodeFs.readSync(fd, buf);
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EAGAIN") throw err;
+        await sleep(1); // a writer is there, with nothing written yet
+        continue;
+      }
+      if (got > 0) {
+        parts.push(buf.subarray(0, got));
+        total += got;
+        if (total > FIFO_MAX_BYTES) {
+          throw new InspectorError(
+            `${path} (a FIFO) delivers more than 2 GiB, more than an ONNX file can hold: ` +
+              MODEL_HINT,
+          );
+        }
+        continue;
+      }
+      if (total > 0) break; // the writer closed it: the end
+      if (performance.now() > deadline) {
+        throw new InspectorError(
+          `${path} is not a regular file (a FIFO) and nothing wrote to it within ` +
+            `${FIFO_WAIT_MS / 1000} s: ${MODEL_HINT}`,
+        );
+      }
+      await sleep(10); // no writer yet
+    }
+    const out = new Uint8Array(total + TAIL_ROOM);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out.subarray(0, total);
+  } finally {
+    nodeFs.closeSync(fd);
+  }
+}
+
+/** The model file's bytes: a regular file, or a FIFO something writes a model into. */
+async function readModelFile(path: string): Promise<Uint8Array> {
+  if (Deno.statSync(path).isFifo) return await readModelFifo(path);
+  return readWholeFile(path);
+}
+
 /** Bytes allocated behind a model read from a file, for {@linkcode withExtendedModel}. */
 const TAIL_ROOM = 4 << 20;
 
@@ -196,8 +270,10 @@ export const EXPORT_HINT =
 /**
  * Read and parse an ONNX model file, inlining external data stored beside it.
  *
- * Errors say what to do: missing file, a PyTorch `.pth`/`.pt` checkpoint, bytes that are not
- * ONNX, or external-data files that are missing.
+ * A FIFO (`--checkpoint <(...)`) is read when something writes to it within 3 seconds.
+ * Errors say what to do: missing file, a device or an unwritten FIFO instead of a file, a PyTorch
+ * `.pth`/`.pt` checkpoint, bytes that are not ONNX, or external-data files that are missing or
+ * lie outside the model's folder.
  *
  * @example Usage
  * ```ts ignore
@@ -214,7 +290,7 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = readWholeFile(path);
+    bytes = await readModelFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new InspectorError(
@@ -241,6 +317,8 @@ export async function loadOnnxModel(path: string): Promise<OnnxGraph> {
  *
  * @param bytes the `.onnx` file's bytes
  * @param options `source` names the model in messages; `baseDir` is where external data lives
+ *   (each external-data `location` must be a relative path that stays inside it, links
+ *   resolved, as onnx's checker requires)
  *
  * @example Usage
  * ```ts ignore
@@ -355,21 +433,34 @@ async function inlineExternalData(
         `${source} keeps weights in external data file '${location}'; load it from its path`,
       );
     }
-    const file = join(baseDir, location);
+    const file = await externalDataPath(baseDir, location, source, t.name);
     let data = files.get(file);
     if (!data) {
       try {
+        await statRegularFile(file, "external data must be a file beside the model");
         data = await Deno.readFile(file);
-      } catch {
+      } catch (err) {
+        if (err instanceof InspectorError) {
+          throw new InspectorError(`${source}: external data file '${location}': ${err.message}`);
+        }
         throw new InspectorError(
           `${source} keeps weights in external data file '${location}', which is missing: ` +
-            `put it next to the model (${file}) or re-export with all weights inside the .onnx`,
+            `put it next to the model (${join(baseDir, location)}) or re-export with all ` +
+            `weights inside the .onnx`,
         );
       }
       files.set(file, data);
     }
     const offset = Number(kv.get("offset") ?? 0);
     const length = kv.has("length") ? Number(kv.get("length")) : data.length - offset;
+    if (
+      !(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0)
+    ) {
+      throw new InspectorError(
+        `${source}: tensor ${t.name} has external data offset '${kv.get("offset")}' / length ` +
+          `'${kv.get("length")}', not byte counts; re-export the model`,
+      );
+    }
     if (offset + length > data.length) {
       throw new InspectorError(
         `${source}: external data file '${location}' is shorter than tensor ${t.name} needs ` +
@@ -382,6 +473,43 @@ async function inlineExternalData(
     inlined++;
   }
   return inlined;
+}
+
+/**
+ * The real path of an external-data file, checked as onnx's checker does: `location` is relative,
+ * has no `..` part, and (links resolved) stays inside the model's folder. Weights read from
+ * anywhere else (`../../../../etc/services`) would be a file the model's author chose.
+ * A location that does not exist (yet) is returned unresolved, for the caller's "missing" error.
+ */
+async function externalDataPath(
+  baseDir: string,
+  location: string,
+  source: string,
+  tensor: string,
+): Promise<string> {
+  const outside = (why: string): InspectorError =>
+    new InspectorError(
+      `${source}: tensor ${tensor} keeps its weights in external data file '${location}', ` +
+        `${why}; external data must be a relative path inside the model's folder (${baseDir}): ` +
+        `put the file beside the model and fix its location, or re-export with all weights ` +
+        `inside the .onnx`,
+    );
+  if (isAbsolute(location) || /^[\\/]|^[A-Za-z]:/.test(location)) {
+    throw outside("an absolute path");
+  }
+  if (location.split(/[\\/]/).includes("..")) throw outside("which climbs out with '..'");
+  const joined = join(baseDir, location);
+  let real: string, realBase: string;
+  try {
+    realBase = await Deno.realPath(baseDir);
+    real = await Deno.realPath(joined);
+  } catch {
+    return joined; // missing: reported by the caller
+  }
+  if (real !== realBase && !real.startsWith(realBase.endsWith(sep) ? realBase : realBase + sep)) {
+    throw outside(`a link to ${real}, outside the model's folder`);
+  }
+  return real;
 }
 
 /**
