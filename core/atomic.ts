@@ -188,6 +188,20 @@ export function processAlive(pid: number): boolean | null {
   }
 }
 
+/** Age after which a temporary file counts as left behind when liveness cannot be checked. */
+export const STALE_TEMP_MS = 24 * 3600_000;
+/** Age after which a commit lock counts as left behind when liveness cannot be checked. */
+export const STALE_LOCK_MS = 3600_000;
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    const t = Deno.lstatSync(path).mtime?.getTime();
+    return t !== undefined && Date.now() - t > ms;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Remove the temporary files that processes no longer alive left in `dir` (files named as
  * {@linkcode createTempFile} names them, or as earlier versions did). Returns the names removed.
@@ -216,7 +230,13 @@ export function sweepStaleTemps(dir: string): string[] {
     const m = TEMP_NAME.exec(e.name) ?? OLD_TEMP_NAME.exec(e.name);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === Deno.pid || processAlive(pid) !== false) continue;
+    if (pid === Deno.pid) continue;
+    const alive = processAlive(pid);
+    // Without /proc (Deno lets only --allow-all read it, so the tasks' commands cannot), a
+    // temporary file counts as left behind once nobody has touched it for STALE_TEMP_MS.
+    if (alive === true || (alive === null && !olderThan(join(dir, e.name), STALE_TEMP_MS))) {
+      continue;
+    }
     if (removeQuietly(join(dir, e.name))) removed.push(e.name);
   }
   return removed;
@@ -308,7 +328,8 @@ function recoverStaleLock(dir: string): boolean {
   if (!lock) return true;
   if (lock.record) {
     const pid = lock.record.pid;
-    if (pid !== Deno.pid && processAlive(pid) !== false) return false;
+    const alive = pid === Deno.pid ? false : processAlive(pid);
+    if (alive === true || (alive === null && Date.now() - lock.mtime < STALE_LOCK_MS)) return false;
     rollBack(dir, lock.record.files);
   } else if (Date.now() - lock.mtime < 10_000) {
     return false; // being written just now

@@ -35,4 +35,4 @@ export {
 export type { NpyField, NpyHeader, NpyScalar, NumericArray, PlainArray } from "./npy.ts";
 export { describeError, InspectorError } from "./errors.ts";
 export type { RgbaImage } from "./image.ts";
-export type { OutputSet } from "./atomic.ts";
+export type { FileChecksum, OutputSet } from "./atomic.ts";

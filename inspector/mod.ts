@@ -53,6 +53,14 @@ export type { Dim, GraphNode, OnnxGraph, TensorSpec } from "./onnx_model.ts";
 export type { DecodeWorkers } from "./clips.ts";
 
 // Types of lower layers that the API above refers to.
-export type { Manifest, ManifestLayer, OutputSet, RgbaImage } from "../core/mod.ts";
+export type {
+  FileChecksum,
+  Manifest,
+  ManifestChannels,
+  ManifestLayer,
+  ManifestSummary,
+  OutputSet,
+  RgbaImage,
+} from "../core/mod.ts";
 export type { ChannelStats, SummaryStats } from "../stats/mod.ts";
 export type { GpuMode } from "../shaders/reduce.ts";
