@@ -326,7 +326,7 @@ function encodeHeader(descr: string, shape: readonly number[]): Uint8Array {
   const dict = `{'descr': ${descr}, 'fortran_order': False, 'shape': ${pyShape(shape)}, }`;
   // As np.save: latin-1 text in version 1.0 (2.0 when longer than 65535 bytes), UTF-8 text in
   // version 3.0 when some character is not latin-1; the whole header padded to 64 bytes.
-  const wide = /[^\x00-\xff]/.test(dict);
+  const wide = [...dict].some((c) => c.charCodeAt(0) > 0xff);
   const body = wide
     ? new TextEncoder().encode(dict)
     : Uint8Array.from(dict, (c) => c.charCodeAt(0));
