@@ -102,6 +102,8 @@ function parseDescr(descr: string, what: string): NpyScalar {
 }
 
 const MAX_HEADER_BYTES = 1 << 20;
+/** Records (saved frames) a structured file may declare: far more than any run writes. */
+const MAX_RECORDS = 1 << 24;
 
 /** A header value that breaks NumPy's rules: the message says which, and what to do. */
 function bad(what: string, why: string): never {
@@ -584,6 +586,14 @@ export class StructuredNpyReader implements Disposable {
       }
       if (header.fortranOrder && header.shape.length > 1) {
         throw new InspectorError(`${path} is in Fortran order; it was not written by inspect`);
+      }
+      if (shapeSize(header.shape) > MAX_RECORDS) {
+        throw new InspectorError(
+          `${path} declares ${shapeSize(header.shape)} records (shape (${
+            header.shape.join(", ")
+          })); ` +
+            `a features file holds at most ${MAX_RECORDS} saved frames`,
+        );
       }
       const need = header.dataOffset + shapeSize(header.shape) * header.itemSize;
       if (size < need) {
