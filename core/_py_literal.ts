@@ -253,6 +253,12 @@ export function parsePyLiteral(src: string, options: { longSuffix?: boolean } = 
     return fail(`unexpected '${c}'`);
   };
 
+  // Python source may not hold a NUL byte anywhere, not even inside a string.
+  const nul = src.indexOf("\0");
+  if (nul >= 0) {
+    i = nul;
+    fail("a NUL character");
+  }
   // ast.literal_eval strips leading blanks; blank and comment lines may come first.
   for (;;) {
     while (src[i] === " " || src[i] === "\t" || src[i] === "\f") i++;
