@@ -252,8 +252,21 @@ async function layerStatistics(
 /** Collects the report's files (under temporary names) and the pixel size of every PNG. */
 class ReportFiles {
   readonly names: string[] = [];
-  readonly figures: Record<string, [number, number]> = {};
+  readonly figures: Record<string, [number, number]> = Object.create(null);
+  readonly #stems = new Set<string>();
   constructor(readonly out: OutputSet) {}
+
+  /**
+   * The file stem of a layer's charts, unique in this report: layers whose names map to one stem
+   * (`a/b` and `a_b`) get `a_b`, `a_b_2`, ... in layer order, as compare's chart names do.
+   */
+  uniqueStem(layer: string): string {
+    const base = layerFileStem(layer);
+    let stem = base;
+    for (let k = 2; this.#stems.has(stem); k++) stem = `${base}_${k}`;
+    this.#stems.add(stem);
+    return stem;
+  }
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
     await this.out.writeFile(name, bytes);
@@ -274,7 +287,7 @@ async function drawLayerCharts(
   files: ReportFiles,
 ): Promise<string[]> {
   const { name, stats } = layer;
-  const stem = layerFileStem(name);
+  const stem = files.uniqueStem(name);
   const layerFiles = [
     `${stem}_distribution.png`,
     `${stem}_channel_stats.png`,
@@ -617,7 +630,8 @@ export async function analyzeFeatures(
   }
   const files = new ReportFiles(out);
   try {
-    const summaryLayers: Record<string, LayerSummary> = {};
+    // No prototype: a layer may be called `__proto__` or `constructor`.
+    const summaryLayers: Record<string, LayerSummary> = Object.create(null);
     const overview: LayerOverview[] = [];
     const allFlags: (HealthFlag & { layer: string })[] = [];
     const series = new TemporalSeries();

@@ -16,6 +16,17 @@ import {
 import { DEFAULT_THRESHOLDS } from "../stats/health.ts";
 import { heatmapDataUrl, type VegaSpec } from "../render/vega_png.ts";
 
+/**
+ * A layer name as the whole text of a Vega title. Vega's parser looks a group title's text up
+ * among its signal names in a plain object, so a title that is exactly `constructor`, `toString`
+ * or another `Object.prototype` member resolves to that function and fails ("Operator not
+ * defined"), leaving the chart blank. Such a name gets a trailing space (invisible: titles are
+ * anchored at the start); every other name is unchanged.
+ */
+function titleText(name: string): string {
+  return Object.prototype.hasOwnProperty.call(Object.prototype, name) ? `${name} ` : name;
+}
+
 /** One layer's numbers in the layer comparison. */
 export interface LayerOverview {
   /** Layer name. */
@@ -458,7 +469,7 @@ export function temporalSpec(input: TemporalInput): VegaSpec {
       y,
       width: hmW,
       height: hmH,
-      title: h.layer,
+      title: titleText(h.layer),
       subtitle: `channel means · sample b${h.b}`,
       scales: [
         { name: "x", type: "band", domain: h.frames, range: "width", padding: 0 },

@@ -16,6 +16,8 @@
  * @module
  */
 
+import { InspectorError } from "./errors.ts";
+
 /**
  * File-name stem of a layer name (see the module doc for the rule).
  *
@@ -31,4 +33,33 @@
  */
 export function layerFileStem(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, "_").replace(/^[._]+/, "") || "layer";
+}
+
+/**
+ * Check that `stem` is a plain file stem (the `options.name` of a run: `<stem>.npy`,
+ * `<stem>.json`): not empty, no `/` or `\`, no `..`, no NUL or other control character, no
+ * leading `.`, so that the files it names stay inside the save folder. Returns it unchanged.
+ *
+ * @param what how messages name the value (default `options.name`)
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFileStem } from "./file_stem.ts";
+ * assert.equal(checkFileStem("features_t4"), "features_t4");
+ * assert.throws(() => checkFileStem("../x"), /options.name '..\/x' is not a plain file name/);
+ * assert.throws(() => checkFileStem(".hidden"), /not a plain file name/);
+ * ```
+ */
+export function checkFileStem(stem: string, what = "options.name"): string {
+  // deno-lint-ignore no-control-regex
+  const bad = stem === "" || /[/\\\x00-\x1f\x7f]/.test(stem) || stem.includes("..") ||
+    stem.startsWith(".");
+  if (bad) {
+    throw new InspectorError(
+      `${what} ${JSON.stringify(stem).replace(/^"|"$/g, "'")} is not a plain file name: use a ` +
+        `stem without '/', '\\', '..', control characters or a leading '.' (e.g. features_run2)`,
+    );
+  }
+  return stem;
 }

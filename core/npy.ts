@@ -17,6 +17,7 @@ import { resolve } from "node:path";
 import { InspectorError } from "./errors.ts";
 import { createTempFile, releaseTemp } from "./atomic.ts";
 import { statRegularFile } from "./regular_file.ts";
+import { parsePyLiteral, PyLiteralError, type PyValue } from "./_py_literal.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -102,164 +103,254 @@ function parseDescr(descr: string, what: string): NpyScalar {
   return s;
 }
 
-/** Minimal tokenizer for the Python-literal dict in a `.npy` header. */
-function parsePyLiteral(src: string, what: string): unknown {
-  let i = 0;
-  const fail = (): never => {
-    throw new InspectorError(`${what}: unreadable .npy header (${src.slice(0, 80)}...)`);
-  };
-  const ws = () => {
-    while (i < src.length && /\s/.test(src[i])) i++;
-  };
-  const value = (): unknown => {
-    ws();
-    const c = src[i];
-    if (c === "{") {
-      i++;
-      const out: Record<string, unknown> = {};
-      for (;;) {
-        ws();
-        if (src[i] === "}") {
-          i++;
-          return out;
-        }
-        const k = value();
-        ws();
-        if (src[i++] !== ":") fail();
-        out[String(k)] = value();
-        ws();
-        if (src[i] === ",") i++;
-      }
+const MAX_HEADER_BYTES = 1 << 20;
+/** Records (saved frames) a structured file may declare: far more than any run writes. */
+const MAX_RECORDS = 1 << 24;
+
+/** A header value that breaks NumPy's rules: the message says which, and what to do. */
+function bad(what: string, why: string): never {
+  throw new InspectorError(
+    `${what}: invalid .npy header (${why}); NumPy would not load it either: re-save it with np.save`,
+  );
+}
+
+function show(v: PyValue): string {
+  switch (v.kind) {
+    case "str":
+      return JSON.stringify(v.value).slice(0, 60);
+    case "int":
+      return String(v.value);
+    case "bool":
+      return v.value ? "True" : "False";
+    case "none":
+      return "None";
+    case "other":
+      return `a ${v.what}`;
+    case "tuple":
+      return `(${v.items.map(show).join(", ")}${v.items.length === 1 ? "," : ""})`.slice(0, 60);
+    case "list":
+      return `[${v.items.map(show).join(", ")}]`.slice(0, 60);
+    case "dict":
+      return "a dict";
+  }
+}
+
+/** Non-negative safe integer of a shape entry, else an error. */
+function dimension(v: PyValue, what: string, where: string): number {
+  if (v.kind !== "int") bad(what, `${where} ${show(v)} is not an integer`);
+  if (v.value < 0n) bad(what, `${where} ${v.value} is negative`);
+  if (v.value > BigInt(Number.MAX_SAFE_INTEGER)) bad(what, `${where} ${v.value} is too large`);
+  return Number(v.value);
+}
+
+/** A structured field's sub-array shape: an int, or a tuple or list of ints (NumPy's rules). */
+function subShape(v: PyValue, what: string, field: string): number[] {
+  if (v.kind === "int") return [dimension(v, what, `field '${field}' shape`)];
+  if (v.kind === "tuple" || v.kind === "list") {
+    return v.items.map((d) => dimension(d, what, `field '${field}' shape entry`));
+  }
+  return bad(what, `field '${field}' shape ${show(v)} is not a tuple of integers`);
+}
+
+function parseFields(descr: PyValue[], what: string): { fields: NpyField[]; itemSize: number } {
+  const fields: NpyField[] = [];
+  const names = new Set<string>();
+  let offset = 0;
+  for (const f of descr) {
+    if ((f.kind !== "tuple" && f.kind !== "list") || f.items.length < 2 || f.items.length > 3) {
+      bad(what, `structured field ${show(f)} is not a (name, dtype) or (name, dtype, shape) tuple`);
     }
-    if (c === "[" || c === "(") {
-      const close = c === "[" ? "]" : ")";
-      i++;
-      const out: unknown[] = [];
-      for (;;) {
-        ws();
-        if (src[i] === close) {
-          i++;
-          return out;
-        }
-        out.push(value());
-        ws();
-        if (src[i] === ",") i++;
-        else if (src[i] !== close) fail();
-      }
+    const [n, d, s] = f.items;
+    let name: string;
+    if (n.kind === "str") name = n.value;
+    else if (n.kind === "tuple" && n.items.length === 2 && n.items[1].kind === "str") {
+      name = n.items[1].value; // (title, name)
+    } else return bad(what, `field name ${show(n)} is not a string`);
+    if (d.kind === "list" || d.kind === "tuple") {
+      throw new InspectorError(
+        `${what}: field '${name}' has a nested dtype, which is not supported; save float fields`,
+      );
     }
-    if (c === "'" || c === '"') {
-      const end = src.indexOf(c, i + 1);
-      if (end < 0) fail();
-      const s = src.slice(i + 1, end);
-      i = end + 1;
-      return s;
+    if (d.kind !== "str") return bad(what, `field '${name}' dtype ${show(d)} is not a string`);
+    const shape = s === undefined ? [] : subShape(s, what, name);
+    const pad = /^[|<>=]?V(\d+)$/.exec(d.value);
+    if (pad && name === "" && s === undefined) {
+      offset += Number(pad[1]); // padding bytes (NumPy skips unnamed void fields)
+      continue;
     }
-    const m = /^(True|False|None|-?\d+L?)/.exec(src.slice(i));
-    if (!m) return fail();
-    i += m[0].length;
-    if (m[0] === "True") return true;
-    if (m[0] === "False") return false;
-    if (m[0] === "None") return null;
-    return parseInt(m[0], 10);
-  };
-  return value();
+    if (names.has(name)) bad(what, `field name '${name}' is used twice`);
+    names.add(name);
+    const scalar = parseDescr(d.value, what);
+    const byteLength = SCALAR_SIZE[scalar] * shapeSize(shape);
+    fields.push({ name, scalar, shape, offset, byteLength });
+    offset += byteLength;
+  }
+  return { fields, itemSize: offset };
+}
+
+/** Latin-1 text of bytes (WHATWG's "latin1" label is windows-1252, which differs at 0x80-0x9f). */
+function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let k = 0; k < bytes.length; k += 8192) {
+    s += String.fromCharCode(...bytes.subarray(k, k + 8192));
+  }
+  return s;
 }
 
 /**
  * Parse the header of a `.npy` file from its first bytes.
+ *
+ * As strict as NumPy's `np.load`: magic `\x93NUMPY`, version 1.0, 2.0 or 3.0 (2- or 4-byte header
+ * length, latin-1 or UTF-8 text), a Python literal dict with exactly the keys `descr`,
+ * `fortran_order` (a bool) and `shape` (a tuple of non-negative ints), and a valid `descr`.
+ * What NumPy rejects is an error; of what it accepts, dtypes other than the ones listed in the
+ * module doc are "not supported" errors. One difference: headers over NumPy's 10,000 characters
+ * (which `np.load` takes only with `max_header_size`) are read, up to 1 MiB.
  *
  * @param bytes at least the whole header (the first 64 KiB is always enough in practice)
  * @param what name used in error messages (usually the path)
  *
  * @example Usage
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodePlainNpy, parseNpyHeader } from "./npy.ts";
  * const bytes = encodePlainNpy(new Float32Array(6), [2, 3]);
- * console.log(parseNpyHeader(bytes).shape); // [2, 3]
+ * assert.deepEqual(parseNpyHeader(bytes).shape, [2, 3]);
+ * bytes[8 + 2 + 10] = 0x21; // break the dict
+ * assert.throws(() => parseNpyHeader(bytes), /invalid .npy header/);
  * ```
  */
 export function parseNpyHeader(bytes: Uint8Array, what = "array"): NpyHeader {
-  if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) {
+  if (bytes.length < 8 || MAGIC.some((b, k) => bytes[k] !== b)) {
     throw new InspectorError(`${what} is not a NumPy .npy file (bad magic); save it with np.save`);
   }
   const version = bytes[6];
+  if (![1, 2, 3].includes(version) || bytes[7] !== 0) {
+    throw new InspectorError(
+      `${what}: unsupported .npy format version ${version}.${bytes[7]} (1.0, 2.0 and 3.0 are ` +
+        `read); save it with np.save`,
+    );
+  }
+  const start = version === 1 ? 10 : 12;
+  if (bytes.length < start) throw new InspectorError(`${what} is truncated inside its .npy header`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerLen: number;
-  let start: number;
-  if (version === 1) {
-    headerLen = dv.getUint16(8, true);
-    start = 10;
-  } else if (version === 2 || version === 3) {
-    if (bytes.length < 12) throw new InspectorError(`${what} is truncated inside its .npy header`);
-    headerLen = dv.getUint32(8, true);
-    start = 12;
-  } else {
-    throw new InspectorError(`${what}: unsupported .npy format version ${version}`);
+  const headerLen = version === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (start + headerLen > MAX_HEADER_BYTES) {
+    throw new InspectorError(
+      `${what}: its .npy header declares ${headerLen} bytes, more than the 1 MiB this reader takes`,
+    );
   }
   if (bytes.length < start + headerLen) {
     throw new InspectorError(`${what} is truncated inside its .npy header`);
   }
-  const text = new TextDecoder(version === 3 ? "utf-8" : "latin1").decode(
-    bytes.subarray(start, start + headerLen),
-  );
-  const dict = parsePyLiteral(text, what) as Record<string, unknown>;
-  if (typeof dict !== "object" || dict === null || !("descr" in dict) || !("shape" in dict)) {
-    throw new InspectorError(`${what}: .npy header lacks 'descr' or 'shape'`);
-  }
-  const shape = (dict.shape as unknown[]).map(Number);
-  const fortranOrder = Boolean(dict.fortran_order);
-  let scalar: NpyScalar | null = null;
-  const fields: NpyField[] = [];
-  let itemSize: number;
-  if (typeof dict.descr === "string") {
-    scalar = parseDescr(dict.descr, what);
-    itemSize = SCALAR_SIZE[scalar];
-  } else if (Array.isArray(dict.descr)) {
-    let offset = 0;
-    for (const f of dict.descr as unknown[]) {
-      if (!Array.isArray(f) || f.length < 2 || typeof f[1] !== "string") {
-        throw new InspectorError(
-          `${what}: structured field ${JSON.stringify(f)} is not supported (nested dtypes are not)`,
-        );
-      }
-      const s = parseDescr(f[1], what);
-      const sub = f.length > 2 ? (f[2] as unknown[]).map(Number) : [];
-      const byteLength = SCALAR_SIZE[s] * shapeSize(sub);
-      const name = Array.isArray(f[0]) ? String(f[0][1]) : String(f[0]);
-      fields.push({ name, scalar: s, shape: sub, offset, byteLength });
-      offset += byteLength;
+  const raw = bytes.subarray(start, start + headerLen);
+  let text: string;
+  if (version === 3) {
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      return bad(what, "a version 3.0 header that is not UTF-8");
     }
-    itemSize = offset;
-  } else {
-    throw new InspectorError(`${what}: unsupported .npy descr`);
+  } else text = latin1(raw);
+  let dict: PyValue;
+  try {
+    dict = parsePyLiteral(text, { longSuffix: version < 3 });
+  } catch (err) {
+    if (!(err instanceof PyLiteralError)) throw err;
+    return bad(what, `not a Python literal: ${err.message}`);
   }
-  return { version, scalar, fields, shape, fortranOrder, dataOffset: start + headerLen, itemSize };
+  if (dict.kind !== "dict") return bad(what, "not a dictionary");
+  const entries = new Map<string, PyValue>();
+  for (const [k, v] of dict.entries) {
+    if (k.kind !== "str") {
+      return bad(what, `key ${show(k)} is not one of descr, fortran_order, shape`);
+    }
+    entries.set(k.value, v);
+  }
+  const keys = [...entries.keys()].sort();
+  if (keys.join() !== "descr,fortran_order,shape") {
+    bad(what, `keys ${keys.join(", ") || "(none)"}; expected exactly descr, fortran_order, shape`);
+  }
+  const shapeV = entries.get("shape")!;
+  if (shapeV.kind !== "tuple") return bad(what, `shape ${show(shapeV)} is not a tuple`);
+  const shape = shapeV.items.map((d) => dimension(d, what, "shape entry"));
+  const fo = entries.get("fortran_order")!;
+  if (fo.kind !== "bool") return bad(what, `fortran_order ${show(fo)} is not True or False`);
+  const descr = entries.get("descr")!;
+  let scalar: NpyScalar | null = null;
+  let fields: NpyField[] = [];
+  let itemSize: number;
+  if (descr.kind === "str") {
+    scalar = parseDescr(descr.value, what);
+    itemSize = SCALAR_SIZE[scalar];
+  } else if (descr.kind === "list") {
+    ({ fields, itemSize } = parseFields(descr.items, what));
+  } else if (descr.kind === "tuple") {
+    throw new InspectorError(`${what}: sub-array dtypes are not supported; save a plain array`);
+  } else return bad(what, `descr ${show(descr)} is not a dtype`);
+  if (shapeSize(shape) * itemSize > Number.MAX_SAFE_INTEGER) bad(what, "the array is too large");
+  return {
+    version,
+    scalar,
+    fields,
+    shape,
+    fortranOrder: fo.value,
+    dataOffset: start + headerLen,
+    itemSize,
+  };
 }
 
 function pyShape(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
 }
 
+/**
+ * A string as Python's `repr` writes it (NumPy writes field names so): single quotes unless the
+ * text has `'` and no `"`; backslash, the quote and control characters escaped; other characters
+ * as they are (lone surrogates as `\uXXXX`).
+ */
+function pyRepr(text: string): string {
+  const q = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = q;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (ch === "\\" || ch === q) out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+      out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    } else if (cp >= 0xd800 && cp <= 0xdfff) out += `\\u${cp.toString(16)}`;
+    else out += ch;
+  }
+  return out + q;
+}
+
 function encodeHeader(descr: string, shape: readonly number[]): Uint8Array {
-  let dict = `{'descr': ${descr}, 'fortran_order': False, 'shape': ${pyShape(shape)}, }`;
-  const enc = new TextEncoder();
-  // Version 1 unless the header does not fit 65535 bytes; total header padded to 64 bytes.
-  let version = 1;
-  let pre = 10;
-  if (dict.length + 11 > 65535) {
+  const dict = `{'descr': ${descr}, 'fortran_order': False, 'shape': ${pyShape(shape)}, }`;
+  // As np.save: latin-1 text in version 1.0 (2.0 when longer than 65535 bytes), UTF-8 text in
+  // version 3.0 when some character is not latin-1; the whole header padded to 64 bytes.
+  const wide = [...dict].some((c) => c.charCodeAt(0) > 0xff);
+  const body = wide
+    ? new TextEncoder().encode(dict)
+    : Uint8Array.from(dict, (c) => c.charCodeAt(0));
+  let version = wide ? 3 : 1;
+  let pre = version === 1 ? 10 : 12;
+  if (version === 1 && body.length + 1 + pre > 65535) {
     version = 2;
     pre = 12;
   }
-  const total = Math.ceil((pre + dict.length + 1) / 64) * 64;
-  dict = dict + " ".repeat(total - pre - dict.length - 1) + "\n";
-  const out = new Uint8Array(total);
+  const total = Math.ceil((pre + body.length + 1) / 64) * 64;
+  const len = total - pre;
+  const out = new Uint8Array(total).fill(0x20, pre);
   out.set(MAGIC, 0);
   out[6] = version;
   out[7] = 0;
   const dv = new DataView(out.buffer);
-  if (version === 1) dv.setUint16(8, dict.length, true);
-  else dv.setUint32(8, dict.length, true);
-  out.set(enc.encode(dict), pre);
+  if (version === 1) dv.setUint16(8, len, true);
+  else dv.setUint32(8, len, true);
+  out.set(body, pre);
+  out[total - 1] = 0x0a;
   return out;
 }
 
@@ -282,10 +373,10 @@ export function encodeStructuredHeader(
   shape: readonly number[],
 ): Uint8Array {
   const parts = fields.map((f) => {
-    const name = f.name.replaceAll("\\", "\\\\").replaceAll("'", "\\'");
+    const name = pyRepr(f.name);
     return f.shape.length
-      ? `('${name}', '${descrOf(f.scalar)}', ${pyShape(f.shape)})`
-      : `('${name}', '${descrOf(f.scalar)}')`;
+      ? `(${name}, '${descrOf(f.scalar)}', ${pyShape(f.shape)})`
+      : `(${name}, '${descrOf(f.scalar)}')`;
   });
   return encodeHeader(`[${parts.join(", ")}]`, shape);
 }
@@ -500,6 +591,14 @@ export class StructuredNpyReader implements Disposable {
       if (header.fortranOrder && header.shape.length > 1) {
         throw new InspectorError(`${path} is in Fortran order; it was not written by inspect`);
       }
+      if (shapeSize(header.shape) > MAX_RECORDS) {
+        throw new InspectorError(
+          `${path} declares ${shapeSize(header.shape)} records (shape (${
+            header.shape.join(", ")
+          })); ` +
+            `a features file holds at most ${MAX_RECORDS} saved frames`,
+        );
+      }
       const need = header.dataOffset + shapeSize(header.shape) * header.itemSize;
       if (size < need) {
         throw new InspectorError(
@@ -656,22 +755,37 @@ export class StructuredNpyWriter {
 
   /** Flush and close without renaming; returns the temporary path (for a caller's commit). */
   async finish(): Promise<string> {
-    if (this.#file) {
-      await this.#file.sync().catch(() => {});
-      this.#file.close();
-      this.#file = null;
-    }
+    if (this.#file) await this.#syncClose();
     return this.#tmp;
   }
 
   /** Flush, close and rename into place. */
   async commit(): Promise<void> {
     if (!this.#file) return;
-    await this.#file.sync().catch(() => {});
-    this.#file.close();
-    this.#file = null;
+    await this.#syncClose();
     await Deno.rename(this.#tmp, this.path);
     releaseTemp(this.#tmp);
+  }
+
+  /**
+   * Flush to disk and close. A failed flush (EIO, ENOSPC on write-back) is an error, not a file
+   * that might be incomplete; only a file system that cannot flush at all is let pass.
+   */
+  async #syncClose(): Promise<void> {
+    const file = this.#file!;
+    this.#file = null;
+    try {
+      await file.sync();
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotSupported)) {
+        file.close();
+        throw new InspectorError(
+          `cannot flush ${this.#tmp} to disk (${(err as Error).message}); check the disk and ` +
+            `free space, then run again`,
+        );
+      }
+    }
+    file.close();
   }
 
   /** Close and delete the temporary file. */

@@ -35,7 +35,7 @@ import {
   type OutputTensor,
 } from "./runtime.ts";
 import { BACKENDS } from "./backends.ts";
-import { layerFileStem } from "../core/file_stem.ts";
+import { checkFileStem, layerFileStem } from "../core/file_stem.ts";
 import {
   type ChannelStats,
   channelStatsOf,
@@ -272,6 +272,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     model: string | Uint8Array | OnnxGraph,
     options: InspectorOptions = {},
   ): Promise<FeatureMapInspector> {
+    if (options.name !== undefined) checkFileStem(options.name);
     const graph = typeof model === "string"
       ? await loadOnnxModel(model)
       : model instanceof Uint8Array
@@ -686,7 +687,10 @@ export class FeatureMapInspector implements AsyncDisposable {
   async saveFeatures(metadata: SaveMetadata = {}): Promise<{ npy: string; json: string }> {
     const ex = this.#requireExtraction();
     const dir = this.options.saveDir ?? "out";
-    const name = metadata.name ?? this.options.name ?? "features";
+    const name = checkFileStem(
+      metadata.name ?? this.options.name ?? "features",
+      metadata.name !== undefined ? "metadata.name" : "options.name",
+    );
     const own = !metadata.output;
     const out = metadata.output ?? await OutputSet.open(dir);
     try {

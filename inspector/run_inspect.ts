@@ -22,6 +22,7 @@ import {
 } from "./clips.ts";
 import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
 import { OutputSet } from "../core/atomic.ts";
+import { checkFileStem } from "../core/file_stem.ts";
 import { claimOutputs, type RunKey } from "../core/run_slot.ts";
 import {
   DEFAULT_LAYERS,
@@ -257,6 +258,7 @@ function mainDims(feeds: FeedTensor | Record<string, FeedTensor>, graph: OnnxGra
  * ```
  */
 export async function runInspect(options: InspectOptions = {}): Promise<InspectResult> {
+  if (options.name !== undefined) checkFileStem(options.name);
   const info = options.onInfo ?? (() => {});
   const timings: Record<string, number> = {};
   const tAll = performance.now();

@@ -49,12 +49,24 @@ export function parseCli(
   },
 ): ParsedArgs {
   const names = Object.keys(options.flags);
-  const norm = args.map((a) => {
+  const norm0 = args.map((a) => {
     if (!a.startsWith("--")) return a;
     const [flag, ...rest] = a.slice(2).split("=");
     const snake = flag.replaceAll("-", "_");
     return names.includes(snake) ? ["--" + snake, ...rest].join("=") : a;
   });
+  // A value flag followed by a negative number takes it as its value (`--size -5`, as argparse
+  // does), so that the flag's own check reports it; node:util would call it "ambiguous".
+  const norm: string[] = [];
+  for (let k = 0; k < norm0.length; k++) {
+    const a = norm0[k];
+    const next = norm0[k + 1];
+    const spec = a.startsWith("--") && !a.includes("=") ? options.flags[a.slice(2)] : undefined;
+    if (spec?.type === "string" && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      norm.push(`${a}=${next}`);
+      k++;
+    } else norm.push(a);
+  }
   const spec: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
     {};
   for (const [k, v] of Object.entries(options.flags)) {
@@ -76,9 +88,24 @@ export function parseCli(
   } catch (err) {
     const m = (err as Error).message.split("\n")[0];
     const unknown = /Unknown option '([^']+)'/.exec(m);
-    throw new InspectorError(
-      unknown ? `unknown flag ${unknown[1]} (see --help)` : `${m.replace(/\.$/, "")} (see --help)`,
-    );
+    if (unknown && /^-(\d|\.\d)/.test(unknown[1])) {
+      throw new InspectorError(`unexpected argument '${unknown[1]}' (see --help)`);
+    }
+    if (unknown) throw new InspectorError(`unknown flag ${unknown[1]} (see --help)`);
+    // "Option '--name <value>' argument is ambiguous": a value that starts with '-'.
+    const ambiguous = /Option '(?:-\w, )?(--\w+)(?: <value>)?' argument is ambiguous/.exec(m);
+    if (ambiguous) {
+      const flag = ambiguous[1];
+      const at = norm.indexOf(flag);
+      const value = at >= 0 ? norm[at + 1] : undefined;
+      throw new InspectorError(
+        value === undefined
+          ? `${flag} needs a value (see --help)`
+          : `${flag} ${value}: a value that starts with '-' is written ${flag}=${value}; ` +
+            `if ${value} is a flag, ${flag} needs a value first (see --help)`,
+      );
+    }
+    throw new InspectorError(`${m.replace(/\.$/, "")} (see --help)`);
   }
   const values: ParsedArgs["values"] = { ...parsed.values } as ParsedArgs["values"];
   const positionals: string[] = [];
