@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL as toFileUrl } from "node:url";
 import { ROOT, tempDir } from "./helpers.ts";
+import { planChild } from "../scripts/launch.ts";
 
 interface Ran {
   code: number;
@@ -75,17 +76,39 @@ Deno.test("workflows: any --save_dir works with no terminal, relative to where t
 
 Deno.test("workflows: the task may write only inside --save_dir (Deno refuses the rest)", async () => {
   const home = tempDir("fi_user_");
-  // `--name ../escaped` points the .npy outside the save folder: the write must be refused.
+  // `--name ../escaped` is refused by the library itself, before any write.
   const r = await task(home, "inspect", [...SMALL, "--save_dir", "inside", "--name", "../escaped"]);
   assert.notEqual(r.code, 0);
   const errs = errorLines(r);
   assert.equal(errs.length, 1, r.stderr);
-  assert.match(errs[0], /permission denied|may write only|--allow-write/);
+  assert.match(errs[0], /--name '\.\.\/escaped' is not a plain file name/);
   assert.ok(!exists(join(home, "escaped.npy")), "the write outside --save_dir happened");
-  assert.deepEqual(
-    [...Deno.readDirSync(home)].map((e) => e.name).filter((n) => n !== "inside"),
-    [],
+  // And whatever the code does, the child the launcher starts cannot write outside: run a probe
+  // with exactly the launcher's permissions for this command line.
+  const plan = planChild("inspect", ["--save_dir", "inside"], { cwd: home });
+  const probe = join(tempDir("fi_probe_"), "probe.ts");
+  Deno.writeTextFileSync(
+    probe,
+    `Deno.mkdirSync("inside", { recursive: true });
+Deno.writeTextFileSync("inside/ok.txt", "in");
+try { Deno.writeTextFileSync("outside.txt", "out"); console.log("WROTE OUTSIDE"); }
+catch (e) { console.log("refused:", e instanceof Deno.errors.NotCapable); }
+Deno.exit(0);
+`,
   );
+  const script = plan.args.findIndex((a) => a.endsWith(join("scripts", "inspect.ts")));
+  assert.ok(script > 0, plan.args.join(" "));
+  const args = [...plan.args.slice(0, script), probe, ...plan.args.slice(script + 1)];
+  const p = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: plan.cwd,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(p.stdout);
+  assert.match(out, /refused: true/, new TextDecoder().decode(p.stderr));
+  assert.ok(exists(join(home, "inside", "ok.txt")), "the save folder was not writable");
+  assert.ok(!exists(join(home, "outside.txt")));
 });
 
 Deno.test("workflows: relative --checkpoint resolves where the user stands; not found names the path", async () => {
