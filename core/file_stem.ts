@@ -36,6 +36,29 @@ export function layerFileStem(name: string): string {
 }
 
 /**
+ * The file stems of several layers, unique among them: names that map to one stem (`a/b` and
+ * `a_b`) get `a_b`, `a_b_2`, ... in the order given. The one rule of every command's per-layer
+ * file names.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { uniqueFileStems } from "./file_stem.ts";
+ * assert.deepEqual(uniqueFileStems(["a/b", "a_b", "conv1"]), ["a_b", "a_b_2", "conv1"]);
+ * ```
+ */
+export function uniqueFileStems(names: readonly string[]): string[] {
+  const used = new Set<string>();
+  return names.map((name) => {
+    const base = layerFileStem(name);
+    let stem = base;
+    for (let k = 2; used.has(stem); k++) stem = `${base}_${k}`;
+    used.add(stem);
+    return stem;
+  });
+}
+
+/**
  * Check that `stem` is a plain file stem (the `options.name` of a run: `<stem>.npy`,
  * `<stem>.json`): not empty, no `/` or `\`, no `..`, no NUL or other control character, no
  * leading `.`, so that the files it names stay inside the save folder. Returns it unchanged.

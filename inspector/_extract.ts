@@ -236,6 +236,7 @@ export async function runPasses(
         // Clips folded into an image model's batch: chunk ranges would index frames, not
         // clips, so such a batch runs in one pass.
         budgetBytes: plan.folded ? Number.POSITIVE_INFINITY : plan.budgetBytes,
+        savedFrames: plan.batchIdx.length * plan.timestep.length,
         onChunk: onPass,
         // No onInfo: the note comes back in the result, and the inspector reports it once, as
         // its "the batch ran in N forward passes" warning.

@@ -15,6 +15,7 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
+import { featureGridLayout } from "../render/grid_layout.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 import { BACKEND_NAMES, type BackendName, BACKENDS, orList } from "./backends.ts";
 
@@ -474,6 +475,8 @@ export interface ChunkedForwardOptions {
   keepOnGpu?: string[];
   /** Model size in bytes (for the WASM heap estimate). */
   modelBytes?: number;
+  /** Frames kept for saving, counted against the budget with the smallest pass. */
+  savedFrames?: number;
   /**
    * Receives each pass's outputs and where they belong; dispose them (after copying what you
    * keep) before returning, so memory stays bounded.
@@ -542,6 +545,7 @@ export async function forwardInChunks(
     splitClips: options.splitClips ?? true,
     budgetBytes: budget,
     modelBytes: options.modelBytes,
+    savedFrames: options.savedFrames,
   });
   if (B === 1 && !splitFrames) {
     await run(whole);
@@ -701,6 +705,8 @@ export interface SmallestPassOptions {
   budgetBytes?: number;
   /** Model size in bytes. */
   modelBytes?: number;
+  /** Frames kept in memory for saving (their taps are copied out of every pass). */
+  savedFrames?: number;
 }
 
 /**
@@ -786,7 +792,9 @@ export async function checkSmallestPass(
     modelBytes: options.modelBytes,
     inputBytesPerFrame: feed.data.byteLength / (B * T),
   });
-  const need = pass + feed.data.byteLength;
+  // The saved frames of every tapped tensor stay in memory until the run is written.
+  const saved = (options.savedFrames ?? 0) * m.tapBytesPerFrame;
+  const need = pass + feed.data.byteLength + saved;
   if (need > memoryCeiling(budget)) {
     const unit = frames === 1
       ? "one frame"
@@ -797,10 +805,47 @@ export async function checkSmallestPass(
       `the smallest forward pass (${unit} at ${dims[dims.length - 2]}x${
         dims[dims.length - 1]
       }) needs about ${formatBytes(pass)}, with the ${formatBytes(feed.data.byteLength)} ` +
-        `input batch ${formatBytes(need)}, over ${budgetLabel(budget)}: lower options.size ` +
+        `input batch${saved ? ` and ${formatBytes(saved)} of saved frames` : ""} ` +
+        `${formatBytes(need)}, over ${budgetLabel(budget)}: lower options.size ` +
         `(or options.batchSize/options.maxLen, fewer options.layers), or raise ` +
         `options.memoryBudgetMiB`,
     );
   }
   return need;
+}
+
+/**
+ * Refuse a feature grid whose canvas (RGBA) and PNG buffers would not fit the memory ceiling
+ * (`options.budgetBytes`, at least 256 MiB), before it is drawn.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkGridBudget } from "./batch_plan.ts";
+ * checkGridBudget("layer1", [64, 56, 56], { channels: 16 }); // a few MB: fine
+ * assert.throws(
+ *   () => checkGridBudget("conv1", [64, 4096, 4096], { channels: 16, budgetBytes: 2 ** 30 }),
+ *   /feature grid of conv1 \(16 tiles of 4096x4096\) needs about 2\.00 GiB/,
+ * );
+ * ```
+ */
+export function checkGridBudget(
+  layer: string,
+  shape: readonly [number, number, number],
+  options: { channels: number; budgetBytes?: number },
+): void {
+  const g = featureGridLayout([...shape], { channels: options.channels });
+  // The tiles' PNG pixels (maps upscaled by the layout's factor; margins and text are small), as
+  // an RGBA canvas plus the PNG encoder's buffers.
+  const tileW = shape[2] * g.factor, tileH = shape[1] * g.factor;
+  const bytes = 2 * 4 * g.cols * tileW * g.rows * tileH;
+  const ceiling = memoryCeiling(options.budgetBytes);
+  if (bytes > ceiling) {
+    throw new InspectorError(
+      `the feature grid of ${layer} (${g.cols * g.rows} tiles of ${tileW}x${tileH}) ` +
+        `needs about ${formatBytes(bytes)}, over the memory ceiling of ${formatBytes(ceiling)}: ` +
+        `lower options.gridChannels (0 writes no grids) or options.size, or raise ` +
+        `options.memoryBudgetMiB`,
+    );
+  }
 }

@@ -35,7 +35,7 @@ import {
   type OutputTensor,
 } from "./runtime.ts";
 import { BACKENDS } from "./backends.ts";
-import { checkFileStem, layerFileStem } from "../core/file_stem.ts";
+import { checkFileStem, layerFileStem, uniqueFileStems } from "../core/file_stem.ts";
 import {
   type ChannelStats,
   channelStatsOf,
@@ -44,7 +44,7 @@ import {
 } from "../stats/moments.ts";
 import { createReducer, type GpuMode, type Reducer } from "../shaders/reduce.ts";
 import { frameRanges, readRanges } from "./gpu_readback.ts";
-import type { BatchChunk } from "./batch_plan.ts";
+import { type BatchChunk, checkGridBudget } from "./batch_plan.ts";
 import { buildStatsModel, type InGraphTap } from "./graph_stats.ts";
 import {
   assertComplete,
@@ -730,6 +730,10 @@ export class FeatureMapInspector implements AsyncDisposable {
     const own = !options.output;
     const out = options.output ?? await OutputSet.open(this.options.saveDir ?? "out");
     const written: string[] = [];
+    // File stems unique over every extracted layer (not only the chosen ones): stable names.
+    const stems = new Map(
+      uniqueFileStems(ex.layers.map((l) => l.name)).map((s, i) => [ex.layers[i].name, s]),
+    );
     try {
       for (const l of chosen) {
         const fs = l.layout.frameShape;
@@ -738,6 +742,10 @@ export class FeatureMapInspector implements AsyncDisposable {
           : fs.length === 2
           ? [fs[0], fs[1], 1]
           : [fs[0], 1, 1];
+        checkGridBudget(l.name, shape, {
+          channels: options.numChannels ?? 16,
+          budgetBytes: this.options.budgetBytes,
+        });
         for (let bi = 0; bi < ex.targets.batchIdx.length; bi++) {
           for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
             const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
@@ -748,7 +756,7 @@ export class FeatureMapInspector implements AsyncDisposable {
               title: `${l.name}${fold} · batch ${b} · frame ${t}` +
                 (l.layout.kind === "b_c_t_hw" ? ` (t'=${l.layout.timeMap[t]})` : ""),
             });
-            const file = `${safeFileName(l.name)}_b${b}_t${t}.png`;
+            const file = `${stems.get(l.name)}_b${b}_t${t}.png`;
             await out.writeFile(file, png);
             written.push(join(out.dir, file));
           }

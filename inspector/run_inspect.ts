@@ -22,14 +22,13 @@ import {
 } from "./clips.ts";
 import { createSession, type EpChoice, type FeedTensor } from "./runtime.ts";
 import { OutputSet } from "../core/atomic.ts";
-import { checkFileStem } from "../core/file_stem.ts";
+import { checkFileStem, uniqueFileStems } from "../core/file_stem.ts";
 import { claimOutputs, type RunKey } from "../core/run_slot.ts";
 import {
   DEFAULT_LAYERS,
   type Extraction,
   FeatureMapInspector,
   parseLayoutFlags,
-  safeFileName,
 } from "./feature_map_inspector.ts";
 import type { GpuMode } from "../shaders/reduce.ts";
 import { formatBytes, memoryCeiling } from "./batch_plan.ts";
@@ -328,7 +327,11 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     await claimOutputs(out.dir, [
       `${stem}.npy`,
       `${stem}.json`,
-      ...(grids > 0 ? insp.layers.flatMap((l) => gridFiles(l.name, batchIdx, timestep)) : []),
+      ...(grids > 0
+        ? uniqueFileStems(insp.layers.map((l) => l.name)).flatMap((s) =>
+          gridFiles(s, batchIdx, timestep)
+        )
+        : []),
     ], {
       key: inspectRunKey({
         sha256: graph.sha256,
@@ -428,9 +431,9 @@ function defaultStem(batchIdx: number[], timestep: number[]): string {
     (only0(timestep) ? "" : `_t${spec(timestep)}`);
 }
 
-/** The feature-grid files of one layer (as `visualizeFeatureMaps` names them). */
-function gridFiles(layer: string, batchIdx: number[], timestep: number[]): string[] {
-  return batchIdx.flatMap((b) => timestep.map((t) => `${safeFileName(layer)}_b${b}_t${t}.png`));
+/** The feature-grid files of one layer's stem (as `visualizeFeatureMaps` names them). */
+function gridFiles(stem: string, batchIdx: number[], timestep: number[]): string[] {
+  return batchIdx.flatMap((b) => timestep.map((t) => `${stem}_b${b}_t${t}.png`));
 }
 
 /** What makes two inspect runs the same run (the identical command): model, data, frames, layers. */

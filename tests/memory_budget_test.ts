@@ -232,3 +232,21 @@ Deno.test("memory: planClips refuses an oversized batch before decoding", async 
   });
   assert.deepEqual(plan.shape, [2, 8, 3, 512, 512]);
 });
+
+Deno.test("memory: a feature grid over the ceiling is refused before it is drawn", async () => {
+  const { checkGridBudget } = await import("../inspector/batch_plan.ts");
+  // 16 tiles of a 4096x4096 map: a 1 GiB canvas plus encoder buffers.
+  assert.throws(
+    () => checkGridBudget("conv1", [64, 4096, 4096], { channels: 16, budgetBytes: 2 ** 30 }),
+    /feature grid of conv1 \(16 tiles of 4096x4096\) needs about 2\.00 GiB.*options\.gridChannels/,
+  );
+  // The default run's largest grid (8 channels of 256x256, upscaled x1) fits easily.
+  checkGridBudget("conv1", [8, 256, 256], { channels: 16 });
+  // Small maps are upscaled to ~256 px tiles; still tiny.
+  checkGridBudget("layer4", [512, 7, 7], { channels: 16 });
+});
+
+Deno.test("names: inspect's grids of layers with one file stem get unique names", async () => {
+  const { uniqueFileStems } = await import("../core/file_stem.ts");
+  assert.deepEqual(uniqueFileStems(["a/b", "a_b", "a.b", "a b"]), ["a_b", "a_b_2", "a.b", "a_b_3"]);
+});
