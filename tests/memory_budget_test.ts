@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ROOT } from "./helpers.ts";
+import { exists, ROOT } from "./helpers.ts";
 import {
   checkInputBudget,
   estimateInputBytes,
@@ -81,15 +81,6 @@ async function inspect(args: string[], dir: string): Promise<Measured> {
   const lines = (b: Uint8Array) =>
     new TextDecoder().decode(b).split("\n").filter((l) => l.trim() !== "");
   return { code: r.code, stdout: lines(r.stdout), stderr: lines(r.stderr), peakBytes, ms };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The save folder is absent or holds nothing. */

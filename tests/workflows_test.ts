@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL as toFileUrl } from "node:url";
-import { ROOT, tempDir } from "./helpers.ts";
+import { exists, ROOT, tempDir } from "./helpers.ts";
 import { planChild } from "../scripts/launch.ts";
 
 interface Ran {
@@ -38,15 +38,6 @@ function withoutInitCwd(): Record<string, string> {
 }
 
 const SMALL = ["--ep", "wasm", "--size", "64", "--max_len", "5", "--batch_size", "1"];
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function errorLines(r: Ran): string[] {
   return (r.stdout + "\n" + r.stderr).split("\n").filter((l) => l.startsWith("error:"));
