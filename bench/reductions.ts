@@ -17,6 +17,7 @@ import { histogram, histogramEdges } from "../stats/histogram.ts";
 import { spatialMaps } from "../stats/spatial.ts";
 import { openGpu } from "../shaders/gpu_context.ts";
 import { GpuKernels } from "../shaders/gpu_kernels.ts";
+import { timeIt } from "./_timing.ts";
 
 /** One measured kernel on one tensor. */
 export interface BenchRow {
@@ -67,19 +68,6 @@ export const DEFAULT_SHAPES: number[][] = [
   [16, 256, 14, 14],
   [16, 512, 7, 7],
 ];
-
-async function timeIt(fn: () => unknown, minSeconds: number): Promise<number> {
-  await fn(); // warm-up (pipeline compilation, JIT)
-  let reps = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  while (reps < 2 || elapsed < minSeconds * 1000) {
-    await fn();
-    reps++;
-    elapsed = performance.now() - t0;
-  }
-  return elapsed / 1000 / reps;
-}
 
 /**
  * Measure the kernels and the CPU references on the same tensors.

@@ -22,6 +22,7 @@ import { renderFeatureGrid } from "../render/feature_grid.ts";
 import { heatmapDataUrl, renderVegaPng, type VegaSpec } from "../render/vega_png.ts";
 import { encodePngPngjs } from "./_pngjs_png.ts";
 import { renderFeatureGridSvg } from "./_svg_feature_grid.ts";
+import { timeIt } from "./_timing.ts";
 
 /** One image encoded by one encoder. */
 export interface PngBenchRow {
@@ -77,19 +78,6 @@ export const DEFAULT_GRID_SHAPES: [number, number, number][] = [
   [64, 56, 56],
   [512, 7, 7],
 ];
-
-async function timeIt(fn: () => unknown, minSeconds: number): Promise<number> {
-  await fn(); // warm-up
-  let reps = 0;
-  const t0 = performance.now();
-  let elapsed = 0;
-  while (reps < 2 || elapsed < minSeconds * 1000) {
-    await fn();
-    reps++;
-    elapsed = performance.now() - t0;
-  }
-  return elapsed / reps;
-}
 
 /** ReLU-like activations: smooth waves, a different amplitude per channel, many exact zeros. */
 function activations(shape: [number, number, number]): Float32Array {
@@ -227,7 +215,7 @@ export async function benchRender(options: RenderBenchOptions = {}): Promise<Ren
       report.grid.push({
         shape,
         renderer,
-        ms: await timeIt(fn, minSeconds),
+        ms: 1000 * await timeIt(fn, minSeconds),
         bytes: png.length,
         size: [img.width, img.height],
         visiblyDifferent: visiblyDifferent(rImg, img),
@@ -260,7 +248,7 @@ export async function benchRender(options: RenderBenchOptions = {}): Promise<Ren
         figure,
         size: [image.width, image.height],
         encoder,
-        ms: await timeIt(() => encode(image), minSeconds),
+        ms: 1000 * await timeIt(() => encode(image), minSeconds),
         bytes: png.length,
         samePixels: samePixels(png, image),
       });

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { prng } from "./prng.ts";
 import {
   type ChannelStats,
   channelStatsOf,
@@ -332,18 +333,6 @@ interface FirstPass {
   clip: [number, number] | null;
 }
 
-/** Deterministic PRNG (mulberry32) in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Builds a layer's {@linkcode LayerStatistics} from its saved frames in two passes over chunks of
  * whole frames, holding only one chunk, the row moments and bounded accumulators at a time:
@@ -376,7 +365,7 @@ export class LayerStatisticsBuilder {
   readonly #values: Float32Array;
   #kept = 0;
   #seen = 0;
-  readonly #rand = mulberry32(0x5eed);
+  readonly #rand = prng(0x5eed);
   // Spatial accumulators over (possibly block-averaged) cells.
   readonly #factor: number;
   readonly #mh: number;
