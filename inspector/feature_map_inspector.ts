@@ -5,6 +5,7 @@
  * @module
  */
 
+import { type ChannelOrder, channelOrders, convChannelCounts } from "./channel_order.ts";
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
@@ -233,6 +234,8 @@ export class FeatureMapInspector implements AsyncDisposable {
   #target: TargetSpec = { batchIdx: 0, timestep: 0 };
   #last: Extraction | null = null;
   #swapped: Map<string, boolean>;
+  #channelOrder: Map<string, ChannelOrder>;
+  #convChannels: number[];
   #disposed = false;
   #frameBytesRead = 0;
   #fullBytes = 0;
@@ -253,6 +256,8 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#fullSession = inGraphTaps ? null : Promise.resolve(session);
     this.options = options;
     this.#swapped = timeChannelSwaps(graph);
+    this.#channelOrder = channelOrders(graph);
+    this.#convChannels = convChannelCounts(graph);
     if (session.device) this.#liveBuffers = trackGpuBuffers(session.device);
   }
 
@@ -575,6 +580,8 @@ export class FeatureMapInspector implements AsyncDisposable {
       session: this.#session,
       inGraphTaps: this.#inGraphTaps,
       swapped: this.#swapped,
+      channelOrder: this.#channelOrder,
+      convChannels: this.#convChannels,
       layoutOverride: (tensor) => {
         if (o === undefined || typeof o === "string") return o;
         const l = layers.find((x) => x.tensor === tensor && o[x.name] !== undefined);
