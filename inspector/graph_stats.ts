@@ -31,13 +31,7 @@
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
-import {
-  detectLayout,
-  extractFrame,
-  isChannelLast,
-  rowLayout,
-  type TimeLayout,
-} from "./layout.ts";
+import { detectLayout, extractFrame, isChannelLast, rowLayout, type TimeLayout } from "./layout.ts";
 import type { ChannelOrder } from "./channel_order.ts";
 import { ACCUMULATOR_NAMES, type AccumulatorName } from "../stats/descriptors.ts";
 import { emptyMoments, type RowMoments } from "../stats/moments.ts";
