@@ -6,6 +6,9 @@
  */
 
 import { type ChannelOrder, channelOrders, convChannelCounts } from "./channel_order.ts";
+import { classifyFrameShape } from "../stats/tensor_kind.ts";
+import { valuesChartSpec } from "../render/values_chart.ts";
+import { renderVegaPng } from "../render/vega_png.ts";
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
@@ -744,6 +747,23 @@ export class FeatureMapInspector implements AsyncDisposable {
     try {
       for (const l of chosen) {
         const fs = l.layout.frameShape;
+        const tk = classifyFrameShape(fs);
+        if (tk.kind !== "spatial") {
+          // Vectors and sequences (logits, scores, projections): a chart of the values.
+          for (let bi = 0; bi < ex.targets.batchIdx.length; bi++) {
+            for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
+              const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
+              const png = await renderVegaPng(valuesChartSpec(l.frames[bi][ti], tk, {
+                title: `${l.name} · batch ${b} · frame ${t}`,
+                subtitle: `shape (${fs.join(", ")})`,
+              }));
+              const file = `${stems.get(l.name)}_b${b}_t${t}_values.png`;
+              await out.writeFile(file, png);
+              written.push(join(out.dir, file));
+            }
+          }
+          continue;
+        }
         const shape: [number, number, number] = fs.length >= 3
           ? [fs[0], fs[fs.length - 2], fs[fs.length - 1]]
           : fs.length === 2
