@@ -7,8 +7,6 @@
 
 import { type ChannelOrder, channelOrders, convChannelCounts } from "./channel_order.ts";
 import { classifyFrameShape } from "../stats/tensor_kind.ts";
-import { valuesChartSpec } from "../render/values_chart.ts";
-import { renderVegaPng } from "../render/vega_png.ts";
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
@@ -749,7 +747,10 @@ export class FeatureMapInspector implements AsyncDisposable {
         const fs = l.layout.frameShape;
         const tk = classifyFrameShape(fs);
         if (tk.kind !== "spatial") {
-          // Vectors and sequences (logits, scores, projections): a chart of the values.
+          // Vectors and sequences (logits, scores, projections): a chart of the values (vega
+          // loads only here, so `./inspector` stays free of it until such a layer is drawn).
+          const { valuesChartSpec } = await import("../render/values_chart.ts");
+          const { renderVegaPng } = await import("../render/vega_png.ts");
           for (let bi = 0; bi < ex.targets.batchIdx.length; bi++) {
             for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
               const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
