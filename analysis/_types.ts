@@ -53,6 +53,8 @@ export interface LayerSummary extends ManifestSummary {
   shape: number[];
   /** Number of saved frames the statistics cover. */
   frames: number;
+  /** `spatial` maps, or a `vector` / `sequence` (values chart instead of spatial maps). */
+  tensor_kind?: "spatial" | "vector" | "sequence";
   /** Number of values. */
   count: number;
   /** Exact quantiles of the finite values. */

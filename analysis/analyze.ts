@@ -32,6 +32,8 @@ import {
   QUANTILE_SAMPLE,
 } from "../stats/layer_statistics.ts";
 import { type HealthFlag, healthFlags } from "../stats/health.ts";
+import { classifyFrameShape, type TensorKind } from "../stats/tensor_kind.ts";
+import { valuesChartSpec } from "../render/values_chart.ts";
 import {
   CHANNEL_SORT_KEYS,
   type ChannelSortKey,
@@ -189,7 +191,12 @@ interface LayerResult {
   flags: HealthFlag[];
   /** Channels. */
   channels: number;
+  /** Spatial maps, or a vector / sequence (no spatial maps, value chart, fewer flags). */
+  kind: TensorKind;
 }
+
+/** The health flags that apply to a vector or sequence (logits, softmax, scores). */
+const NON_SPATIAL_FLAGS = new Set(["nonfinite", "all_dead"]);
 
 async function layerStatistics(
   run: AnalysisRun,
@@ -243,7 +250,10 @@ async function layerStatistics(
     channels: C,
     deadChannels: stats.deadChannels,
   });
-  return { name, stats, flags, channels: C };
+  const kind = classifyFrameShape(fieldShape);
+  // Activation-map thresholds (mean 0.1-2, sparsity 30-70 %) mean nothing for logits/softmax.
+  const kept = kind.kind === "spatial" ? flags : flags.filter((f) => NON_SPATIAL_FLAGS.has(f.code));
+  return { name, stats, flags: kept, channels: C, kind };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,10 +298,11 @@ async function drawLayerCharts(
 ): Promise<string[]> {
   const { name, stats } = layer;
   const stem = files.uniqueStem(name);
+  const spatial = layer.kind.kind === "spatial";
   const layerFiles = [
     `${stem}_distribution.png`,
     `${stem}_channel_stats.png`,
-    `${stem}_spatial_patterns.png`,
+    spatial ? `${stem}_spatial_patterns.png` : `${stem}_values.png`,
   ];
   options.onProgress?.(`${name}: drawing ${layerFiles.join(", ")}`);
   await files.write(
@@ -302,10 +313,29 @@ async function drawLayerCharts(
     layerFiles[1],
     await renderVegaPng(channelStatsSpec(name, stats, { sortBy: options.sortChannels })),
   );
-  await files.write(
-    layerFiles[2],
-    await renderVegaPng(spatialSpec(name, stats, { gaze: run.gaze })),
-  );
+  if (spatial) {
+    await files.write(
+      layerFiles[2],
+      await renderVegaPng(spatialSpec(name, stats, { gaze: run.gaze })),
+    );
+  } else {
+    // Mean of each entry over the saved frames, as bars or lines.
+    const data = await run.file.readAll(name);
+    const per = data.length / run.records;
+    const mean = new Float32Array(per);
+    for (let r = 0; r < run.records; r++) {
+      for (let i = 0; i < per; i++) mean[i] += data[r * per + i] / run.records;
+    }
+    const shape = run.file.field(name).shape;
+    await files.write(
+      layerFiles[2],
+      await renderVegaPng(valuesChartSpec(mean, layer.kind, {
+        title: `${name}: values`,
+        subtitle: `shape (${shape.join(", ")}), mean over ${run.records} saved frame` +
+          (run.records === 1 ? "" : "s"),
+      })),
+    );
+  }
   return layerFiles;
 }
 
@@ -361,6 +391,7 @@ function layerSummary(
     },
     dead_channels: stats.deadChannels,
     flags,
+    tensor_kind: layer.kind.kind,
     plots: {
       histogram: { ...stats.histogram, log_counts: options.logCounts ?? false },
       box: {

@@ -19,7 +19,16 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
-import { detectLayout, type LayoutKind, rowLayout, type TimeLayout } from "./layout.ts";
+import {
+  detectLayout,
+  extractFrame,
+  isChannelLast,
+  type LayoutKind,
+  rowLayout,
+  type TimeLayout,
+  toChannelFirst,
+} from "./layout.ts";
+import type { ChannelOrder } from "./channel_order.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 import { copyRun, emptyMoments, type RowMoments } from "../stats/moments.ts";
 import { type Reducer, tensorInput } from "../shaders/reduce.ts";
@@ -41,6 +50,10 @@ export interface PassEngine {
   swapped: ReadonlyMap<string, boolean>;
   /** The layout override of a tensor, if any. */
   layoutOverride(tensor: string): LayoutKind | undefined;
+  /** What the graph says of each tensor's channel order (`channel_order.ts`), by tensor name. */
+  channelOrder?: ReadonlyMap<string, ChannelOrder>;
+  /** The graph's Conv channel counts (trailing-dim rule of `detectLayout`). */
+  convChannels?: readonly number[];
   /** The layer name of a tensor (for messages). */
   layerName(tensor: string): string;
   /** The session returning whole tensors. */
@@ -113,7 +126,7 @@ export interface PlanOptions {
  */
 export function planPasses(
   batch: { feeds: Record<string, FeedTensor>; B: number; T: number },
-  engine: Pick<PassEngine, "inGraphTaps" | "swapped" | "layoutOverride">,
+  engine: Pick<PassEngine, "inGraphTaps" | "swapped" | "layoutOverride" | "channelOrder">,
   options: PlanOptions,
 ): ExtractionPlan {
   const { feeds, B, T } = batch;
@@ -121,7 +134,10 @@ export function planPasses(
   const main = options.inputs.find((i) => feeds[i.name].dims.length === 5) ?? options.inputs[0];
   const mainFeed = feeds[main.name];
   const folded = mainFeed.dims.length === 4 && T > 1; // clips fed to an image model
-  const overridden = tensors.some((t) => engine.layoutOverride(t) !== undefined);
+  // Channel-last tensors are transposed on the host first, so they take whole-tensor passes.
+  const overridden = tensors.some((t) =>
+    engine.layoutOverride(t) !== undefined || engine.channelOrder?.get(t)?.order === "last"
+  );
   const inGraph = engine.inGraphTaps !== null && !overridden;
   return {
     feeds,
@@ -296,6 +312,8 @@ async function readInGraph(
       frames: window.nt,
       swapped: engine.swapped.get(tap.tensor) ?? false,
       name: engine.layerName(tap.tensor),
+      graph: engine.channelOrder?.get(tap.tensor),
+      convChannels: engine.convChannels,
       ...window.local,
     });
     if (!r) return null;
@@ -354,13 +372,25 @@ export async function runPass(
         swapped: engine.swapped.get(tensor) ?? false,
         override: engine.layoutOverride(tensor),
         name: engine.layerName(tensor),
+        graph: engine.channelOrder?.get(tensor),
+        convChannels: engine.convChannels,
       });
       const lr = rowLayout(layout);
+      // A channel-last tensor is read back and transposed to channel-first on the host.
+      const cf = !r && isChannelLast(layout.kind)
+        ? toChannelFirst(out.data ?? await out.download(), layout)
+        : null;
       const moments = r?.moments ??
-        await (await engine.reducer(null)).reduceRows(tensorInput(out), [lr.rows, lr.width]);
+        await (await engine.reducer(null)).reduceRows(cf ?? tensorInput(out), [
+          lr.rows,
+          lr.width,
+        ]);
       // The saved frames that fall in this pass.
       const frames = bis.length && tis.length
-        ? r?.frames ?? await engine.frames(out, layout, saved.batchIdx, saved.timestep)
+        ? r?.frames ??
+          (cf
+            ? saved.batchIdx.map((b) => saved.timestep.map((t) => extractFrame(cf, layout, b, t)))
+            : await engine.frames(out, layout, saved.batchIdx, saved.timestep))
         : null;
       tensors.set(tensor, { layout, moments, frames });
     }
@@ -414,24 +444,29 @@ function wholeLayout(local: TimeLayout, B: number, T: number): TimeLayout {
   const d = [...local.dims];
   switch (local.kind) {
     case "bt_chw":
+    case "bt_hwc":
       d[0] = B * T;
       break;
     case "b_t_chw":
+    case "b_t_hwc":
       d[0] = B;
       d[1] = T;
       break;
     case "b_c_t_hw":
     case "b_chw":
+    case "b_hwc":
       d[0] = B;
       break;
   }
-  return detectLayout(d, {
+  const whole = detectLayout(d, {
     batch: B,
     time: T,
     swapped: local.kind === "b_c_t_hw",
     override: local.kind,
     name: "whole batch",
   });
+  // The kind is the pass's; so is the evidence that decided it.
+  return { ...whole, evidence: local.evidence };
 }
 
 /**
@@ -460,7 +495,9 @@ export function placePass(
     for (let lf = 0; lf < lr.index.frames; lf++) {
       const lb = Math.floor(lf / tpLocal), lt = lf % tpLocal;
       const gf = (c0 + lb) * st.layout.tensorTime +
-        (local.kind === "b_c_t_hw" || local.kind === "b_chw" ? lt : f0 + lt);
+        (local.kind === "b_c_t_hw" || local.kind === "b_chw" || local.kind === "b_hwc"
+          ? lt
+          : f0 + lt);
       for (let c = 0; c < lr.index.channels; c++) {
         copyMoment(m, lr.index.rowOf(lf, c), st.m!, whole.index.rowOf(gf, c));
       }

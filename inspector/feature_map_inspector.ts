@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type ChannelOrder, channelOrders, convChannelCounts } from "./channel_order.ts";
+import { classifyFrameShape } from "../stats/tensor_kind.ts";
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
@@ -233,6 +235,8 @@ export class FeatureMapInspector implements AsyncDisposable {
   #target: TargetSpec = { batchIdx: 0, timestep: 0 };
   #last: Extraction | null = null;
   #swapped: Map<string, boolean>;
+  #channelOrder: Map<string, ChannelOrder>;
+  #convChannels: number[];
   #disposed = false;
   #frameBytesRead = 0;
   #fullBytes = 0;
@@ -253,6 +257,8 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#fullSession = inGraphTaps ? null : Promise.resolve(session);
     this.options = options;
     this.#swapped = timeChannelSwaps(graph);
+    this.#channelOrder = channelOrders(graph);
+    this.#convChannels = convChannelCounts(graph);
     if (session.device) this.#liveBuffers = trackGpuBuffers(session.device);
   }
 
@@ -575,6 +581,8 @@ export class FeatureMapInspector implements AsyncDisposable {
       session: this.#session,
       inGraphTaps: this.#inGraphTaps,
       swapped: this.#swapped,
+      channelOrder: this.#channelOrder,
+      convChannels: this.#convChannels,
       layoutOverride: (tensor) => {
         if (o === undefined || typeof o === "string") return o;
         const l = layers.find((x) => x.tensor === tensor && o[x.name] !== undefined);
@@ -737,6 +745,26 @@ export class FeatureMapInspector implements AsyncDisposable {
     try {
       for (const l of chosen) {
         const fs = l.layout.frameShape;
+        const tk = classifyFrameShape(fs);
+        if (tk.kind !== "spatial") {
+          // Vectors and sequences (logits, scores, projections): a chart of the values (vega
+          // loads only here, so `./inspector` stays free of it until such a layer is drawn).
+          const { valuesChartSpec } = await import("../render/values_chart.ts");
+          const { renderVegaPng } = await import("../render/vega_png.ts");
+          for (let bi = 0; bi < ex.targets.batchIdx.length; bi++) {
+            for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
+              const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
+              const png = await renderVegaPng(valuesChartSpec(l.frames[bi][ti], tk, {
+                title: `${l.name} · batch ${b} · frame ${t}`,
+                subtitle: `shape (${fs.join(", ")})`,
+              }));
+              const file = `${stems.get(l.name)}_b${b}_t${t}_values.png`;
+              await out.writeFile(file, png);
+              written.push(join(out.dir, file));
+            }
+          }
+          continue;
+        }
         const shape: [number, number, number] = fs.length >= 3
           ? [fs[0], fs[fs.length - 2], fs[fs.length - 1]]
           : fs.length === 2

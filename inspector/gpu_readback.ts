@@ -73,5 +73,8 @@ export function frameRanges(layout: TimeLayout, b: number, t: number): FloatRang
       const C = layout.dims[1], Tp = layout.tensorTime, hw = per / C, tp = layout.timeMap[t];
       return Array.from({ length: C }, (_, c): FloatRange => [((b * C + c) * Tp + tp) * hw, hw]);
     }
+    default:
+      // Channel-last tensors are transposed on the host (layout.ts toChannelFirst).
+      throw new Error(`internal error: no GPU frame ranges for channel-last layout ${layout.kind}`);
   }
 }

@@ -31,7 +31,8 @@
 import onnxproto from "npm:onnx-proto@8.0.1";
 import { extendModel, type GraphAdditions, type OnnxGraph } from "./onnx_model.ts";
 import type { FeedTensor, OutputTensor } from "./runtime.ts";
-import { detectLayout, extractFrame, rowLayout, type TimeLayout } from "./layout.ts";
+import { detectLayout, extractFrame, isChannelLast, rowLayout, type TimeLayout } from "./layout.ts";
+import type { ChannelOrder } from "./channel_order.ts";
 import { ACCUMULATOR_NAMES, type AccumulatorName } from "../stats/descriptors.ts";
 import { emptyMoments, type RowMoments } from "../stats/moments.ts";
 
@@ -386,6 +387,10 @@ export interface ReadTapOptions {
   swapped: boolean;
   /** The layer's name, for messages. */
   name: string;
+  /** What the graph says of the tensor's channel order, if anything. */
+  graph?: ChannelOrder;
+  /** The graph's Conv channel counts. */
+  convChannels?: readonly number[];
   /** Saved clip indices (as given to {@linkcode selectionFeeds}). */
   batchIdx: readonly number[];
   /** Saved frame indices. */
@@ -430,7 +435,11 @@ export async function readInGraphTap(
     time: options.frames,
     swapped: options.swapped,
     name: options.name,
+    graph: options.graph,
+    convChannels: options.convChannels,
   });
+  // The graph reduces channel-first rows: a channel-last tensor takes the whole-tensor path.
+  if (isChannelLast(layout.kind)) return null;
   const { rows, width } = rowLayout(layout);
   const k = Math.max(2, dims.length - 2);
   const graphWidth = dims.slice(k).reduce((a, x) => a * x, 1);

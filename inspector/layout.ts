@@ -11,6 +11,15 @@
  * | `b_t_chw` | `(B, T, C, H, W)` | `[b, t]` |
  * | `b_c_t_hw` | `(B, C, T', H, W)` — 3D CNN | `[b, :, floor(t*T'/T)]` |
  * | `b_chw` | `(B, C, ...)` — no time axis (after temporal pooling) | `[b]` for every t |
+ * | `bt_hwc` | `(B*T, H, W, C)` — channel-last 2D backbone | `[b*T + t]` |
+ * | `b_t_hwc` | `(B, T, H, W, C)` — channel-last | `[b, t]` |
+ * | `b_hwc` | `(B, H, W, C)` — channel-last, no time axis | `[b]` for every t |
+ *
+ * Channel-last tensors are transposed to channel-first before anything is computed: their saved
+ * frames, `frameShape` and statistics are `(C, H, W)` like every other kind (`toChannelFirst`);
+ * the manifest's layout names the tensor's own order. Channel-last is decided from the graph
+ * (`channel_order.ts`: Transpose perms, the Conv that consumes or produces the tensor) or, for a
+ * tensor the graph says nothing about, from a trailing dim equal to a Conv's channel count.
  *
  * @module
  */
@@ -18,9 +27,37 @@
 import { InspectorError } from "../core/errors.ts";
 import type { OnnxGraph } from "./onnx_model.ts";
 import type { RowIndex } from "../stats/moments.ts";
+import type { ChannelOrder } from "./channel_order.ts";
 
 /** Layout kinds; see the module documentation. */
-export type LayoutKind = "bt_chw" | "b_t_chw" | "b_c_t_hw" | "b_chw";
+export type LayoutKind =
+  | "bt_chw"
+  | "b_t_chw"
+  | "b_c_t_hw"
+  | "b_chw"
+  | "bt_hwc"
+  | "b_t_hwc"
+  | "b_hwc";
+
+/** The channel-first kind that a channel-last kind becomes once transposed. */
+export const CHANNEL_FIRST_OF: Partial<Record<LayoutKind, LayoutKind>> = {
+  bt_hwc: "bt_chw",
+  b_t_hwc: "b_t_chw",
+  b_hwc: "b_chw",
+};
+
+/**
+ * Whether a layout kind keeps channels last.
+ *
+ * @example Usage
+ * ```ts
+ * import { isChannelLast } from "./layout.ts";
+ * console.log(isChannelLast("b_hwc"), isChannelLast("b_chw")); // true false
+ * ```
+ */
+export function isChannelLast(kind: LayoutKind): boolean {
+  return CHANNEL_FIRST_OF[kind] !== undefined;
+}
 
 /** Human labels of the layouts, as written in the manifest. */
 export const LAYOUT_LABELS: Record<LayoutKind, string> = {
@@ -28,6 +65,9 @@ export const LAYOUT_LABELS: Record<LayoutKind, string> = {
   b_t_chw: "(B, T, C, H, W)",
   b_c_t_hw: "(B, C, T', H, W)",
   b_chw: "(B, C, H, W) (no time axis)",
+  bt_hwc: "(B*T, H, W, C) channel-last, saved as (C, H, W)",
+  b_t_hwc: "(B, T, H, W, C) channel-last, saved as (C, H, W)",
+  b_hwc: "(B, H, W, C) channel-last (no time axis), saved as (C, H, W)",
 };
 
 /** How one tapped tensor lays out batch and time. */
@@ -91,22 +131,37 @@ const OVERRIDES: Record<string, LayoutKind> = {
   "(b,c,t,h,w)": "b_c_t_hw",
   "b_chw": "b_chw",
   "b,c,h,w": "b_chw",
+  "(b,c,h,w)": "b_chw",
+  "bt_hwc": "bt_hwc",
+  "bt,h,w,c": "bt_hwc",
+  "(b*t,h,w,c)": "bt_hwc",
+  "b_t_hwc": "b_t_hwc",
+  "b,t,h,w,c": "b_t_hwc",
+  "(b,t,h,w,c)": "b_t_hwc",
+  "b_hwc": "b_hwc",
+  "b,h,w,c": "b_hwc",
+  "(b,h,w,c)": "b_hwc",
+  "nhwc": "b_hwc",
 };
 
+const KIND_LIST = "bt_chw, b_t_chw, b_c_t_hw, b_chw, bt_hwc, b_t_hwc, b_hwc";
+
 /**
- * Parse a `--layout` value (`bt_chw`, `b_t_chw`, `b_c_t_hw`, `b_chw`, or the shapes written out).
+ * Parse a `--layout` value (`bt_chw`, `b_t_chw`, `b_c_t_hw`, `b_chw`, the channel-last `bt_hwc`,
+ * `b_t_hwc`, `b_hwc`, or the shapes written out).
  *
  * @example Usage
  * ```ts
  * import { parseLayoutOverride } from "./layout.ts";
  * console.log(parseLayoutOverride("B,C,T,H,W")); // "b_c_t_hw"
+ * console.log(parseLayoutOverride("B,H,W,C")); // "b_hwc"
  * ```
  */
 export function parseLayoutOverride(value: string): LayoutKind {
   const k = OVERRIDES[value.toLowerCase().replace(/\s|'/g, "")];
   if (!k) {
     throw new InspectorError(
-      `options.layout ${value} is not a layout; use one of bt_chw, b_t_chw, b_c_t_hw, b_chw ` +
+      `options.layout ${value} is not a layout; use one of ${KIND_LIST} ` +
         `(optionally as layer=layout)`,
     );
   }
@@ -137,6 +192,16 @@ function make(
       tensorTime = 1;
       frameShape = dims.slice(1);
       break;
+    case "bt_hwc":
+      frameShape = [dims[dims.length - 1], ...dims.slice(1, -1)];
+      break;
+    case "b_t_hwc":
+      frameShape = [dims[dims.length - 1], ...dims.slice(2, -1)];
+      break;
+    case "b_hwc":
+      tensorTime = 1;
+      frameShape = [dims[dims.length - 1], ...dims.slice(1, -1)];
+      break;
   }
   const timeMap = Array.from({ length: time }, (_, t) => Math.floor(t * tensorTime / time));
   return {
@@ -152,41 +217,83 @@ function make(
   };
 }
 
+/** Options of {@linkcode detectLayout}. */
+export interface DetectLayoutOptions {
+  /** Batch size B of the input. */
+  batch: number;
+  /** Input frames T. */
+  time: number;
+  /** The tensor is downstream of a time/channel Transpose (3D CNN). */
+  swapped: boolean;
+  /** A user's `--layout`. */
+  override?: LayoutKind;
+  /** The layer's name, for messages. */
+  name: string;
+  /** What the graph says of the tensor's channel axis (`channel_order.ts`), if anything. */
+  graph?: ChannelOrder;
+  /** The graph's Conv channel counts (the trailing-dim rule for tensors the graph leaves open). */
+  convChannels?: readonly number[];
+}
+
 /**
  * Decide the time layout of a tapped tensor.
  *
  * @param dims the tensor's shape from the forward pass
  * @param options batch B and frames T of the input; `swapped`: the tensor is downstream of a
- *   time/channel Transpose; `override`: a user's `--layout`; `name` for messages
+ *   time/channel Transpose; `override`: a user's `--layout`; `graph`/`convChannels`: channel
+ *   order evidence; `name` for messages
  *
  * @example Usage
  * ```ts
  * import { detectLayout } from "./layout.ts";
  * const l = detectLayout([16, 64, 56, 56], { batch: 2, time: 8, swapped: false, name: "layer1" });
  * console.log(l.kind, l.frameShape); // "bt_chw" [64, 56, 56]
+ * const n = detectLayout([1, 8, 10, 32], {
+ *   batch: 1, time: 1, swapped: false, name: "nhwc", convChannels: [16, 32],
+ * });
+ * console.log(n.kind, n.frameShape); // "b_hwc" [32, 8, 10]
  * ```
  */
 export function detectLayout(
   dims: readonly number[],
-  options: { batch: number; time: number; swapped: boolean; override?: LayoutKind; name: string },
+  options: DetectLayoutOptions,
 ): TimeLayout {
   const { batch: B, time: T, swapped, override, name } = options;
   const d = [...dims];
   const bad = (why: string): never => {
     throw new InspectorError(
       `cannot tell how layer '${name}' (shape [${d.join(", ")}]) lays out batch ${B} and ` +
-        `time ${T}: ${why}; pass options.layout ${name}=bt_chw|b_t_chw|b_c_t_hw|b_chw`,
+        `time ${T}: ${why}; pass options.layout ${name}=<one of ${KIND_LIST}>`,
     );
   };
   if (override) {
     const ok = (override === "bt_chw" && d.length >= 2 && d[0] === B * T) ||
       (override === "b_t_chw" && d.length >= 3 && d[0] === B && d[1] === T) ||
       (override === "b_c_t_hw" && d.length >= 4 && d[0] === B && d[2] <= T && d[2] >= 1) ||
-      (override === "b_chw" && d.length >= 2 && d[0] === B);
+      (override === "b_chw" && d.length >= 2 && d[0] === B) ||
+      (override === "bt_hwc" && d.length >= 3 && d[0] === B * T) ||
+      (override === "b_t_hwc" && d.length >= 4 && d[0] === B && d[1] === T) ||
+      (override === "b_hwc" && d.length >= 3 && d[0] === B);
     if (!ok) bad(`it does not fit the requested layout ${LAYOUT_LABELS[override]}`);
     return make(override, d, B, T, "--layout override");
   }
   if (d.length < 2) bad("a tensor of rank < 2 has no per-frame map");
+  const last = channelLastEvidence(d, options, bad);
+  if (last !== null) {
+    if (d.length === 5 && d[0] === B && d[1] === T) {
+      return make("b_t_hwc", d, B, T, `5-D with dim 1 equal to T; channel-last: ${last}`);
+    }
+    if (d[0] === B * T && d.length <= 4) {
+      return make("bt_hwc", d, B, T, `dim 0 equals B*T; channel-last: ${last}`);
+    }
+    if (d[0] === B && d.length <= 4) {
+      return make("b_hwc", d, B, T, `dim 0 equals B: no time axis; channel-last: ${last}`);
+    }
+    bad(
+      `it is channel-last (${last}) but fits none of (B*T, H, W, C), (B, T, H, W, C), ` +
+        `(B, H, W, C)`,
+    );
+  }
   if (d.length === 5 && d[0] === B) {
     if (swapped) {
       if (d[2] > T) bad(`its time axis T'=${d[2]} is longer than the input's T=${T}`);
@@ -202,8 +309,60 @@ export function detectLayout(
   return bad("dim 0 is neither B*T nor B");
 }
 
+/** Why the tensor is channel-last, or null when it is channel-first. */
+function channelLastEvidence(
+  d: readonly number[],
+  options: DetectLayoutOptions,
+  bad: (why: string) => never,
+): string | null {
+  if (options.graph) return options.graph.order === "last" ? options.graph.evidence : null;
+  const counts = options.convChannels ?? [];
+  if ((d.length !== 4 && d.length !== 5) || counts.length === 0) return null;
+  const trailing = d[d.length - 1];
+  const firstDims = d.length === 5 ? [d[1], d[2]] : [d[1]];
+  const lastFits = counts.includes(trailing);
+  const firstFits = firstDims.some((x) => counts.includes(x));
+  if (lastFits && firstFits) {
+    bad(
+      `the graph does not show its channel order and both dim 1 and the trailing dim ` +
+        `(${trailing}) equal Conv channel counts (${counts.join(", ")})`,
+    );
+  }
+  return lastFits ? `trailing dim ${trailing} equals a Conv's channel count` : null;
+}
+
 /**
- * Copy the activation of frame (b, t) out of a whole tapped tensor.
+ * A channel-last tensor's values in channel-first order: `(N, ..., C)` to `(N, C, ...)` (the
+ * order `extractFrame`, `rowLayout` and the reducers expect). Other kinds come back unchanged.
+ *
+ * @example Usage
+ * ```ts
+ * import { detectLayout, toChannelFirst } from "./layout.ts";
+ * const l = detectLayout([1, 1, 2, 2], { batch: 1, time: 1, swapped: false, name: "x",
+ *   override: "b_hwc" });
+ * console.log(toChannelFirst(new Float32Array([1, 2, 3, 4]), l)); // Float32Array [1, 3, 2, 4]
+ * ```
+ */
+export function toChannelFirst(data: Float32Array, layout: TimeLayout): Float32Array {
+  if (!isChannelLast(layout.kind)) return data;
+  const d = layout.dims;
+  const C = d[d.length - 1];
+  const n = layout.kind === "b_t_hwc" ? d[0] * d[1] : d[0];
+  const hw = d.slice(layout.kind === "b_t_hwc" ? 2 : 1, -1).reduce((a, x) => a * x, 1);
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < n; i++) {
+    const base = i * hw * C;
+    for (let p = 0; p < hw; p++) {
+      const src = base + p * C;
+      for (let c = 0; c < C; c++) out[base + c * hw + p] = data[src + c];
+    }
+  }
+  return out;
+}
+
+/**
+ * Copy the activation of frame (b, t) out of a whole tapped tensor (a channel-last one in
+ * channel-first order, see `toChannelFirst`).
  *
  * @example Usage
  * ```ts
@@ -222,7 +381,7 @@ export function extractFrame(
   const per = layout.frameShape.reduce((a, x) => a * x, 1);
   const out = new Float32Array(per);
   const tp = layout.timeMap[t];
-  switch (layout.kind) {
+  switch (CHANNEL_FIRST_OF[layout.kind] ?? layout.kind) {
     case "bt_chw":
       out.set(data.subarray((b * layout.time + t) * per, (b * layout.time + t + 1) * per));
       break;

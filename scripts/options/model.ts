@@ -45,7 +45,10 @@ export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
   }),
   layout: flag.list({
     metavar: "KIND",
-    help: ["override time layout: bt_chw | b_t_chw | b_c_t_hw | b_chw, or LAYER=KIND"],
+    help: [
+      "override time layout: bt_chw | b_t_chw | b_c_t_hw | b_chw, channel-last bt_hwc | b_t_hwc |",
+      "b_hwc, or LAYER=KIND",
+    ],
   }),
   list_layers: flag.boolean({
     libraryName: "listLayers()",
