@@ -49,7 +49,9 @@ export function parseFrameSize(text: string, options: { option?: string } = {}):
   const w = m ? Number(m[2] ?? m[1]) : NaN;
   if (!(h >= 1 && w >= 1)) {
     throw new InspectorError(
-      `${option} ${JSON.stringify(text)} is not a size: give N (square) or HxW, e.g. 224 or 240x320`,
+      `${option} ${
+        JSON.stringify(text)
+      } is not a size: give N (square) or HxW, e.g. 224 or 240x320`,
     );
   }
   return { height: h, width: w };
