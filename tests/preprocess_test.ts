@@ -9,7 +9,6 @@ import {
   parseFrameSize,
   parseResize,
   preprocessImage,
-  resizeCropRgb,
   resizedSize,
 } from "../inspector/preprocess.ts";
 import { encodePng } from "../render/png.ts";
