@@ -247,3 +247,64 @@ export function preprocessImage(
   }
   return { width: planar.width, height: planar.height, data: out };
 }
+
+/**
+ * A frame pipeline as `inspect` records and sends it to decode workers (plain data): the
+ * output size, optional resize rule and centre crop, channel order and value range.
+ */
+export interface FramePipeline {
+  /** Output frame size (after the crop, or the resize when there is no crop). */
+  size: FrameSize;
+  /** Resize rule; absent: an exact resize to `size` (today's default, aspect not kept). */
+  resize?: ResizeSpec;
+  /** Centre crop; absent: `size` when `resize` keeps the aspect, else none. */
+  crop?: FrameSize;
+  /** Channel order (default rgb). */
+  channelOrder?: "rgb" | "bgr";
+  /** Value range 0..scale before the mean/std (default 1). */
+  scale?: number;
+}
+
+/**
+ * Run `pipeline` on a decoded frame with the dataset's `mean`/`std` (0..scale units, in the
+ * output channel order), writing `3 * H * W` values into `out` at `offset`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pipelineToTensor } from "./preprocess.ts";
+ * const data = new Uint8Array(8 * 4 * 4).fill(255); // 8 wide, 4 high
+ * const t = pipelineToTensor({ width: 8, height: 4, data }, {
+ *   size: { height: 2, width: 2 },
+ *   resize: { kind: "short", length: 2 },
+ * }, { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+ * assert.deepEqual([...t], new Array(12).fill(1));
+ * ```
+ */
+export function pipelineToTensor(
+  img: RgbaImage,
+  pipeline: FramePipeline,
+  options: { mean: readonly number[]; std: readonly number[]; out?: Float32Array; offset?: number },
+): Float32Array {
+  const resize = pipeline.resize ??
+    { kind: "exact", height: pipeline.size.height, width: pipeline.size.width };
+  const crop = pipeline.crop ?? (resize.kind === "exact" ? undefined : pipeline.size);
+  const t = preprocessImage(img, {
+    resize,
+    crop,
+    channelOrder: pipeline.channelOrder,
+    scale: pipeline.scale,
+    mean: options.mean,
+    std: options.std,
+  });
+  if (t.height !== pipeline.size.height || t.width !== pipeline.size.width) {
+    throw new InspectorError(
+      `the frame pipeline gives ${t.height}x${t.width} frames, not options.size ` +
+        `${pipeline.size.height}x${pipeline.size.width}: pass options.crop ` +
+        `${pipeline.size.height}x${pipeline.size.width}`,
+    );
+  }
+  if (!options.out) return t.data;
+  options.out.set(t.data, options.offset ?? 0);
+  return options.out;
+}
