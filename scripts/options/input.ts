@@ -120,9 +120,7 @@ export const inputGroup: OptionGroup<InputOptions> = defineGroup("input", {
   }),
 }, (v) => {
   if (v.input && v.dset && v.input.every((i) => !/^[^=/\\]+=/.test(i))) {
-    throw new InspectorError(
-      "give either --input or --dset, not both (or NAME=PATH inputs beside --dset frames)",
-    );
+    throw new InspectorError("give either --input or --dset, not both");
   }
   const size = v.size === undefined ? undefined : parseSizeFlag(v.size, "--size");
   if (size !== undefined && typeof size === "number" && size < 8) {
