@@ -163,3 +163,46 @@ Deno.test("preprocess: MobileNetV2 from its real photos (short:256, crop 224) ge
     await session.release();
   }
 });
+
+Deno.test("preprocess: inspect --resize short:256 --crop 224 on MobileNetV2's photos gets each top-1", async () => {
+  if (!exists(join(MOBILENET, "model.onnx"))) return skip("../shared/real/mobilenetv2_int8 absent");
+  const { runInspect } = await import("../inspector/run_inspect.ts");
+  const rows = (await Deno.readTextFile(join(MOBILENET, "eval_manifest.csv"))).trim().split("\n")
+    .slice(1).map((l) => l.split(",")).filter(([f]) => exists(join(MOBILENET, "images", f)));
+  const dir = await Deno.makeTempDir();
+  try {
+    // One clip folder per photo (names keep the manifest's order: natural order of c0, c1 ...).
+    for (const [k, [file]] of rows.entries()) {
+      await Deno.mkdir(join(dir, "clips", `c${k}`), { recursive: true });
+      await Deno.copyFile(join(MOBILENET, "images", file), join(dir, "clips", `c${k}`, file));
+    }
+    const r = await runInspect({
+      checkpoint: join(MOBILENET, "model.onnx"),
+      dset: join(dir, "clips"),
+      batchSize: rows.length,
+      maxLen: 1,
+      size: 224,
+      resize: "short:256",
+      crop: "224",
+      layers: ["features.0"],
+      ep: "wasm",
+      threads: 1,
+      saveDir: join(dir, "out"),
+    });
+    const m = JSON.parse(await Deno.readTextFile(r.json));
+    assert.equal(m.data.preprocessing.resize, "short:256 (aspect kept)");
+    assert.equal(m.data.preprocessing.crop, "centre 224x224");
+    const out = r.extraction.modelOutputs.output;
+    assert.deepEqual(out.dims, [rows.length, 1000]);
+    const knownMiss: Record<string, number> = { "tiger_cat.jpg": 290 }; // see the test above
+    for (const [b, [file, label]] of rows.entries()) {
+      const logits = out.data.subarray(b * 1000, (b + 1) * 1000);
+      let best = 0;
+      for (let k = 1; k < 1000; k++) if (logits[k] > logits[best]) best = k;
+      const want = knownMiss[file] ?? Number(label);
+      assert.equal(best, want, `${file}: top-1 ${best}, manifest ${label}, expected ${want}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
