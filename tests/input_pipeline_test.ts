@@ -128,3 +128,21 @@ Deno.test("input pipeline: resize short + crop, channel order and scale are reco
     );
   });
 });
+
+Deno.test("input pipeline: a non-square pipeline decodes the same on the calling thread and on workers", async () => {
+  const { decodeClips, planClips } = await import("../inspector/clips.ts");
+  const pipeline = {
+    size: { height: 20, width: 28 },
+    resize: { kind: "exact" as const, height: 24, width: 32 },
+    crop: { height: 20, width: 28 },
+    channelOrder: "bgr" as const,
+    scale: 255,
+  };
+  const plan = await planClips("fixture", { batchSize: 2, maxLen: 2, pipeline });
+  assert.deepEqual(plan.shape, [2, 2, 3, 20, 28]);
+  const here = await decodeClips(plan);
+  const there = await decodeClips(plan, { workers: 2 });
+  assert.equal(here.data.length, 2 * 2 * 3 * 20 * 28);
+  assert.deepEqual(there.data, here.data);
+  assert.deepEqual(here.pipeline, pipeline);
+});
