@@ -32,6 +32,7 @@ import { InspectorError } from "../core/errors.ts";
 import { statRegularFile } from "../core/regular_file.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { imageToTensor } from "./image_io.ts";
+import { type FramePipeline, pipelineToTensor } from "./preprocess.ts";
 import type { DecodeRequest, DecodeResponse } from "./decode_worker.ts";
 import { startWorker } from "./web_worker.ts";
 import type { FrameLocator, FrameSource } from "./frame_source.ts";
@@ -81,8 +82,10 @@ export interface LoadedClip {
 export interface ClipBatch {
   /** `(B, T, 3, size, size)` float32 values, C order, normalised with the dataset mean/std. */
   data: Float32Array;
-  /** `[B, T, 3, size, size]`. */
+  /** `[B, T, 3, H, W]`. */
   shape: [number, number, number, number, number];
+  /** The frame pipeline, when one was given. */
+  pipeline?: FramePipeline;
   /** The clips in batch order. */
   clips: LoadedClip[];
   /** The dataset the clips came from. */
@@ -95,8 +98,13 @@ export interface LoadClipsOptions {
   batchSize?: number;
   /** Frames per clip, T (default 8). */
   maxLen?: number;
-  /** Frame width and height after resizing (default 512). */
+  /** Frame width and height after resizing (default 512); `pipeline.size` wins when given. */
   size?: number;
+  /**
+   * The frame pipeline (non-square size, aspect-preserving resize + centre crop, channel order,
+   * value range); absent: an exact square resize to `size`, RGB, 0..1.
+   */
+  pipeline?: FramePipeline;
   /** Frame-decoding Web Workers; 1 decodes on the calling thread (default 1). */
   workers?: number;
   /**
@@ -142,8 +150,10 @@ export async function loadClips(
 
 /** Which frames of which clips a batch holds, before any frame is decoded. */
 export interface ClipPlan {
-  /** `[B, T, 3, size, size]`. */
+  /** `[B, T, 3, H, W]`. */
   shape: [number, number, number, number, number];
+  /** The frame pipeline, when one was given. */
+  pipeline?: FramePipeline;
   /** The clips in batch order (frame files, indices and gaze chosen). */
   clips: LoadedClip[];
   /** The dataset the clips came from. */
@@ -170,6 +180,9 @@ export async function planClips(
   const batchSize = positiveInt(options.batchSize ?? 2, "options.batchSize");
   const maxLen = positiveInt(options.maxLen ?? 8, "options.maxLen");
   const size = positiveInt(options.size ?? 512, "options.size");
+  const pipeline = options.pipeline;
+  const height = pipeline ? positiveInt(pipeline.size.height, "options.size") : size;
+  const width = pipeline ? positiveInt(pipeline.size.width, "options.size") : size;
   positiveInt(options.workers ?? 1, "options.workers"); // checked before any work
   const dataset = typeof dset === "object" && dset !== null
     ? dset
@@ -185,7 +198,7 @@ export async function planClips(
   }
   const chosen = all.slice(0, batchSize);
   if (options.budgetBytes !== undefined) {
-    checkInputBudget([batchSize, maxLen, 3, size, size], {
+    checkInputBudget([batchSize, maxLen, 3, height, width], {
       budgetBytes: options.budgetBytes,
       workers: options.workers ?? 1,
     });
@@ -224,7 +237,7 @@ export async function planClips(
     });
   }
 
-  return { shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+  return { shape: [batchSize, maxLen, 3, height, width], clips, dataset, pipeline };
 }
 
 /**
@@ -245,19 +258,19 @@ export async function decodeClips(
   options: Pick<LoadClipsOptions, "workers" | "offThread" | "decoders"> = {},
 ): Promise<ClipBatch> {
   const { clips, dataset } = plan;
-  const [batchSize, maxLen, , size] = plan.shape;
+  const [batchSize, maxLen, , height, width] = plan.shape;
   const workers = positiveInt(options.workers ?? 1, "options.workers");
-  const plane = 3 * size * size;
+  const plane = 3 * height * width;
   const total = batchSize * maxLen * plane;
   const tooBig = (err: unknown) =>
     new InspectorError(
-      `the batch (${batchSize}x${maxLen}x3x${size}x${size} float32 = ` +
+      `the batch (${batchSize}x${maxLen}x3x${height}x${width} float32 = ` +
         `${(total * 4 / 2 ** 30).toFixed(1)} GiB) does not fit in memory: lower options.size, ` +
         `options.maxLen or options.batchSize`,
       { cause: err },
     );
   const frames = clips.flatMap((clip) => clip.frames);
-  const prep = { size, mean: dataset.mean, std: dataset.std };
+  const prep = { size: height, mean: dataset.mean, std: dataset.std, pipeline: plan.pipeline };
   let data: Float32Array;
   // Workers: the given ones, or this call's own (none without read access to their module).
   using own = options.decoders || (workers <= 1 && !options.offThread)
@@ -272,14 +285,24 @@ export async function decodeClips(
     }
     for (let k = 0; k < frames.length; k++) {
       const image = await readFrameLocator(frames[k]);
-      imageToTensor(image, { ...prep, name: frames[k].path, out: data, offset: k * plane });
+      if (prep.pipeline) {
+        pipelineToTensor(image, prep.pipeline, { ...prep, out: data, offset: k * plane });
+      } else {
+        imageToTensor(image, { ...prep, name: frames[k].path, out: data, offset: k * plane });
+      }
     }
   } else {
     data = await decodeInWorkers(frames, decoders, prep).catch((err) => {
       throw err instanceof RangeError ? tooBig(err) : err;
     });
   }
-  return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+  return {
+    data,
+    shape: [batchSize, maxLen, 3, height, width],
+    clips,
+    dataset,
+    pipeline: plan.pipeline,
+  };
 }
 
 /**
@@ -539,7 +562,7 @@ export function startDecodeWorkers(count = 1): DecodeWorkers {
 async function decodeInWorkers(
   frames: FrameLocator[],
   decoders: DecodeWorkers,
-  options: { size: number; mean: number[]; std: number[] },
+  options: { size: number; mean: number[]; std: number[]; pipeline?: FramePipeline },
 ): Promise<Float32Array> {
   const pool = poolOf.get(decoders);
   if (!pool) throw new TypeError("decoders: disposed already, or not from startDecodeWorkers");
@@ -553,6 +576,7 @@ async function decodeInWorkers(
     ask(pool[i], {
       frames: run,
       size: options.size,
+      pipeline: options.pipeline,
       mean: [...options.mean],
       std: [...options.std],
     })

@@ -16,6 +16,7 @@
 
 import { InspectorError } from "../core/errors.ts";
 import { imageToTensor } from "./image_io.ts";
+import { type FramePipeline, pipelineToTensor } from "./preprocess.ts";
 import type { FrameLocator } from "./frame_source.ts";
 import { readFrameLocator } from "./frame_source_kinds.ts";
 
@@ -29,6 +30,8 @@ export interface DecodeRequest {
   mean: number[];
   /** Per-channel std. */
   std: number[];
+  /** The frame pipeline; absent: an exact square resize to `size`. */
+  pipeline?: FramePipeline;
 }
 
 /** The answer to a {@linkcode DecodeRequest}: `frames.length * 3 * size * size` values. */
@@ -46,10 +49,22 @@ const scope = globalThis as unknown as WorkerScope;
 scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
   const req = e.data;
   try {
-    const plane = 3 * req.size * req.size;
+    const plane = req.pipeline
+      ? 3 * req.pipeline.size.height * req.pipeline.size.width
+      : 3 * req.size * req.size;
     const data = new Float32Array(req.frames.length * plane);
     for (let k = 0; k < req.frames.length; k++) {
-      imageToTensor(await readFrameLocator(req.frames[k]), {
+      const image = await readFrameLocator(req.frames[k]);
+      if (req.pipeline) {
+        pipelineToTensor(image, req.pipeline, {
+          mean: req.mean,
+          std: req.std,
+          out: data,
+          offset: k * plane,
+        });
+        continue;
+      }
+      imageToTensor(image, {
         name: req.frames[k].path,
         size: req.size,
         mean: req.mean,

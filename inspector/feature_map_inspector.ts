@@ -459,7 +459,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       if (!ok) {
         throw new InspectorError(
           `input '${i.name}' has shape (${f.dims.join(", ")}) but the model expects ` +
-            `(${want.join(", ")}); check options.size / options.maxLen or the .npy you pass`,
+            `(${want.join(", ")}); ${shapeAdvice(f.dims, want, i === main)}`,
         );
       }
     }
@@ -862,4 +862,37 @@ export function parseLayoutFlags(
     out[v.slice(0, k)] = parseLayoutOverride(v.slice(k + 1));
   }
   return out;
+}
+
+/**
+ * What to change when a feed's shape misses a model input's fixed dims: a fixed batch dim
+ * (`options.batchSize` / `options.maxLen`, an image model folds T into its batch), fixed
+ * spatial dims (`options.size HxW`), else the generic hint.
+ */
+function shapeAdvice(got: number[], want: (number | string)[], isMain: boolean): string {
+  const fixed = (d: number | string | undefined): d is number => typeof d === "number" && d > 0;
+  const hints: string[] = [];
+  if (isMain && want.length === got.length && fixed(want[0]) && want[0] !== got[0]) {
+    const n = want[0];
+    hints.push(
+      want.length === 4
+        ? `the model takes a fixed batch of ${n} frame${n === 1 ? "" : "s"}: pass ` +
+          (n === 1
+            ? "options.batchSize 1 and options.maxLen 1"
+            : `options.batchSize and options.maxLen whose product is ${n} (e.g. options.batchSize 1 options.maxLen ${n})`)
+        : `the model takes a fixed batch of ${n} clip${
+          n === 1 ? "" : "s"
+        }: pass options.batchSize ${n}`,
+    );
+  }
+  const h = want.length - 2, w = want.length - 1;
+  if (
+    isMain && want.length === got.length && want.length >= 4 && fixed(want[h]) && fixed(want[w]) &&
+    (want[h] !== got[h] || want[w] !== got[w])
+  ) {
+    hints.push(`pass options.size ${want[h]}x${want[w]}`);
+  }
+  return hints.length
+    ? hints.join("; ")
+    : "check options.size / options.maxLen or the .npy you pass";
 }

@@ -11,6 +11,7 @@ import { InspectorError } from "../core/errors.ts";
 import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
 import { listModules, resolveLayers } from "./layers.ts";
 import { parseIndexSpec } from "./layout.ts";
+import { type FramePipeline, type FrameSize, parseFrameSize, parseResize } from "./preprocess.ts";
 import { readPlainNpy } from "../core/npy.ts";
 import {
   type ClipBatch,
@@ -50,8 +51,16 @@ export interface InspectOptions {
   batchSize?: number;
   /** Frames per clip (default 8). */
   maxLen?: number;
-  /** Frame size; when omitted, the model's fixed size or 512. */
-  size?: number;
+  /** Frame size, `N` or `"HxW"`; when omitted, the model's fixed size or 512. */
+  size?: number | string;
+  /** Resize rule before the crop: `short:N`, `long:N` or `HxW` (default: exact resize to size). */
+  resize?: string;
+  /** Centre crop `N` or `HxW` after `resize` (default: the frame size when `resize` keeps aspect). */
+  crop?: string;
+  /** Channel order the model expects (default `rgb`). */
+  channelOrder?: "rgb" | "bgr";
+  /** Value range 0..scale the pixels are mapped to before mean/std (default 1). */
+  scale?: number;
   /** Frame-decoding workers (default 1). */
   workers?: number;
   /** Output folder (default `out`). */
@@ -113,22 +122,59 @@ interface LoadedBatch {
   clips?: ClipBatch;
 }
 
-function fixedSize(graph: OnnxGraph): number | null {
+function fixedFrameSize(graph: OnnxGraph): FrameSize | null {
   const main = graph.inputs.find((i) => i.dims?.length === 5) ?? graph.inputs[0];
   const d = main?.dims;
   if (!d || d.length < 4) return null;
   const h = d[d.length - 2], w = d[d.length - 1];
-  if (typeof h === "number" && typeof w === "number" && h > 0) {
-    if (h !== w) return null;
-    return h;
+  if (typeof h === "number" && typeof w === "number" && h > 0 && w > 0) {
+    return { height: h, width: w };
   }
   return null;
+}
+
+/** `options.size` as height x width, or null when absent. */
+function givenSize(options: InspectOptions): FrameSize | null {
+  if (options.size === undefined) return null;
+  if (typeof options.size === "number") return { height: options.size, width: options.size };
+  return parseFrameSize(options.size, { option: "options.size" });
+}
+
+/**
+ * The frame pipeline of `options` for frames of `size`; undefined when none of its parts differ
+ * from today's square exact resize (so that path and its bytes stay as they were).
+ */
+function framePipelineOf(options: InspectOptions, size: FrameSize): FramePipeline | undefined {
+  const plain = size.height === size.width && options.resize === undefined &&
+    options.crop === undefined && (options.channelOrder ?? "rgb") === "rgb" &&
+    (options.scale ?? 1) === 1;
+  if (plain) return undefined;
+  const resize = options.resize === undefined ? undefined : parseResize(options.resize);
+  const crop = options.crop === undefined
+    ? undefined
+    : parseFrameSize(options.crop, { option: "options.crop" });
+  if (crop && (crop.height !== size.height || crop.width !== size.width)) {
+    throw new InspectorError(
+      `options.crop ${crop.height}x${crop.width} and the frame size ${size.height}x${size.width} ` +
+        `differ: pass options.size ${crop.height}x${crop.width} or leave one out`,
+    );
+  }
+  if (options.scale !== undefined && !(options.scale > 0)) {
+    throw new InspectorError(`options.scale must be a positive number, got ${options.scale}`);
+  }
+  return {
+    size,
+    ...(resize ? { resize } : {}),
+    ...(crop ? { crop } : {}),
+    channelOrder: options.channelOrder ?? "rgb",
+    scale: options.scale ?? 1,
+  };
 }
 
 async function loadBatch(
   graph: OnnxGraph,
   options: InspectOptions,
-  size: number,
+  size: number | FrameSize,
 ): Promise<LoadedBatch> {
   return await (await startBatch(graph, options, size, null)).loaded;
 }
@@ -141,16 +187,37 @@ async function loadBatch(
 async function startBatch(
   graph: OnnxGraph,
   options: InspectOptions,
-  size: number,
+  size: number | FrameSize,
   decoders: DecodeWorkers | null,
 ): Promise<{ loaded: Promise<LoadedBatch> }> {
-  if (options.input && options.input.length > 0) {
+  const hw = typeof size === "number" ? { height: size, width: size } : size;
+  const pipeline = framePipelineOf(options, hw);
+  if (options.input && options.input.length > 0 && options.dset === undefined) {
     return { loaded: loadNpyBatch(graph, options) };
+  }
+  // Frames from options.dset for the one input that options.input leaves out.
+  let mixed: { frameInput: string; npy: LoadedBatch } | null = null;
+  if (options.input && options.input.length > 0) {
+    const npy = await loadNpyBatch(graph, options);
+    const given = new Set(Object.keys(npy.feeds));
+    const left = graph.inputs.filter((i) => !given.has(i.name));
+    if (left.length !== 1) {
+      throw new InspectorError(
+        `options.dset feeds one model input and options.input the others, but ` +
+          (left.length === 0
+            ? `options.input gives every input (${[...given].join(", ")}): leave out options.dset`
+            : `${
+              left.map((i) => i.name).join(", ")
+            } are left: give all but one as options.input name=path.npy`),
+      );
+    }
+    mixed = { frameInput: left[0].name, npy };
   }
   const plan = await planClips(options.dset ?? "fixture", {
     batchSize: options.batchSize ?? 2,
     maxLen: options.maxLen ?? 8,
-    size,
+    size: hw.height,
+    pipeline,
     denseGaze: options.denseGaze ?? false,
     workers: options.workers ?? 1,
     budgetBytes: budgetBytesOf(options),
@@ -158,7 +225,18 @@ async function startBatch(
   const loaded = decodeClips(plan, {
     workers: options.workers ?? 1,
     decoders: decoders ?? undefined,
-  }).then((clips) => clipsBatch(clips, options, size));
+  }).then((clips) => {
+    const batch = clipsBatch(clips, options, hw.height === hw.width ? hw.height : hw);
+    if (!mixed) return batch;
+    return {
+      feeds: {
+        [mixed.frameInput]: batch.feeds as FeedTensor,
+        ...(mixed.npy.feeds as Record<string, FeedTensor>),
+      },
+      clips: batch.clips,
+      data: { ...batch.data, frame_input: mixed.frameInput, npy_inputs: mixed.npy.data },
+    };
+  });
   return { loaded };
 }
 
@@ -219,7 +297,11 @@ async function checkNpySize(path: string, options: InspectOptions): Promise<void
   }
 }
 
-function clipsBatch(clips: ClipBatch, options: InspectOptions, size: number): LoadedBatch {
+function clipsBatch(
+  clips: ClipBatch,
+  options: InspectOptions,
+  size: number | FrameSize,
+): LoadedBatch {
   return {
     feeds: { data: clips.data, dims: [...clips.shape] },
     clips,
@@ -231,7 +313,8 @@ function clipsBatch(clips: ClipBatch, options: InspectOptions, size: number): Lo
       std: clips.dataset.std,
       gaze_per_frame: clips.dataset.gazePerFrame,
       dense_gaze: options.denseGaze ?? false,
-      size,
+      size: typeof size === "number" ? size : `${size.height}x${size.width}`,
+      ...(clips.pipeline ? { preprocessing: preprocessingRecord(clips.pipeline, clips) } : {}),
       max_len: clips.shape[1],
       batch_size: clips.shape[0],
       input_shape: [...clips.shape],
@@ -268,15 +351,22 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   const graph = await loadOnnxModel(modelPath);
   timings.load_model = performance.now() - t;
 
-  const fixed = fixedSize(graph);
-  let size = options.size ?? fixed ?? 512;
-  if (fixed !== null && options.size !== undefined && options.size !== fixed) {
+  const fixedHw = fixedFrameSize(graph);
+  const given = givenSize(options);
+  if (
+    fixedHw !== null && given !== null &&
+    (given.height !== fixedHw.height || given.width !== fixedHw.width)
+  ) {
+    const want = fixedHw.height === fixedHw.width
+      ? `${fixedHw.height}`
+      : `${fixedHw.height}x${fixedHw.width}`;
     throw new InspectorError(
-      `options.size ${options.size} does not fit the model: its input takes ${fixed}x${fixed} frames; ` +
-        `pass options.size ${fixed}`,
+      `options.size ${options.size} does not fit the model: its input takes ` +
+        `${fixedHw.height}x${fixedHw.width} frames; pass options.size ${want}`,
     );
   }
-  if (fixed !== null) size = fixed;
+  const hw = fixedHw ?? given ?? { height: 512, width: 512 };
+  const size: number | FrameSize = hw.height === hw.width ? hw.height : hw;
   const layout = parseLayoutFlags(options.layout ?? []);
 
   // The frames are decoded on worker threads while this thread builds the session. load_data runs
@@ -513,8 +603,9 @@ export interface LayerListing {
 export async function listLayers(options: InspectOptions = {}): Promise<LayerListing[]> {
   const graph = await loadOnnxModel(options.checkpoint ?? DEFAULT_MODEL);
   const modules = listModules(graph);
-  const fixed = fixedSize(graph);
-  const size = fixed ?? options.size ?? 112;
+  const fixedHw = fixedFrameSize(graph);
+  const hw = fixedHw ?? givenSize(options) ?? { height: 112, width: 112 };
+  const size: number | FrameSize = hw.height === hw.width ? hw.height : hw;
   let feeds: Record<string, FeedTensor>;
   if (options.input && options.input.length) {
     const b = await loadBatch(graph, options, size);
@@ -529,7 +620,8 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
         if (typeof x === "number" && x > 0) return x;
         if (k === 0) return 1;
         if (d.length === 5 && k === 1) return options.maxLen ?? 8;
-        if (k >= d.length - 2) return size;
+        if (k === d.length - 2) return hw.height;
+        if (k === d.length - 1) return hw.width;
         return 3;
       });
       feeds[i.name] = { data: new Float32Array(dims.reduce((a, x) => a * x, 1)), dims };
@@ -573,4 +665,28 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
   }
   for (const o of Object.values(outs)) o.dispose();
   return rows;
+}
+
+/** The manifest's `preprocessing` block: what was done to each frame, in order. */
+function preprocessingRecord(p: FramePipeline, clips: ClipBatch): Record<string, unknown> {
+  const r = p.resize;
+  return {
+    resize: !r
+      ? `exact ${p.size.height}x${p.size.width} (aspect not kept)`
+      : r.kind === "exact"
+      ? `exact ${r.height}x${r.width} (aspect not kept)`
+      : `${r.kind}:${r.length} (aspect kept)`,
+    crop: p.crop
+      ? `centre ${p.crop.height}x${p.crop.width}`
+      : r && r.kind !== "exact"
+      ? `centre ${p.size.height}x${p.size.width}`
+      : "none",
+    resample: "bilinear, antialiased (PIL / torchvision antialias=True)",
+    channel_order: p.channelOrder ?? "rgb",
+    scale: p.scale ?? 1,
+    mean: clips.dataset.mean,
+    std: clips.dataset.std,
+    formula: "(pixel / 255 * scale - mean[c]) / std[c]",
+    frame_size: [p.size.height, p.size.width],
+  };
 }
