@@ -37,6 +37,7 @@ import { startWorker } from "./web_worker.ts";
 import type { FrameLocator, FrameSource } from "./frame_source.ts";
 import { isClipEntry, openFrameSource, readFrameLocator } from "./frame_source_kinds.ts";
 import { entryKind, FRAME_EXT } from "./_frame_folder.ts";
+import { VIDEO_EXT } from "./_video_file.ts";
 import { naturalCompare } from "./natural_order.ts";
 import { checkInputBudget } from "./batch_plan.ts";
 
@@ -310,6 +311,9 @@ export function sampleIndices(n: number, t: number): number[] {
  * ```
  */
 export async function listClips(dir: string): Promise<{ id: string; dir: string }[]> {
+  if (VIDEO_EXT.test(dir) && (await Deno.stat(dir).catch(() => null))?.isFile) {
+    return [{ id: basename(dir), dir }]; // a video file is one clip
+  }
   const subdirs: string[] = [];
   let frames = 0;
   try {
@@ -335,7 +339,7 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
   if (frames > 0) return [{ id: basename(dir.replace(/[\\/]+$/, "")) || dir, dir }];
   throw new InspectorError(
     `clips folder ${dir} is empty: it holds no clip sub-folders and no frames; put one ` +
-      `folder of .png/.jpg frames per clip in it`,
+      `folder of .png/.jpg frames or one video file (.mp4/.webm/.avi/.mkv) per clip in it`,
   );
 }
 

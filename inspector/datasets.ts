@@ -101,6 +101,16 @@ export async function resolveDataset(
 
   const kind = await statKind(value);
   if (kind === "dir") return await datasetAt(value, basename(value.replace(/[\\/]+$/, "")));
+  if (kind === "file" && /\.(mp4|m4v|webm|avi|mkv|mov)$/i.test(value)) {
+    // A video file is a dataset of one clip, with the default normalisation.
+    return {
+      name: basename(value),
+      dir: value,
+      mean: [...IMAGENET_MEAN],
+      std: [...IMAGENET_STD],
+      gazePerFrame: 1,
+    };
+  }
   if (kind === "file") {
     throw new InspectorError(
       `options.dset ${value} is a file, not a clips folder: pass a folder holding one sub-folder of ` +
