@@ -1,9 +1,9 @@
 /**
  * Private: the video-file {@linkcode FrameSourceKind} (`"video"`): a clip is one video file
  * (`.mp4`, `.webm`, `.avi`, `.mkv`, `.mov`), decoded by the system `ffmpeg`, probed by
- * `ffprobe`. A frame read spawns one `ffmpeg` that decodes up to the wanted frame, drops the
- * others (`select=eq(n\,i)`) and pipes that single frame as raw `rgb24`: memory holds one
- * frame, never the video. The gaze file of `clip.mp4` is `clip.gaze.csv` beside it
+ * `ffprobe`. The frames read in one tick are decoded by one `ffmpeg` that drops the others
+ * (`select=eq(n\,i)+...`) and pipes the kept ones as raw `rgb24`, one frame in memory at a
+ * time, never the video. The gaze file of `clip.mp4` is `clip.gaze.csv` beside it
  * (`frame,x,y` rows, `frame` a 0-based decoded-frame index).
  *
  * @module
@@ -34,7 +34,7 @@ export interface VideoInfo {
   fps: number;
   /** Duration in seconds. */
   duration: number;
-  /** Decoded frames in the stream (counted, not estimated). */
+  /** Frames in the stream (the container's count, else its counted packets). */
   frameCount: number;
 }
 
@@ -84,9 +84,9 @@ export function probeVideo(path: string): Promise<VideoInfo> {
         "error",
         "-select_streams",
         "v:0",
-        "-count_frames",
+        "-count_packets",
         "-show_entries",
-        "stream=width,height,avg_frame_rate,r_frame_rate,nb_read_frames,duration:format=duration",
+        "stream=width,height,avg_frame_rate,r_frame_rate,nb_frames,nb_read_packets,duration:format=duration",
         "-of",
         "json",
         path,
@@ -95,7 +95,7 @@ export function probeVideo(path: string): Promise<VideoInfo> {
       const s = j.streams?.[0];
       if (!s) throw new InspectorError(`video ${path} has no video stream: pass a video file`);
       const fps = rate(s.avg_frame_rate) || rate(s.r_frame_rate);
-      const frameCount = Number(s.nb_read_frames);
+      const frameCount = Number(s.nb_frames) || Number(s.nb_read_packets);
       const duration = Number(s.duration ?? j.format?.duration) || frameCount / fps;
       return { width: s.width, height: s.height, fps, duration, frameCount };
     })();
@@ -105,13 +105,20 @@ export function probeVideo(path: string): Promise<VideoInfo> {
   return p;
 }
 
+/** Frame reads waiting to be decoded together, per video. */
+const pending = new Map<
+  string,
+  Map<number, { ok: (f: RgbaImage) => void; fail: (e: unknown) => void }[]>
+>();
+
 /**
- * Decode frame `index` (0-based, in decode order) of a video as raw RGB (3 bytes a pixel).
+ * Decode frame `index` (0-based, in decode order) of a video. Reads asked for in the same tick
+ * are decoded by one `ffmpeg` run (`select=eq(n\,i)+eq(n\,j)+...`), streamed one frame at a time.
  *
  * @example Usage
  * ```ts ignore
  * import { decodeVideoFrame } from "./_video_file.ts";
- * const rgb = await decodeVideoFrame("../shared/real/clips/mmaction2/test.mp4", 3);
+ * const img = await decodeVideoFrame("../shared/real/clips/mmaction2/test.mp4", 3);
  * ```
  */
 export async function decodeVideoFrame(path: string, index: number): Promise<RgbaImage> {
@@ -119,30 +126,100 @@ export async function decodeVideoFrame(path: string, index: number): Promise<Rgb
   if (!Number.isInteger(index) || index < 0 || index >= info.frameCount) {
     throw new InspectorError(`video ${path} has ${info.frameCount} frames, no frame ${index}`);
   }
-  const rgb = await run("ffmpeg", [
-    "-v",
-    "error",
-    "-nostdin",
-    "-i",
-    path,
-    "-vf",
-    `select=eq(n\\,${index})`,
-    "-fps_mode",
-    "passthrough",
-    "-frames:v",
-    "1",
-    "-f",
-    "rawvideo",
-    "-pix_fmt",
-    "rgb24",
-    "pipe:1",
-  ], `decode frame ${index} of ${path}`);
+  return await new Promise<RgbaImage>((ok, fail) => {
+    let waiting = pending.get(path);
+    if (!waiting) {
+      waiting = new Map();
+      pending.set(path, waiting);
+      setTimeout(() => {
+        pending.delete(path);
+        decodeSelected(path, info, waiting!).catch((err) => {
+          for (const list of waiting!.values()) for (const w of list) w.fail(err);
+        });
+      }, 0);
+    }
+    const list = waiting.get(index) ?? [];
+    list.push({ ok, fail });
+    waiting.set(index, list);
+  });
+}
+
+async function decodeSelected(
+  path: string,
+  info: VideoInfo,
+  waiting: Map<number, { ok: (f: RgbaImage) => void; fail: (e: unknown) => void }[]>,
+): Promise<void> {
+  const indices = [...waiting.keys()].sort((a, b) => a - b);
+  const select = indices.map((i) => `eq(n\\,${i})`).join("+");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("ffmpeg", {
+      args: [
+        "-v",
+        "error",
+        "-nostdin",
+        "-i",
+        path,
+        "-vf",
+        `select=${select}`,
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "pipe:1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new InspectorError(`ffmpeg not found: ${NO_FFMPEG}`);
+    }
+    if (err instanceof Deno.errors.NotCapable) {
+      throw new InspectorError(`ffmpeg may not be run: ${NO_FFMPEG} (run with --allow-run=ffmpeg)`);
+    }
+    throw err;
+  }
+  const stderr = new Response(child.stderr).text();
   const n = info.width * info.height;
-  if (rgb.length !== n * 3) {
+  const frameBytes = n * 3;
+  let buf = new Uint8Array(frameBytes);
+  let have = 0;
+  let next = 0;
+  for await (const chunk of child.stdout) {
+    let off = 0;
+    while (off < chunk.length) {
+      const take = Math.min(frameBytes - have, chunk.length - off);
+      buf.set(chunk.subarray(off, off + take), have);
+      have += take;
+      off += take;
+      if (have === frameBytes) {
+        if (next < indices.length) {
+          const img = toRgba(buf, info);
+          for (const w of waiting.get(indices[next])!) w.ok(img);
+        }
+        next++;
+        buf = new Uint8Array(frameBytes);
+        have = 0;
+      }
+    }
+  }
+  const status = await child.status;
+  const msg = (await stderr).trim().split("\n").pop() ?? "";
+  if (next < indices.length) {
     throw new InspectorError(
-      `cannot decode frame ${index} of ${path}: got ${rgb.length} bytes, expected ${n * 3}`,
+      `cannot decode frame ${indices[next]} of ${path}: ffmpeg ${
+        status.success ? "stopped early" : `failed (${msg})`
+      }; check the video file`,
     );
   }
+}
+
+function toRgba(rgb: Uint8Array, info: VideoInfo): RgbaImage {
+  const n = info.width * info.height;
   const data = new Uint8Array(n * 4);
   for (let i = 0, j = 0; i < n; i++, j += 3) {
     data[i * 4] = rgb[j];

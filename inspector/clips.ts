@@ -29,6 +29,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import type { RgbaImage } from "../core/image.ts";
 import { statRegularFile } from "../core/regular_file.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { imageToTensor } from "./image_io.ts";
@@ -266,13 +267,16 @@ export async function decodeClips(
     : startDecodeWorkers(Math.min(workers, frames.length));
   const decoders = options.decoders ?? own;
   if (!decoders || decoders.count === 0) {
+    let reads: Promise<Settled>[] = [];
     try {
       data = new Float32Array(total);
     } catch (err) {
       throw tooBig(err);
     }
     for (let k = 0; k < frames.length; k++) {
-      const image = await readFrameLocator(frames[k]);
+      // One clip's reads are asked for together: a video decodes them in one ffmpeg run.
+      if (k % maxLen === 0) reads = frames.slice(k, k + maxLen).map(readSettled);
+      const image = await unsettle(reads[k % maxLen]);
       imageToTensor(image, { ...prep, name: frames[k].path, out: data, offset: k * plane });
     }
   } else {
@@ -281,6 +285,19 @@ export async function decodeClips(
     });
   }
   return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+}
+
+type Settled = { image: RgbaImage } | { error: unknown };
+
+/** Read a frame, never rejecting (so reads started ahead leave no unhandled rejection). */
+function readSettled(ref: FrameLocator): Promise<Settled> {
+  return readFrameLocator(ref).then((image) => ({ image }), (error) => ({ error }));
+}
+
+async function unsettle(p: Promise<Settled>): Promise<RgbaImage> {
+  const r = await p;
+  if ("error" in r) throw r.error;
+  return r.image;
 }
 
 /**

@@ -18,6 +18,10 @@ import { InspectorError } from "../core/errors.ts";
 import { imageToTensor } from "./image_io.ts";
 import type { FrameLocator } from "./frame_source.ts";
 import { readFrameLocator } from "./frame_source_kinds.ts";
+import type { RgbaImage } from "../core/image.ts";
+
+/** Frames read ahead together (one clip's worth for the usual `max_len`). */
+const READ_AHEAD = 16;
 
 /** A run of consecutive frames to prepare. */
 export interface DecodeRequest {
@@ -48,8 +52,15 @@ scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
   try {
     const plane = 3 * req.size * req.size;
     const data = new Float32Array(req.frames.length * plane);
+    // Asked for READ_AHEAD at a time: a video's frames decode in one ffmpeg run; memory holds
+    // at most READ_AHEAD decoded frames. A failed read is rethrown when reached (others caught).
+    let reads: Promise<RgbaImage>[] = [];
     for (let k = 0; k < req.frames.length; k++) {
-      imageToTensor(await readFrameLocator(req.frames[k]), {
+      if (k % READ_AHEAD === 0) {
+        reads = req.frames.slice(k, k + READ_AHEAD).map((f) => readFrameLocator(f));
+        for (const r of reads) r.catch(() => {});
+      }
+      imageToTensor(await reads[k % READ_AHEAD], {
         name: req.frames[k].path,
         size: req.size,
         mean: req.mean,
