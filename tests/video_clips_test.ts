@@ -151,3 +151,21 @@ Deno.test("video: a folder of generated mp4 + webm clips runs end to end through
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("video: without ffmpeg on PATH, one line says to install it and that frame folders work", async () => {
+  if (!exists(REAL_MP4)) return skip(`${REAL_MP4} missing`);
+  const code = `import { openFrameSource } from "${
+    join(ROOT, "inspector", "frame_source_kinds.ts")
+  }";
+try { await openFrameSource({ id: "t", dir: ${JSON.stringify(REAL_MP4)} }); console.log("opened"); }
+catch (e) { console.log(e.name + ": " + e.message); }`;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { PATH: "/nonexistent" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout).trim();
+  assert.match(out, /^InspectorError: ffprobe not found: .*apt-get install ffmpeg.*frame folders/);
+  assert.equal(out.split("\n").length, 1);
+});
