@@ -246,6 +246,7 @@ export const VIDEO_FILES: FrameSourceKind = {
       id: clip.id,
       location: clip.dir,
       count: info.frameCount,
+      fps: info.fps,
       gazeFile: join(dirname(clip.dir), `${stem}.gaze.csv`),
       label: (i) => `${basename(clip.dir)}#frame=${i},t_ms=${Math.round((i / info.fps) * 1000)}`,
       ref,

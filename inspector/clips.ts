@@ -97,6 +97,11 @@ export interface LoadClipsOptions {
   batchSize?: number;
   /** Frames per clip, T (default 8). */
   maxLen?: number;
+  /**
+   * Sample T frames at this rate from the start (frame `floor(i * clipFps / fps)`) instead of
+   * evenly over the clip; video clips only.
+   */
+  fps?: number;
   /** Frame width and height after resizing (default 512). */
   size?: number;
   /** Frame-decoding Web Workers; 1 decodes on the calling thread (default 1). */
@@ -210,7 +215,9 @@ export async function planClips(
   const clips: LoadedClip[] = [];
   for (let b = 0; b < chosen.length; b++) {
     const source = sources[b];
-    const indices = sampleIndices(source.count, maxLen);
+    const indices = options.fps === undefined
+      ? sampleIndices(source.count, maxLen)
+      : sampleAtFps(source, maxLen, options.fps);
     const rows = await readGaze(source.gazeFile, source.count);
     const gaze = indices.map((idx) =>
       selectGaze(rows, idx, { perFrame: dataset.gazePerFrame, dense: options.denseGaze ?? false })
@@ -285,6 +292,44 @@ export async function decodeClips(
     });
   }
   return { data, shape: [batchSize, maxLen, 3, size, size], clips, dataset };
+}
+
+/**
+ * The `t` frame indices of a clip sampled at `fps` frames per second from its start:
+ * `floor(i * clipFps / fps)` for `i < t`. Throws when the clip has no frame rate (a frame folder)
+ * or is too short.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sampleAtFps } from "./clips.ts";
+ * assert.deepEqual(sampleAtFps({ id: "a.mp4", count: 300, fps: 30 }, 4, 4), [0, 7, 15, 22]);
+ * ```
+ */
+export function sampleAtFps(
+  source: { id: string; count: number; fps?: number },
+  t: number,
+  fps: number,
+): number[] {
+  if (!(fps > 0) || !Number.isFinite(fps)) {
+    throw new InspectorError(`options.fps ${fps}: pass a positive number of frames per second`);
+  }
+  if (source.fps === undefined || !(source.fps > 0)) {
+    throw new InspectorError(
+      `clip ${source.id} has no frame rate (a frame folder): options.fps works on video clips; ` +
+        `drop options.fps to sample evenly with options.maxLen`,
+    );
+  }
+  const srcFps = source.fps;
+  const indices = Array.from({ length: t }, (_, i) => Math.floor((i * srcFps) / fps + 1e-9));
+  if (indices[t - 1] >= source.count) {
+    throw new InspectorError(
+      `clip ${source.id} has ${source.count} frames (${(source.count / srcFps).toFixed(3)} s), ` +
+        `too short for options.maxLen ${t} at options.fps ${fps}: raise options.fps or lower ` +
+        `options.maxLen`,
+    );
+  }
+  return indices;
 }
 
 type Settled = { image: RgbaImage } | { error: unknown };

@@ -50,6 +50,8 @@ export interface InspectOptions {
   batchSize?: number;
   /** Frames per clip (default 8). */
   maxLen?: number;
+  /** Sample frames at this rate instead of evenly (video clips only). */
+  fps?: number;
   /** Frame size; when omitted, the model's fixed size or 512. */
   size?: number;
   /** Frame-decoding workers (default 1). */
@@ -150,6 +152,7 @@ async function startBatch(
   const plan = await planClips(options.dset ?? "fixture", {
     batchSize: options.batchSize ?? 2,
     maxLen: options.maxLen ?? 8,
+    fps: options.fps,
     size,
     denseGaze: options.denseGaze ?? false,
     workers: options.workers ?? 1,

@@ -169,3 +169,26 @@ catch (e) { console.log(e.name + ": " + e.message); }`;
   assert.match(out, /^InspectorError: ffprobe not found: .*apt-get install ffmpeg.*frame folders/);
   assert.equal(out.split("\n").length, 1);
 });
+
+Deno.test("video: --fps samples floor(i * clip_fps / fps), equal to NumPy; frame folders refuse it", async () => {
+  if (!FFMPEG) return skip("ffmpeg/ffprobe not installed (apt-get install ffmpeg)");
+  if (!exists(REAL_MP4)) return skip(`${REAL_MP4} missing`);
+  if (!haveNumpy()) return skip("python3 with numpy not installed");
+  for (const [maxLen, fps] of [[8, 4], [10, 3], [5, 30], [16, 7.5]]) {
+    const plan = await planClips(REAL_MP4, { batchSize: 1, maxLen, size: 32, fps });
+    const want = await python(
+      "import sys,json,numpy as np;t,f=int(sys.argv[1]),float(sys.argv[2]);" +
+        "print(json.dumps(np.floor(np.arange(t)*30/f+1e-9).astype(int).tolist()))",
+      [String(maxLen), String(fps)],
+    );
+    assert.deepEqual(plan.clips[0].frameIndices, want, `max_len ${maxLen} fps ${fps}`);
+  }
+  await assert.rejects(
+    planClips(REAL_MP4, { batchSize: 1, maxLen: 40, size: 32, fps: 2 }),
+    /too short for options.maxLen 40 at options.fps 2/,
+  );
+  await assert.rejects(
+    planClips("fixture", { batchSize: 1, maxLen: 2, size: 32, fps: 2 }),
+    /has no frame rate \(a frame folder\): options.fps works on video clips/,
+  );
+});
