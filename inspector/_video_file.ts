@@ -247,6 +247,7 @@ export const VIDEO_FILES: FrameSourceKind = {
       location: clip.dir,
       count: info.frameCount,
       fps: info.fps,
+      duration: info.duration,
       gazeFile: join(dirname(clip.dir), `${stem}.gaze.csv`),
       label: (i) => `${basename(clip.dir)}#frame=${i},t_ms=${Math.round((i / info.fps) * 1000)}`,
       ref,

@@ -73,6 +73,10 @@ export interface LoadedClip {
   frameIndices: number[];
   /** How many frames the clip holds in all. */
   frameCount: number;
+  /** Frames per second of a video clip (absent for frame folders). */
+  fps?: number;
+  /** Duration in seconds of a video clip (absent for frame folders). */
+  duration?: number;
   /** Gaze points of each sampled frame (empty lists when the clip has no `gaze.csv`). */
   gaze: GazePoint[][];
   /** Where each sampled frame is read from (plain data, for the decode workers). */
@@ -228,6 +232,8 @@ export async function planClips(
       frameFiles: indices.map((i) => source.label(i)),
       frameIndices: indices,
       frameCount: source.count,
+      ...(source.fps !== undefined ? { fps: source.fps } : {}),
+      ...(source.duration !== undefined ? { duration: source.duration } : {}),
       gaze,
       frames: indices.map((i) => source.ref(i)),
     });

@@ -362,6 +362,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
         id: c.id,
         dir: c.dir,
         frame_count: c.frameCount,
+        ...(c.fps !== undefined ? { fps: c.fps } : {}),
+        ...(c.duration !== undefined ? { duration_s: c.duration } : {}),
       }));
       data.saved_frames = batchIdx.map((bb) =>
         timestep.map((tt) => ({
@@ -370,6 +372,13 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
           timestep: tt,
           file: batch.clips!.clips[bb].frameFiles[tt],
           frame_index: batch.clips!.clips[bb].frameIndices[tt],
+          ...(batch.clips!.clips[bb].fps !== undefined
+            ? {
+              t_ms: Math.round(
+                (1000 * batch.clips!.clips[bb].frameIndices[tt]) / batch.clips!.clips[bb].fps!,
+              ),
+            }
+            : {}),
           gaze: batch.clips!.clips[bb].gaze[tt] ?? [],
         }))
       );

@@ -141,6 +141,12 @@ Deno.test("video: a folder of generated mp4 + webm clips runs end to end through
     const saved = m.data.saved_frames.flat();
     assert.equal(saved[0].clip, "a.mp4");
     assert.equal(saved[0].frame_index, 0);
+    assert.equal(saved[0].t_ms, 0);
+    assert.equal(m.data.clips[0].fps, 10);
+    assert.ok(
+      Math.abs(m.data.clips[0].duration_s - 1.2) < 1e-6,
+      `duration ${m.data.clips[0].duration_s}`,
+    );
     // One video file as the dataset.
     const one = await planClips(join(vids, "b.webm"), { batchSize: 1, maxLen: 4, size: 32 });
     assert.deepEqual(one.clips[0].frameIndices, [0, 3, 6, 9]);
