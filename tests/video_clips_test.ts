@@ -147,7 +147,34 @@ Deno.test("video: a folder of generated mp4 + webm clips runs end to end through
       Math.abs(m.data.clips[0].duration_s - 1.2) < 1e-6,
       `duration ${m.data.clips[0].duration_s}`,
     );
-    // One video file as the dataset.
+    // One video file as the dataset, through the CLI, sampled with --fps.
+    const r1 = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "inspect",
+        "--dset",
+        join(vids, "a.mp4"),
+        "--batch_size",
+        "1",
+        "--max_len",
+        "4",
+        "--fps",
+        "5",
+        "--size",
+        "32",
+        "--save_dir",
+        join(tmp, "out1"),
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(r1.success, new TextDecoder().decode(r1.stderr));
+    const m1 = JSON.parse(await Deno.readTextFile(join(tmp, "out1", "features.json")));
+    assert.equal(m1.data.clips[0].dir, join(vids, "a.mp4"));
+    // --timestep 0 is saved: frame 0; the sampled indices are floor(i * 10 / 5).
+    const p1 = await planClips(join(vids, "a.mp4"), { batchSize: 1, maxLen: 4, size: 32, fps: 5 });
+    assert.deepEqual(p1.clips[0].frameIndices, [0, 2, 4, 6]);
     const one = await planClips(join(vids, "b.webm"), { batchSize: 1, maxLen: 4, size: 32 });
     assert.deepEqual(one.clips[0].frameIndices, [0, 3, 6, 9]);
     const ga = await planClips(vids, { batchSize: 2, maxLen: 4, size: 32 });
