@@ -222,7 +222,7 @@ export async function planClips(
     const indices = options.fps === undefined
       ? sampleIndices(source.count, maxLen)
       : sampleAtFps(source, maxLen, options.fps);
-    const rows = await readGaze(source.gazeFile, source.count);
+    const rows = await readGaze(source.gazeFile, source.count, source.fps);
     const gaze = indices.map((idx) =>
       selectGaze(rows, idx, { perFrame: dataset.gazePerFrame, dense: options.denseGaze ?? false })
     );
@@ -417,6 +417,11 @@ export interface ParseGazeOptions {
   name?: string;
   /** Number of frames of the clip: rows with `frame >= frameCount` are errors. */
   frameCount?: number;
+  /**
+   * Frames per second of the clip (a video): a `t_ms,x,y` header is then allowed, each row going
+   * to frame `floor(t_ms * fps / 1000)` (the frame shown at that time).
+   */
+  fps?: number;
 }
 
 /**
@@ -435,6 +440,7 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
   const name = options.name ?? "gaze.csv";
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   let cols = [0, 1, 2];
+  let msPerFrame = 0; // > 0: the first column is t_ms, not frame
   let first = true;
   const rows: GazeRow[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -447,6 +453,10 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
       if (!fields.every((f) => f !== "" && Number.isFinite(Number(f)))) {
         const lower = fields.map((f) => f.toLowerCase().replace(/^"|"$/g, ""));
         cols = ["frame", "x", "y"].map((c) => lower.indexOf(c));
+        if (cols[0] < 0 && lower.includes("t_ms") && options.fps !== undefined) {
+          cols[0] = lower.indexOf("t_ms");
+          msPerFrame = 1000 / options.fps;
+        }
         if (cols.some((c) => c < 0)) {
           throw new InspectorError(
             `${where}: the header must name the columns frame,x,y (found "${raw}"); ` +
@@ -464,7 +474,13 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
       );
     }
     const [fs, xs, ys] = cols.map((c) => fields[c]);
-    const frame = Number(fs), x = Number(xs), y = Number(ys);
+    const t = Number(fs), x = Number(xs), y = Number(ys);
+    if (msPerFrame > 0 && (fs === "" || !Number.isFinite(t) || t < 0)) {
+      throw new InspectorError(
+        `${where}: t_ms "${fs}" is not a non-negative time in milliseconds; fix or remove the row`,
+      );
+    }
+    const frame = msPerFrame > 0 ? Math.floor(t / msPerFrame + 1e-9) : t;
     if (fs === "" || !Number.isInteger(frame) || frame < 0) {
       throw new InspectorError(
         `${where}: frame "${fs}" is not a non-negative integer frame index; fix or remove the row`,
@@ -521,7 +537,11 @@ export function selectGaze(
   return pick.map((r) => ({ x: r.x, y: r.y }));
 }
 
-async function readGaze(path: string | null, frameCount: number): Promise<GazeRow[]> {
+async function readGaze(
+  path: string | null,
+  frameCount: number,
+  fps?: number,
+): Promise<GazeRow[]> {
   if (path === null) return [];
   let text: string;
   try {
@@ -533,7 +553,7 @@ async function readGaze(path: string | null, frameCount: number): Promise<GazeRo
     if (err instanceof Deno.errors.NotCapable || err instanceof InspectorError) throw err;
     throw new InspectorError(`cannot read ${path}: ${firstLine(err)}`, { cause: err });
   }
-  return parseGazeCsv(text, { name: path, frameCount });
+  return parseGazeCsv(text, { name: path, frameCount, fps });
 }
 
 let liveWorkers = 0;

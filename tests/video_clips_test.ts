@@ -180,6 +180,11 @@ Deno.test("video: a folder of generated mp4 + webm clips runs end to end through
     const ga = await planClips(vids, { batchSize: 2, maxLen: 4, size: 32 });
     assert.deepEqual(ga.clips[0].gaze[1], [{ x: 0.25, y: 0.75 }], "a.gaze.csv row of frame 3");
     assert.match(ga.clips[0].frameFiles[1], /frame=3,t_ms=300/);
+    // Timestamp-keyed gaze: t_ms 650 at 10 fps is frame 6 (shown 600..700 ms).
+    await Deno.writeTextFile(join(vids, "b.gaze.csv"), "t_ms,x,y\n650,0.5,0.125\n299.9,0.1,0.2\n");
+    const gb = await planClips(vids, { batchSize: 2, maxLen: 4, size: 32 });
+    assert.deepEqual(gb.clips[1].frameIndices, [0, 3, 6, 9]);
+    assert.deepEqual(gb.clips[1].gaze, [[], [], [{ x: 0.5, y: 0.125 }], []]);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
