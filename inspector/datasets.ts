@@ -22,6 +22,7 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InspectorError } from "../core/errors.ts";
 import { statRegularFile } from "../core/regular_file.ts";
+import { VIDEO_EXT } from "./_video_file.ts";
 
 /** ImageNet per-channel mean (RGB) used when a dataset does not give its own. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -101,7 +102,7 @@ export async function resolveDataset(
 
   const kind = await statKind(value);
   if (kind === "dir") return await datasetAt(value, basename(value.replace(/[\\/]+$/, "")));
-  if (kind === "file" && /\.(mp4|m4v|webm|avi|mkv|mov)$/i.test(value)) {
+  if (kind === "file" && VIDEO_EXT.test(value)) {
     // A video file is a dataset of one clip, with the default normalisation.
     return {
       name: basename(value),
