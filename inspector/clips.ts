@@ -29,6 +29,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import type { RgbaImage } from "../core/image.ts";
 import { statRegularFile } from "../core/regular_file.ts";
 import { type DatasetInfo, resolveDataset } from "./datasets.ts";
 import { imageToTensor } from "./image_io.ts";
@@ -38,6 +39,7 @@ import { startWorker } from "./web_worker.ts";
 import type { FrameLocator, FrameSource } from "./frame_source.ts";
 import { isClipEntry, openFrameSource, readFrameLocator } from "./frame_source_kinds.ts";
 import { entryKind, FRAME_EXT } from "./_frame_folder.ts";
+import { VIDEO_EXT } from "./_video_file.ts";
 import { naturalCompare } from "./natural_order.ts";
 import { checkInputBudget } from "./batch_plan.ts";
 
@@ -72,6 +74,10 @@ export interface LoadedClip {
   frameIndices: number[];
   /** How many frames the clip holds in all. */
   frameCount: number;
+  /** Frames per second of a video clip (absent for frame folders). */
+  fps?: number;
+  /** Duration in seconds of a video clip (absent for frame folders). */
+  duration?: number;
   /** Gaze points of each sampled frame (empty lists when the clip has no `gaze.csv`). */
   gaze: GazePoint[][];
   /** Where each sampled frame is read from (plain data, for the decode workers). */
@@ -98,6 +104,11 @@ export interface LoadClipsOptions {
   batchSize?: number;
   /** Frames per clip, T (default 8). */
   maxLen?: number;
+  /**
+   * Sample T frames at this rate from the start (frame `floor(i * clipFps / fps)`) instead of
+   * evenly over the clip; video clips only.
+   */
+  fps?: number;
   /** Frame width and height after resizing (default 512); `pipeline.size` wins when given. */
   size?: number;
   /**
@@ -221,8 +232,10 @@ export async function planClips(
   const clips: LoadedClip[] = [];
   for (let b = 0; b < chosen.length; b++) {
     const source = sources[b];
-    const indices = sampleIndices(source.count, maxLen);
-    const rows = await readGaze(source.gazeFile, source.count);
+    const indices = options.fps === undefined
+      ? sampleIndices(source.count, maxLen)
+      : sampleAtFps(source, maxLen, options.fps);
+    const rows = await readGaze(source.gazeFile, source.count, source.fps);
     const gaze = indices.map((idx) =>
       selectGaze(rows, idx, { perFrame: dataset.gazePerFrame, dense: options.denseGaze ?? false })
     );
@@ -232,6 +245,8 @@ export async function planClips(
       frameFiles: indices.map((i) => source.label(i)),
       frameIndices: indices,
       frameCount: source.count,
+      ...(source.fps !== undefined ? { fps: source.fps } : {}),
+      ...(source.duration !== undefined ? { duration: source.duration } : {}),
       gaze,
       frames: indices.map((i) => source.ref(i)),
     });
@@ -278,13 +293,16 @@ export async function decodeClips(
     : startDecodeWorkers(Math.min(workers, frames.length));
   const decoders = options.decoders ?? own;
   if (!decoders || decoders.count === 0) {
+    let reads: Promise<Settled>[] = [];
     try {
       data = new Float32Array(total);
     } catch (err) {
       throw tooBig(err);
     }
     for (let k = 0; k < frames.length; k++) {
-      const image = await readFrameLocator(frames[k]);
+      // One clip's reads are asked for together: a video decodes them in one ffmpeg run.
+      if (k % maxLen === 0) reads = frames.slice(k, k + maxLen).map(readSettled);
+      const image = await unsettle(reads[k % maxLen]);
       if (prep.pipeline) {
         pipelineToTensor(image, prep.pipeline, { ...prep, out: data, offset: k * plane });
       } else {
@@ -303,6 +321,57 @@ export async function decodeClips(
     dataset,
     pipeline: plan.pipeline,
   };
+}
+
+/**
+ * The `t` frame indices of a clip sampled at `fps` frames per second from its start:
+ * `floor(i * clipFps / fps)` for `i < t`. Throws when the clip has no frame rate (a frame folder)
+ * or is too short.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sampleAtFps } from "./clips.ts";
+ * assert.deepEqual(sampleAtFps({ id: "a.mp4", count: 300, fps: 30 }, 4, 4), [0, 7, 15, 22]);
+ * ```
+ */
+export function sampleAtFps(
+  source: { id: string; count: number; fps?: number },
+  t: number,
+  fps: number,
+): number[] {
+  if (!(fps > 0) || !Number.isFinite(fps)) {
+    throw new InspectorError(`options.fps ${fps}: pass a positive number of frames per second`);
+  }
+  if (source.fps === undefined || !(source.fps > 0)) {
+    throw new InspectorError(
+      `clip ${source.id} has no frame rate (a frame folder): options.fps works on video clips; ` +
+        `drop options.fps to sample evenly with options.maxLen`,
+    );
+  }
+  const srcFps = source.fps;
+  const indices = Array.from({ length: t }, (_, i) => Math.floor((i * srcFps) / fps + 1e-9));
+  if (indices[t - 1] >= source.count) {
+    throw new InspectorError(
+      `clip ${source.id} has ${source.count} frames (${(source.count / srcFps).toFixed(3)} s), ` +
+        `too short for options.maxLen ${t} at options.fps ${fps}: raise options.fps or lower ` +
+        `options.maxLen`,
+    );
+  }
+  return indices;
+}
+
+type Settled = { image: RgbaImage } | { error: unknown };
+
+/** Read a frame, never rejecting (so reads started ahead leave no unhandled rejection). */
+function readSettled(ref: FrameLocator): Promise<Settled> {
+  return readFrameLocator(ref).then((image) => ({ image }), (error) => ({ error }));
+}
+
+async function unsettle(p: Promise<Settled>): Promise<RgbaImage> {
+  const r = await p;
+  if ("error" in r) throw r.error;
+  return r.image;
 }
 
 /**
@@ -333,6 +402,9 @@ export function sampleIndices(n: number, t: number): number[] {
  * ```
  */
 export async function listClips(dir: string): Promise<{ id: string; dir: string }[]> {
+  if (VIDEO_EXT.test(dir) && (await Deno.stat(dir).catch(() => null))?.isFile) {
+    return [{ id: basename(dir), dir }]; // a video file is one clip
+  }
   const subdirs: string[] = [];
   let frames = 0;
   try {
@@ -358,7 +430,7 @@ export async function listClips(dir: string): Promise<{ id: string; dir: string 
   if (frames > 0) return [{ id: basename(dir.replace(/[\\/]+$/, "")) || dir, dir }];
   throw new InspectorError(
     `clips folder ${dir} is empty: it holds no clip sub-folders and no frames; put one ` +
-      `folder of .png/.jpg frames per clip in it`,
+      `folder of .png/.jpg frames or one video file (.mp4/.webm/.avi/.mkv) per clip in it`,
   );
 }
 
@@ -368,6 +440,11 @@ export interface ParseGazeOptions {
   name?: string;
   /** Number of frames of the clip: rows with `frame >= frameCount` are errors. */
   frameCount?: number;
+  /**
+   * Frames per second of the clip (a video): a `t_ms,x,y` header is then allowed, each row going
+   * to frame `floor(t_ms * fps / 1000)` (the frame shown at that time).
+   */
+  fps?: number;
 }
 
 /**
@@ -386,6 +463,7 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
   const name = options.name ?? "gaze.csv";
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   let cols = [0, 1, 2];
+  let msPerFrame = 0; // > 0: the first column is t_ms, not frame
   let first = true;
   const rows: GazeRow[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -398,6 +476,10 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
       if (!fields.every((f) => f !== "" && Number.isFinite(Number(f)))) {
         const lower = fields.map((f) => f.toLowerCase().replace(/^"|"$/g, ""));
         cols = ["frame", "x", "y"].map((c) => lower.indexOf(c));
+        if (cols[0] < 0 && lower.includes("t_ms") && options.fps !== undefined) {
+          cols[0] = lower.indexOf("t_ms");
+          msPerFrame = 1000 / options.fps;
+        }
         if (cols.some((c) => c < 0)) {
           throw new InspectorError(
             `${where}: the header must name the columns frame,x,y (found "${raw}"); ` +
@@ -415,7 +497,13 @@ export function parseGazeCsv(text: string, options: ParseGazeOptions = {}): Gaze
       );
     }
     const [fs, xs, ys] = cols.map((c) => fields[c]);
-    const frame = Number(fs), x = Number(xs), y = Number(ys);
+    const t = Number(fs), x = Number(xs), y = Number(ys);
+    if (msPerFrame > 0 && (fs === "" || !Number.isFinite(t) || t < 0)) {
+      throw new InspectorError(
+        `${where}: t_ms "${fs}" is not a non-negative time in milliseconds; fix or remove the row`,
+      );
+    }
+    const frame = msPerFrame > 0 ? Math.floor(t / msPerFrame + 1e-9) : t;
     if (fs === "" || !Number.isInteger(frame) || frame < 0) {
       throw new InspectorError(
         `${where}: frame "${fs}" is not a non-negative integer frame index; fix or remove the row`,
@@ -472,7 +560,11 @@ export function selectGaze(
   return pick.map((r) => ({ x: r.x, y: r.y }));
 }
 
-async function readGaze(path: string | null, frameCount: number): Promise<GazeRow[]> {
+async function readGaze(
+  path: string | null,
+  frameCount: number,
+  fps?: number,
+): Promise<GazeRow[]> {
   if (path === null) return [];
   let text: string;
   try {
@@ -484,7 +576,7 @@ async function readGaze(path: string | null, frameCount: number): Promise<GazeRo
     if (err instanceof Deno.errors.NotCapable || err instanceof InspectorError) throw err;
     throw new InspectorError(`cannot read ${path}: ${firstLine(err)}`, { cause: err });
   }
-  return parseGazeCsv(text, { name: path, frameCount });
+  return parseGazeCsv(text, { name: path, frameCount, fps });
 }
 
 let liveWorkers = 0;

@@ -22,6 +22,7 @@ import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InspectorError } from "../core/errors.ts";
 import { statRegularFile } from "../core/regular_file.ts";
+import { VIDEO_EXT } from "./_video_file.ts";
 
 /** ImageNet per-channel mean (RGB) used when a dataset does not give its own. */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -101,6 +102,16 @@ export async function resolveDataset(
 
   const kind = await statKind(value);
   if (kind === "dir") return await datasetAt(value, basename(value.replace(/[\\/]+$/, "")));
+  if (kind === "file" && VIDEO_EXT.test(value)) {
+    // A video file is a dataset of one clip, with the default normalisation.
+    return {
+      name: basename(value),
+      dir: value,
+      mean: [...IMAGENET_MEAN],
+      std: [...IMAGENET_STD],
+      gazePerFrame: 1,
+    };
+  }
   if (kind === "file") {
     throw new InspectorError(
       `options.dset ${value} is a file, not a clips folder: pass a folder holding one sub-folder of ` +

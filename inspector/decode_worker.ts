@@ -19,6 +19,10 @@ import { imageToTensor } from "./image_io.ts";
 import { type FramePipeline, pipelineToTensor } from "./preprocess.ts";
 import type { FrameLocator } from "./frame_source.ts";
 import { readFrameLocator } from "./frame_source_kinds.ts";
+import type { RgbaImage } from "../core/image.ts";
+
+/** Frames read ahead together (one clip's worth for the usual `max_len`). */
+const READ_AHEAD = 16;
 
 /** A run of consecutive frames to prepare. */
 export interface DecodeRequest {
@@ -53,8 +57,15 @@ scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
       ? 3 * req.pipeline.size.height * req.pipeline.size.width
       : 3 * req.size * req.size;
     const data = new Float32Array(req.frames.length * plane);
+    // Asked for READ_AHEAD at a time: a video's frames decode in one ffmpeg run; memory holds
+    // at most READ_AHEAD decoded frames. A failed read is rethrown when reached (others caught).
+    let reads: Promise<RgbaImage>[] = [];
     for (let k = 0; k < req.frames.length; k++) {
-      const image = await readFrameLocator(req.frames[k]);
+      if (k % READ_AHEAD === 0) {
+        reads = req.frames.slice(k, k + READ_AHEAD).map((f) => readFrameLocator(f));
+        for (const r of reads) r.catch(() => {});
+      }
+      const image = await reads[k % READ_AHEAD];
       if (req.pipeline) {
         pipelineToTensor(image, req.pipeline, {
           mean: req.mean,

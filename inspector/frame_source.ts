@@ -44,6 +44,10 @@ export interface FrameSource {
   readonly count: number;
   /** The gaze CSV that goes with the clip (it may not exist), or null. */
   readonly gazeFile: string | null;
+  /** Frames per second, when the source knows it (a video); absent for frame folders. */
+  readonly fps?: number;
+  /** Duration in seconds, when the source knows it (a video). */
+  readonly duration?: number;
   /** Name of frame `i` for the manifest (a file name relative to `location`). */
   label(i: number): string;
   /** Frame `i` as plain data for a decode worker. */

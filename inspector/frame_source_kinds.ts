@@ -10,6 +10,7 @@ import { InspectorError } from "../core/errors.ts";
 import type { RgbaImage } from "../core/image.ts";
 import type { FrameLocator, FrameSource, FrameSourceKind } from "./frame_source.ts";
 import { FRAME_FOLDERS } from "./_frame_folder.ts";
+import { VIDEO_FILES } from "./_video_file.ts";
 
 /**
  * Every kind of frame source, in the order they are asked to claim a clip.
@@ -18,11 +19,12 @@ import { FRAME_FOLDERS } from "./_frame_folder.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import { FRAME_SOURCE_KINDS } from "./frame_source_kinds.ts";
- * assert.deepEqual(FRAME_SOURCE_KINDS.map((k) => k.kind), ["frames"]);
+ * assert.deepEqual(FRAME_SOURCE_KINDS.map((k) => k.kind), ["frames", "video"]);
  * ```
  */
 export const FRAME_SOURCE_KINDS: readonly FrameSourceKind[] = [
   FRAME_FOLDERS,
+  VIDEO_FILES,
 ];
 
 /**

@@ -51,6 +51,8 @@ export interface InspectOptions {
   batchSize?: number;
   /** Frames per clip (default 8). */
   maxLen?: number;
+  /** Sample frames at this rate instead of evenly (video clips only). */
+  fps?: number;
   /** Frame size, `N` or `"HxW"`; when omitted, the model's fixed size or 512. */
   size?: number | string;
   /** Resize rule before the crop: `short:N`, `long:N` or `HxW` (default: exact resize to size). */
@@ -216,6 +218,7 @@ async function startBatch(
   const plan = await planClips(options.dset ?? "fixture", {
     batchSize: options.batchSize ?? 2,
     maxLen: options.maxLen ?? 8,
+    fps: options.fps,
     size: hw.height,
     pipeline,
     denseGaze: options.denseGaze ?? false,
@@ -449,6 +452,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
         id: c.id,
         dir: c.dir,
         frame_count: c.frameCount,
+        ...(c.fps !== undefined ? { fps: c.fps } : {}),
+        ...(c.duration !== undefined ? { duration_s: c.duration } : {}),
       }));
       data.saved_frames = batchIdx.map((bb) =>
         timestep.map((tt) => ({
@@ -457,6 +462,13 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
           timestep: tt,
           file: batch.clips!.clips[bb].frameFiles[tt],
           frame_index: batch.clips!.clips[bb].frameIndices[tt],
+          ...(batch.clips!.clips[bb].fps !== undefined
+            ? {
+              t_ms: Math.round(
+                (1000 * batch.clips!.clips[bb].frameIndices[tt]) / batch.clips!.clips[bb].fps!,
+              ),
+            }
+            : {}),
           gaze: batch.clips!.clips[bb].gaze[tt] ?? [],
         }))
       );

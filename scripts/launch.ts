@@ -123,6 +123,8 @@ export function planChild(
     `--allow-env=${COMMAND_ENV.join(",")}`,
     ...(writable ? [`--allow-write=${writable}`] : []),
     ...(spec.ffi ? ["--allow-ffi"] : []),
+    // inspect reads video clips through the system decoder, and may run nothing else.
+    ...(spec.script === "scripts/inspect.ts" ? ["--allow-run=ffmpeg,ffprobe"] : []),
   ];
   return {
     args: [

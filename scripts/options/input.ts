@@ -73,6 +73,19 @@ export const inputGroup: OptionGroup<InputOptions> = defineGroup("input", {
     default: "8",
     help: ["frames per clip, T (default {default})"],
   }),
+  fps: flag.custom({
+    type: "string",
+    metavar: "F",
+    help: ["sample --max_len frames at F per second from the start (video clips only)"],
+    parse: (raw, name) => {
+      if (raw === undefined) return undefined;
+      const v = Number(raw);
+      if (!(v > 0) || !Number.isFinite(v)) {
+        throw new InspectorError(`${name} ${raw}: pass a positive number of frames per second`);
+      }
+      return v;
+    },
+  }),
   size: flag.string({
     metavar: "N|HxW",
     default: "the model's fixed size, else 512",
@@ -141,6 +154,7 @@ export const inputGroup: OptionGroup<InputOptions> = defineGroup("input", {
     input: v.input,
     batchSize: v.batch_size,
     maxLen: v.max_len,
+    fps: v.fps,
     size,
     resize: v.resize,
     crop: v.crop,
