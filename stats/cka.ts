@@ -10,6 +10,8 @@
  * @module
  */
 
+import { InspectorError } from "../core/errors.ts";
+
 /** Running sums of unbiased HSIC over minibatches. */
 export interface CkaAccumulator {
   /** Sum of HSIC(K, L). */
@@ -94,10 +96,9 @@ export function addCkaBatch(
 ): CkaAccumulator {
   const n = batch.x.length / batch.dx;
   if (n !== batch.y.length / batch.dy || n < 4) {
-    throw new Error(
-      `minibatch CKA needs the same number (>= 4) of samples in x and y; got ${n} and ${
-        batch.y.length / batch.dy
-      }`,
+    const m = batch.y.length / batch.dy;
+    throw new InspectorError(
+      `batch.x and batch.y must hold the same number (at least 4) of samples, got ${n} and ${m}: pass matching minibatches`,
     );
   }
   const k = _gram(batch.x, n, batch.dx), l = _gram(batch.y, n, batch.dy);
