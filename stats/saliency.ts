@@ -214,3 +214,36 @@ function _unitSum(a: ArrayLike<number>): Float64Array | null {
   for (let i = 0; i < out.length; i++) out[i] /= s;
   return out;
 }
+
+/**
+ * Bilinear upsampling of a `w x h` map to `width x height` (pixel centres aligned, as
+ * `align_corners=False`), to score a layer's spatial map at frame resolution.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { upsampleBilinear } from "./saliency.ts";
+ * const up = upsampleBilinear([1, 1, 1, 1], { w: 2, h: 2 }, { width: 4, height: 4 });
+ * assert.ok(up.every((v) => Math.abs(v - 1) < 1e-12));
+ * ```
+ */
+export function upsampleBilinear(
+  map: ArrayLike<number>,
+  from: { w: number; h: number },
+  to: { width: number; height: number },
+): Float64Array {
+  const { w, h } = from, { width, height } = to;
+  const out = new Float64Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(Math.max((y + 0.5) * h / height - 0.5, 0), h - 1);
+    const y0 = Math.floor(sy), y1 = Math.min(y0 + 1, h - 1), fy = sy - y0;
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(Math.max((x + 0.5) * w / width - 0.5, 0), w - 1);
+      const x0 = Math.floor(sx), x1 = Math.min(x0 + 1, w - 1), fx = sx - x0;
+      const top = map[y0 * w + x0] * (1 - fx) + map[y0 * w + x1] * fx;
+      const bot = map[y1 * w + x0] * (1 - fx) + map[y1 * w + x1] * fx;
+      out[y * width + x] = top * (1 - fy) + bot * fy;
+    }
+  }
+  return out;
+}
