@@ -51,6 +51,7 @@ export type { LayoutKind, TimeLayout } from "./layout.ts";
 export type { ResolvedLayer, UnresolvedLayer } from "./layers.ts";
 export type { Dim, GraphNode, OnnxGraph, TensorSpec } from "./onnx_model.ts";
 export type { DecodeWorkers } from "./clips.ts";
+export type { FramePipeline, FrameSize, ResizeSpec } from "./preprocess.ts";
 
 // Types of lower layers that the API above refers to.
 export type {

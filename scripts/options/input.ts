@@ -12,7 +12,16 @@ import { parseFrameSize, parseResize } from "../../inspector/preprocess.ts";
 
 /** `N` stays a number (today's square size), `HxW` a string. */
 function parseSizeFlag(text: string, flagName: string): number | string {
+  // A plain number keeps the usual whole-number wording; each side of a frame is at least 8.
+  if (
+    /^\s*-?\d+(\.\d*)?\s*$/.test(text) && !(Number.isInteger(Number(text)) && Number(text) >= 8)
+  ) {
+    throw new InspectorError(`${flagName} ${text.trim()}: expected a whole number >= 8`);
+  }
   const s = parseFrameSize(text, { option: flagName });
+  if (s.height < 8 || s.width < 8) {
+    throw new InspectorError(`${flagName} ${text.trim()}: each side must be at least 8 pixels`);
+  }
   return s.height === s.width && /^\s*\d+\s*$/.test(text) ? s.height : `${s.height}x${s.width}`;
 }
 
