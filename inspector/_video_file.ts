@@ -149,8 +149,37 @@ async function decodeSelected(
   info: VideoInfo,
   waiting: Map<number, { ok: (f: RgbaImage) => void; fail: (e: unknown) => void }[]>,
 ): Promise<void> {
-  const indices = [...waiting.keys()].sort((a, b) => a - b);
-  const select = indices.map((i) => `eq(n\\,${i})`).join("+");
+  const all = [...waiting.keys()].sort((a, b) => a - b);
+  // ffmpeg's expression parser fails on long sums (about 150 terms), so runs of consecutive
+  // frames become one between() term, and at most SELECT_TERMS terms go to one ffmpeg run.
+  for (const group of selectGroups(all)) await decodeRun(path, info, waiting, group);
+}
+
+/** Most terms of one `select=` expression (ffmpeg fails near 150). */
+const SELECT_TERMS = 64;
+
+/** Consecutive runs `[first, last]` of sorted indices, at most SELECT_TERMS runs per group. */
+function selectGroups(sorted: number[]): [number, number][][] {
+  const runs: [number, number][] = [];
+  for (const i of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && i === last[1] + 1) last[1] = i;
+    else runs.push([i, i]);
+  }
+  const groups: [number, number][][] = [];
+  for (let k = 0; k < runs.length; k += SELECT_TERMS) groups.push(runs.slice(k, k + SELECT_TERMS));
+  return groups;
+}
+
+async function decodeRun(
+  path: string,
+  info: VideoInfo,
+  waiting: Map<number, { ok: (f: RgbaImage) => void; fail: (e: unknown) => void }[]>,
+  runs: [number, number][],
+): Promise<void> {
+  const indices = runs.flatMap(([a, b]) => Array.from({ length: b - a + 1 }, (_, k) => a + k));
+  const select = runs.map(([a, b]) => a === b ? `eq(n\\,${a})` : `between(n\\,${a}\\,${b})`)
+    .join("+");
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("ffmpeg", {

@@ -21,6 +21,7 @@ import {
 } from "./options/group.ts";
 import { BENCH_BACKENDS } from "../bench/inspect_bench.ts";
 import { benchRender, formatRenderBench } from "../bench/render_bench.ts";
+import { benchDecode, formatDecodeBench } from "../bench/decode_bench.ts";
 import { type BackendName, orList } from "../inspector/backends.ts";
 import { commonGroup } from "./options/common.ts";
 
@@ -47,6 +48,8 @@ export type BenchFlagOptions =
     saveJson?: string;
     /** `--no_render`: skip the renderer/encoder section. */
     noRender: boolean;
+    /** `--no_decode`: skip the video decoder section. */
+    noDecode: boolean;
   };
 
 /**
@@ -123,6 +126,7 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   no_render: flag.boolean({
     help: ["do not time the feature-grid renderers and PNG encoders side by side"],
   }),
+  no_decode: flag.boolean({ help: ["do not time the video decoder (frames/s)"] }),
 }, (v) => ({
   json: v.json,
   runs: v.runs,
@@ -138,6 +142,7 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   saveJson: v.save_json,
   kernels: !v.no_kernels,
   noRender: v.no_render,
+  noDecode: v.no_decode,
 }));
 
 /** The bench command: its option groups, from which its parser and help are made. */
@@ -159,10 +164,11 @@ if (import.meta.main) {
       console.log(BENCH_HELP);
       return;
     }
-    const { json, saveJson, noRender, ...options } = parsed.options.bench;
+    const { json, saveJson, noRender, noDecode, ...options } = parsed.options.bench;
     const inspect = await runBench({ ...options, onInfo: (line) => console.error(line) });
     const render = noRender ? null : await benchRender();
-    const report = { ...inspect, render };
+    const decode = noDecode ? null : await benchDecode();
+    const report = { ...inspect, render, decode };
     if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
     console.log(
       json ? JSON.stringify(report, null, 2) : [
@@ -170,6 +176,7 @@ if (import.meta.main) {
         ...(render
           ? ["", "renderers, side by side (bench/render_bench.ts)", formatRenderBench(render)]
           : []),
+        ...(decode ? ["", formatDecodeBench(decode)] : []),
       ].join("\n"),
     );
   });
