@@ -104,6 +104,8 @@ export interface LoadClipsOptions {
   batchSize?: number;
   /** Frames per clip, T (default 8). */
   maxLen?: number;
+  /** Index of the batch's first clip in the folder's clip order (default 0). */
+  firstClip?: number;
   /**
    * Sample T frames at this rate from the start (frame `floor(i * clipFps / fps)`) instead of
    * evenly over the clip; video clips only.
@@ -207,7 +209,14 @@ export async function planClips(
         `pass options.batchSize ${all.length} or add clips`,
     );
   }
-  const chosen = all.slice(0, batchSize);
+  const first = options.firstClip ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first + batchSize > all.length) {
+    throw new InspectorError(
+      `options.firstClip ${first} with options.batchSize ${batchSize} passes the last of the ` +
+        `${all.length} clips in ${dataset.dir}: lower options.firstClip or options.batchSize`,
+    );
+  }
+  const chosen = all.slice(first, first + batchSize);
   if (options.budgetBytes !== undefined) {
     checkInputBudget([batchSize, maxLen, 3, height, width], {
       budgetBytes: options.budgetBytes,

@@ -45,6 +45,8 @@ export interface InspectOptions {
   checkpoint?: string;
   /** Clips folder or dataset name (default: the bundled fixture clips). */
   dset?: string;
+  /** Index of the first clip of the batch in the folder's clip order (default 0). */
+  firstClip?: number;
   /** Preprocessed batch(es): `path.npy` or `name=path.npy` (replaces `dset`). */
   input?: readonly string[];
   /** Clips per batch (default 2). */
@@ -118,7 +120,8 @@ export interface InspectResult {
 }
 
 /** A batch and where it came from. */
-interface LoadedBatch {
+/** A batch ready to feed, with what the manifest records about it. */
+export interface LoadedBatch {
   feeds: FeedTensor | Record<string, FeedTensor>;
   data: Record<string, unknown>;
   clips?: ClipBatch;
@@ -173,7 +176,31 @@ function framePipelineOf(options: InspectOptions, size: FrameSize): FramePipelin
   };
 }
 
-async function loadBatch(
+/**
+ * The frame size a run feeds `graph`: the model's fixed input size, else `options.size`, else
+ * 512; throws when `options.size` contradicts a fixed size. A square size is a number.
+ */
+export function frameSizeFor(graph: OnnxGraph, options: InspectOptions): number | FrameSize {
+  const fixedHw = fixedFrameSize(graph);
+  const given = givenSize(options);
+  if (
+    fixedHw !== null && given !== null &&
+    (given.height !== fixedHw.height || given.width !== fixedHw.width)
+  ) {
+    const want = fixedHw.height === fixedHw.width
+      ? `${fixedHw.height}`
+      : `${fixedHw.height}x${fixedHw.width}`;
+    throw new InspectorError(
+      `options.size ${options.size} does not fit the model: its input takes ` +
+        `${fixedHw.height}x${fixedHw.width} frames; pass options.size ${want}`,
+    );
+  }
+  const hw = fixedHw ?? given ?? { height: 512, width: 512 };
+  return hw.height === hw.width ? hw.height : hw;
+}
+
+/** Load one batch as `inspect` does (clips from `options.dset`, or `.npy` inputs). */
+export async function loadBatch(
   graph: OnnxGraph,
   options: InspectOptions,
   size: number | FrameSize,
@@ -217,6 +244,7 @@ async function startBatch(
   }
   const plan = await planClips(options.dset ?? "fixture", {
     batchSize: options.batchSize ?? 2,
+    firstClip: options.firstClip,
     maxLen: options.maxLen ?? 8,
     fps: options.fps,
     size: hw.height,
@@ -354,22 +382,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   const graph = await loadOnnxModel(modelPath);
   timings.load_model = performance.now() - t;
 
-  const fixedHw = fixedFrameSize(graph);
-  const given = givenSize(options);
-  if (
-    fixedHw !== null && given !== null &&
-    (given.height !== fixedHw.height || given.width !== fixedHw.width)
-  ) {
-    const want = fixedHw.height === fixedHw.width
-      ? `${fixedHw.height}`
-      : `${fixedHw.height}x${fixedHw.width}`;
-    throw new InspectorError(
-      `options.size ${options.size} does not fit the model: its input takes ` +
-        `${fixedHw.height}x${fixedHw.width} frames; pass options.size ${want}`,
-    );
-  }
-  const hw = fixedHw ?? given ?? { height: 512, width: 512 };
-  const size: number | FrameSize = hw.height === hw.width ? hw.height : hw;
+  const size = frameSizeFor(graph, options);
   const layout = parseLayoutFlags(options.layout ?? []);
 
   // The frames are decoded on worker threads while this thread builds the session. load_data runs

@@ -6,6 +6,7 @@
  */
 
 import { printLine, runMain } from "./cli_args.ts";
+import { InspectorError } from "../core/errors.ts";
 import { type InspectOptions, listLayers, runInspect } from "../inspector/run_inspect.ts";
 import { commandHelp, defineCommand, parseCommand } from "./options/group.ts";
 import { modelGroup } from "./options/model.ts";
@@ -13,6 +14,8 @@ import { inputGroup } from "./options/input.ts";
 import { runtimeGroup } from "./options/runtime.ts";
 import { outputGroup } from "./options/output.ts";
 import { commonGroup } from "./options/common.ts";
+import { datasetGroup } from "./options/dataset.ts";
+import { type DatasetProgress, runDataset } from "../inspector/dataset_run.ts";
 
 /** The inspect command: its option groups, from which its parser and help are made. */
 export const INSPECT_COMMAND = defineCommand({
@@ -26,6 +29,7 @@ Usage: deno task inspect [flags]`,
     input: inputGroup,
     runtime: runtimeGroup,
     output: outputGroup,
+    dataset: datasetGroup,
     common: commonGroup({ version: true }),
   },
 });
@@ -54,7 +58,8 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       console.log(`${TOOL.name} ${TOOL.version}`);
       return;
     }
-    const { model: { listLayers: list, ...model }, input, runtime, output } = parsed.options;
+    const { model: { listLayers: list, ...model }, input, runtime, output, dataset } =
+      parsed.options;
     const opts: InspectOptions = {
       ...model,
       ...input,
@@ -76,8 +81,38 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       }
       return;
     }
+    if (dataset.allClips) {
+      const r = await runDataset({
+        ...opts,
+        shard: dataset.shard,
+        resume: dataset.resume,
+        onProgress: progressPrinter(),
+      });
+      printLine(`dataset statistics: ${r.stats}`);
+      return;
+    }
+    if (dataset.shard !== undefined || dataset.resume) {
+      throw new InspectorError("--shard and --resume work with --all_clips: add --all_clips");
+    }
     await runInspect(opts);
   }
+}
+
+/** A progress bar on a terminal, a plain line per batch otherwise. */
+function progressPrinter(): (p: DatasetProgress) => void {
+  const tty = Deno.stderr.isTerminal();
+  const enc = new TextEncoder();
+  return (p) => {
+    const eta = Number.isFinite(p.etaSeconds) ? `${Math.round(p.etaSeconds)} s` : "?";
+    const text = `${p.done}/${p.total} clips, ${p.clipsPerSecond.toFixed(1)} clips/s, ETA ${eta}`;
+    if (!tty) {
+      console.error(`progress: ${text}`);
+      return;
+    }
+    const width = 30, full = Math.round((width * p.done) / Math.max(p.total, 1));
+    const bar = `[${"#".repeat(full)}${".".repeat(width - full)}]`;
+    Deno.stderr.writeSync(enc.encode(`\r${bar} ${text}${p.done >= p.total ? "\n" : ""}`));
+  };
 }
 
 if (import.meta.main) await runMain(() => inspectCommand(Deno.args));

@@ -42,6 +42,7 @@ export const LAUNCH_SPECS: Readonly<Record<string, LaunchSpec>> = {
   inspect: { script: "scripts/inspect.ts", saveDir: DEFAULT_SAVE_DIRS.inspect, ffi: true },
   analyze: { script: "scripts/analyze.ts", saveDir: DEFAULT_SAVE_DIRS.analyze, ffi: false },
   compare: { script: "scripts/compare.ts", saveDir: DEFAULT_SAVE_DIRS.compare, ffi: false },
+  merge: { script: "scripts/merge.ts", saveDir: DEFAULT_SAVE_DIRS.merge, ffi: false },
 };
 
 /**

@@ -24,6 +24,7 @@ export const DEFAULT_SAVE_DIRS = {
   inspect: "out",
   analyze: "feature_analysis",
   compare: "comparison",
+  merge: "merged",
 } as const;
 
 /**

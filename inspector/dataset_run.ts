@@ -1,0 +1,367 @@
+/**
+ * Dataset mode (`inspect --all_clips`): every clip of a folder, batch by batch, with statistics
+ * streamed into dataset-wide accumulators (`stats/dataset_statistics.ts`). Memory holds one
+ * batch; after each batch the state is written atomically (`dataset_state.json`), so Ctrl-C or a
+ * crash loses no finished batch and `resume` continues. `shard: "i/n"` runs a deterministic,
+ * contiguous slice of the batches; {@linkcode mergeShards} folds the shards' batch partials in
+ * order and gives the numbers of one unsharded run, bit for bit.
+ *
+ * Outputs in `saveDir`: `dataset_stats.json` (per layer and per channel over the dataset),
+ * `clips.jsonl` (one line per clip: per-layer mean, max and sparsity) and `dataset_state.json`.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { InspectorError } from "../core/errors.ts";
+import {
+  addCounts,
+  addFrames,
+  type BatchPartial,
+  emptyLayerAccumulator,
+  foldPartial,
+  type LayerAccumulator,
+  type LayerDatasetStats,
+  layerDatasetStats,
+} from "../stats/dataset_statistics.ts";
+import { listClips } from "./clips.ts";
+import { resolveDataset } from "./datasets.ts";
+import { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts";
+import { parseLayoutFlags } from "./feature_map_inspector.ts";
+import { loadOnnxModel } from "./onnx_model.ts";
+import { DEFAULT_MODEL, frameSizeFor, type InspectOptions, loadBatch } from "./run_inspect.ts";
+
+/** Format tag of `dataset_state.json`. */
+export const DATASET_STATE_FORMAT = "feature-inspector/dataset-state";
+
+/** Options of {@linkcode runDataset}: those of `inspect`, and the dataset-mode ones. */
+export interface DatasetOptions extends InspectOptions {
+  /** `"i/n"`: run slice i (0-based) of n contiguous slices of the batches. */
+  shard?: string;
+  /** Continue the run whose `dataset_state.json` is in `saveDir`. */
+  resume?: boolean;
+  /** Progress: called after each batch. */
+  onProgress?: (p: DatasetProgress) => void;
+  /** Stop after this many batches of this call (tests: a run killed midway). */
+  stopAfter?: number;
+}
+
+/** Progress after a batch. */
+export interface DatasetProgress {
+  /** Clips done in this shard. */
+  done: number;
+  /** Clips in this shard. */
+  total: number;
+  /** Clips per second in this call. */
+  clipsPerSecond: number;
+  /** Seconds left at that rate. */
+  etaSeconds: number;
+}
+
+/** The state file: what a resumed run or a merge needs. */
+export interface DatasetState {
+  /** {@linkcode DATASET_STATE_FORMAT}. */
+  format: string;
+  /** What must match for a resume or a merge (model, clips folder, sizes, layers). */
+  key: Record<string, unknown>;
+  /** `[i, n]`. */
+  shard: [number, number];
+  /** Batches of the whole dataset; this shard's are `[first, end)`. */
+  batches: { size: number; total: number; first: number; end: number; done: number };
+  /** Clips in the whole dataset. */
+  clips: number;
+  /** Accumulators, in network order. */
+  layers: LayerAccumulator[];
+  /** Per batch done, per layer: the moments (kept so shards merge exactly). */
+  partials: BatchPartial[][];
+  /** True when every batch of the shard is done. */
+  complete: boolean;
+}
+
+/** What {@linkcode runDataset} returns. */
+export interface DatasetResult {
+  /** `dataset_stats.json`. */
+  stats: string;
+  /** The state. */
+  state: DatasetState;
+}
+
+/**
+ * Run every clip of `options.dset` (a shard of them with `options.shard`) and write the dataset
+ * statistics into `options.saveDir`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { runDataset } from "./dataset_run.ts";
+ * const r = await runDataset({ dset: "clips", size: 112, batchSize: 4, saveDir: "ds" });
+ * console.log(r.state.layers.map((l) => l.name));
+ * ```
+ */
+export async function runDataset(options: DatasetOptions): Promise<DatasetResult> {
+  const saveDir = options.saveDir ?? "out";
+  const [si, sn] = parseShard(options.shard);
+  const graph = await loadOnnxModel(options.checkpoint ?? DEFAULT_MODEL);
+  const size = frameSizeFor(graph, options);
+  const dataset = await resolveDataset(options.dset ?? "fixture", {});
+  const all = await listClips(dataset.dir);
+  const B = options.batchSize ?? 2;
+  if (all.length === 0) throw new InspectorError(`${dataset.dir} holds no clips: add clips`);
+  const total = Math.ceil(all.length / B);
+  const first = Math.floor((si * total) / sn), end = Math.floor(((si + 1) * total) / sn);
+  const key = {
+    model_sha256: graph.sha256,
+    dset: dataset.dir,
+    clip_ids_sha: await digest(all.map((c) => c.id).join("\n")),
+    batch_size: B,
+    max_len: options.maxLen ?? 8,
+    fps: options.fps ?? null,
+    size,
+    resize: options.resize ?? null,
+    crop: options.crop ?? null,
+    layers: options.layers ?? null,
+  };
+  const statePath = join(saveDir, "dataset_state.json");
+  let state: DatasetState | null = await readState(statePath);
+  if (state && !options.resume) {
+    throw new InspectorError(
+      `${statePath} holds a dataset run already: pass options.resume to continue it, or another ` +
+        `options.saveDir`,
+    );
+  }
+  if (state) {
+    if (JSON.stringify(state.key) !== JSON.stringify(key) || state.shard[0] !== si) {
+      throw new InspectorError(
+        `${statePath} is a run with other options (model, clips, sizes, layers or options.shard): ` +
+          `repeat its options to resume it, or use another options.saveDir`,
+      );
+    }
+  }
+  await Deno.mkdir(saveDir, { recursive: true });
+  const clipsFile = join(saveDir, "clips.jsonl");
+  if (!state) await Deno.writeTextFile(clipsFile, "");
+  else await truncateClipLines(clipsFile, (state.batches.done - state.batches.first) * B, all);
+
+  await using insp = await FeatureMapInspector.create(graph, {
+    layers: options.layers && options.layers.length ? options.layers : DEFAULT_LAYERS,
+    prefix: options.prefix,
+    layout: parseLayoutFlags(options.layout ?? []),
+    ep: options.ep,
+    threads: options.threads,
+    gpu: options.gpu,
+    saveDir,
+    onInfo: options.onInfo,
+  });
+  insp.setTarget({ batchIdx: "all", timestep: "all" });
+  const shardClips = Math.min(end * B, all.length) - first * B;
+  const t0 = performance.now();
+  let ran = 0;
+  let k = state ? state.batches.done : first;
+  for (; k < end; k++) {
+    if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
+    const firstClip = k * B;
+    const n = Math.min(B, all.length - firstClip);
+    const batch = await loadBatch(graph, { ...options, batchSize: n, firstClip }, size);
+    const ex = await insp.extractFeatures(batch.feeds);
+    if (!state) {
+      state = {
+        format: DATASET_STATE_FORMAT,
+        key,
+        shard: [si, sn],
+        batches: { size: B, total, first, end, done: first },
+        clips: all.length,
+        layers: ex.layers.map((l) =>
+          emptyLayerAccumulator(l.name, {
+            channels: l.layout.frameShape[0] ?? 1,
+            spatial: l.layout.frameShape.slice(1).reduce((a, b) => a * b, 1),
+          })
+        ),
+        partials: [],
+        complete: false,
+      };
+    }
+    const parts: BatchPartial[] = [];
+    const lines: string[] = [];
+    const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] = Array
+      .from({ length: n }, () => ({}));
+    for (const [j, l] of ex.layers.entries()) {
+      const acc = state.layers[j];
+      // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
+      const frames: Float32Array[] = [];
+      for (let b = 0; b < n; b++) {
+        const seen = new Set<number>();
+        const own: Float32Array[] = [];
+        for (let t = 0; t < l.layout.timeMap.length; t++) {
+          const ti = l.layout.timeMap[t];
+          if (seen.has(ti)) continue;
+          seen.add(ti);
+          own.push(l.frames[b][t]);
+        }
+        frames.push(...own);
+        const one = emptyLayerAccumulator(l.name, { channels: acc.channels, spatial: acc.spatial });
+        foldPartial(one, addFrames(one, own));
+        const s = layerDatasetStats(one).summary;
+        perClip[b][l.name] = { mean: s.mean, max: s.max, sparsity: s.sparsity };
+      }
+      const p = addFrames(acc, frames);
+      foldPartial(acc, p);
+      parts.push(p);
+    }
+    for (let b = 0; b < n; b++) {
+      lines.push(JSON.stringify({ clip: all[firstClip + b].id, layers: perClip[b] }));
+    }
+    state.partials.push(parts);
+    state.batches.done = k + 1;
+    state.complete = k + 1 === end;
+    await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
+    await writeAtomic(statePath, JSON.stringify(state));
+    ran++;
+    const done = Math.min((k + 1) * B, all.length) - first * B;
+    const rate = (ran * B) / ((performance.now() - t0) / 1000);
+    options.onProgress?.({
+      done,
+      total: shardClips,
+      clipsPerSecond: rate,
+      etaSeconds: (shardClips - done) / rate,
+    });
+  }
+  if (!state) {
+    throw new InspectorError(
+      `options.shard ${si}/${sn} holds no batch: lower n or raise the clip count`,
+    );
+  }
+  const stats = join(saveDir, "dataset_stats.json");
+  await writeAtomic(stats, JSON.stringify(statsFile(state), null, 1));
+  return { stats, state };
+}
+
+/**
+ * Merge complete shard states (any order given; folded in shard order) into one state, equal
+ * to that of one unsharded run.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { mergeShards } from "./dataset_run.ts";
+ * const merged = mergeShards(states);
+ * ```
+ */
+export function mergeShards(states: readonly DatasetState[]): DatasetState {
+  if (states.length === 0) throw new InspectorError("merge: give the shards' folders");
+  const sorted = [...states].sort((a, b) => a.shard[0] - b.shard[0]);
+  const n = sorted[0].shard[1];
+  const key = JSON.stringify(sorted[0].key);
+  for (const [i, s] of sorted.entries()) {
+    if (s.format !== DATASET_STATE_FORMAT) throw new InspectorError(`merge: not a dataset state`);
+    if (s.shard[1] !== n || s.shard[0] !== i) {
+      throw new InspectorError(
+        `merge: shards ${sorted.map((x) => x.shard.join("/")).join(", ")} given; ` +
+          `give each of 0/${n} ... ${n - 1}/${n} once`,
+      );
+    }
+    if (JSON.stringify(s.key) !== key) {
+      throw new InspectorError(
+        `merge: shard ${i}/${n} ran with other options (model, clips, sizes or layers) than ` +
+          `shard 0/${n}: rerun it with the same options`,
+      );
+    }
+    if (!s.complete) {
+      throw new InspectorError(
+        `merge: shard ${i}/${n} is not complete: resume it first (options.resume)`,
+      );
+    }
+  }
+  const merged: DatasetState = structuredClone(sorted[0]);
+  for (const s of sorted.slice(1)) {
+    for (const [j, acc] of merged.layers.entries()) addCounts(acc, s.layers[j]);
+    for (const parts of s.partials) {
+      for (const [j, acc] of merged.layers.entries()) foldPartial(acc, parts[j]);
+    }
+    merged.partials.push(...s.partials);
+  }
+  merged.shard = [0, 1];
+  merged.batches = {
+    ...merged.batches,
+    first: 0,
+    end: merged.batches.total,
+    done: merged.batches.total,
+  };
+  return merged;
+}
+
+/** `dataset_stats.json`'s content for a state. */
+export function statsFile(
+  state: DatasetState,
+): {
+  format: string;
+  clips: number;
+  shard: string;
+  complete: boolean;
+  layers: LayerDatasetStats[];
+} {
+  return {
+    format: "feature-inspector/dataset-stats",
+    clips: state.clips,
+    shard: `${state.shard[0]}/${state.shard[1]}`,
+    complete: state.complete,
+    layers: state.layers.map(layerDatasetStats),
+  };
+}
+
+/**
+ * Parse `i/n` (0 <= i < n).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseShard } from "./dataset_run.ts";
+ * assert.deepEqual(parseShard("2/4"), [2, 4]);
+ * assert.deepEqual(parseShard(undefined), [0, 1]);
+ * assert.throws(() => parseShard("4/4"), /options.shard/);
+ * ```
+ */
+export function parseShard(text: string | undefined): [number, number] {
+  if (text === undefined) return [0, 1];
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const i = m ? Number(m[1]) : NaN, n = m ? Number(m[2]) : NaN;
+  if (!(n >= 1 && i >= 0 && i < n)) {
+    throw new InspectorError(`options.shard ${text}: give i/n with 0 <= i < n, e.g. "0/4"`);
+  }
+  return [i, n];
+}
+
+/** Read a state file, or null when there is none. */
+export async function readState(path: string): Promise<DatasetState | null> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  const s = JSON.parse(text) as DatasetState;
+  if (s.format !== DATASET_STATE_FORMAT) {
+    throw new InspectorError(`${path} is not a dataset state file: remove it or pick another dir`);
+  }
+  return s;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+/** Keep the first `keep` lines of clips.jsonl (a crash may have left a batch's lines). */
+async function truncateClipLines(
+  path: string,
+  keep: number,
+  _all: readonly { id: string }[],
+): Promise<void> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const lines = text.split("\n").filter((l) => l.length > 0).slice(0, keep);
+  await Deno.writeTextFile(path, lines.length ? lines.join("\n") + "\n" : "");
+}
+
+async function digest(text: string): Promise<string> {
+  const h = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(h)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

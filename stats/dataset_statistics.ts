@@ -1,0 +1,373 @@
+/**
+ * Dataset-wide statistics of one layer, streamed batch by batch and merged exactly.
+ *
+ * Each batch gives a {@linkcode BatchPartial} per channel (count, mean and m2 in float64, by two
+ * passes over the batch's values). Partials fold into a {@linkcode LayerAccumulator} in batch
+ * order with the moment merge of Chan et al.; min, max, zero counts and the fixed-edge histogram
+ * are order-free sums. Folding the same partials in the same order gives the same bits, so a
+ * resumed run, and shards merged in shard order (`mergeShards`), give exactly the numbers of one
+ * uninterrupted run.
+ *
+ * The histogram edges are fixed, not taken from the data, so that any two runs merge: one bin
+ * for exact zeros and, on each side, half-octave bins of |x| from 2^-20 to 2^24 (`HIST_EDGES`),
+ * with the values beyond in the outermost bins.
+ *
+ * @module
+ */
+
+import { InspectorError } from "../core/errors.ts";
+
+/** Half-octave bins of |x| per side: 2^(k/2) for k in [-40, 48]. */
+const LOW = -40, HIGH = 48;
+
+/**
+ * The histogram's bin edges on the positive side (2^-20 ... 2^24); bins are mirrored for
+ * negative values and exact zeros have their own bin. Bin order: negative (large to small),
+ * zero, positive (small to large), {@linkcode HIST_BINS} in all.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HIST_BINS, HIST_EDGES } from "./dataset_statistics.ts";
+ * assert.equal(HIST_EDGES[0], 2 ** -20);
+ * assert.equal(HIST_BINS, 2 * (HIST_EDGES.length + 1) + 1);
+ * ```
+ */
+export const HIST_EDGES: readonly number[] = Array.from(
+  { length: HIGH - LOW + 1 },
+  (_, k) => 2 ** ((LOW + k) / 2),
+);
+
+/** Number of histogram bins. */
+export const HIST_BINS: number = 2 * (HIST_EDGES.length + 1) + 1;
+
+const SIDE = HIST_EDGES.length + 1;
+
+/**
+ * The histogram bin of a finite value (see {@linkcode HIST_EDGES}).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HIST_BINS, histBin } from "./dataset_statistics.ts";
+ * const zero = (HIST_BINS - 1) / 2;
+ * assert.equal(histBin(0), zero);
+ * assert.equal(histBin(1), zero + 1 + 40); // [2^0, 2^0.5)
+ * assert.equal(histBin(-1), zero - 1 - 40);
+ * ```
+ */
+export function histBin(x: number): number {
+  if (x === 0) return SIDE;
+  const a = Math.abs(x);
+  let k: number;
+  if (a < HIST_EDGES[0]) k = 0;
+  else if (a >= HIST_EDGES[HIST_EDGES.length - 1]) k = SIDE - 1;
+  else {
+    k = Math.floor(2 * Math.log2(a)) - LOW + 1;
+    // log2 rounding at an edge: settle on the side the edge comparison gives.
+    if (k > 1 && a < HIST_EDGES[k - 1]) k--;
+    else if (k < SIDE - 1 && a >= HIST_EDGES[k]) k++;
+  }
+  return x > 0 ? SIDE + 1 + k : SIDE - 1 - k;
+}
+
+/** One batch's moments of one layer, per channel. */
+export interface BatchPartial {
+  /** Finite values per channel. */
+  count: number[];
+  /** Mean of the finite values per channel. */
+  mean: number[];
+  /** Sum of squared deviations from that mean per channel. */
+  m2: number[];
+}
+
+/** A layer's dataset statistics so far (JSON-safe: plain arrays of float64 numbers). */
+export interface LayerAccumulator {
+  /** Layer name. */
+  name: string;
+  /** Channels C. */
+  channels: number;
+  /** Values per channel per frame (H*W, or 1). */
+  spatial: number;
+  /** Frames (clip x tensor time index) seen. */
+  frames: number;
+  /** Finite values per channel. */
+  count: number[];
+  /** Mean per channel. */
+  mean: number[];
+  /** Squared deviations per channel. */
+  m2: number[];
+  /** Minimum per channel (null before any finite value). */
+  min: (number | null)[];
+  /** Maximum per channel (null before any finite value). */
+  max: (number | null)[];
+  /** Exact zeros per channel. */
+  zeros: number[];
+  /** NaN and +-Inf per channel. */
+  nonfinite: number[];
+  /** Counts per histogram bin, over all channels. */
+  histogram: number[];
+}
+
+/**
+ * An empty accumulator for a layer of `channels` channels of `spatial` values each.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLayerAccumulator } from "./dataset_statistics.ts";
+ * const a = emptyLayerAccumulator("layer1", { channels: 4, spatial: 9 });
+ * assert.deepEqual(a.count, [0, 0, 0, 0]);
+ * ```
+ */
+export function emptyLayerAccumulator(
+  name: string,
+  options: { channels: number; spatial: number },
+): LayerAccumulator {
+  const c = options.channels;
+  const zeros = (): number[] => new Array(c).fill(0);
+  return {
+    name,
+    channels: c,
+    spatial: options.spatial,
+    frames: 0,
+    count: zeros(),
+    mean: zeros(),
+    m2: zeros(),
+    min: new Array(c).fill(null),
+    max: new Array(c).fill(null),
+    zeros: zeros(),
+    nonfinite: zeros(),
+    histogram: new Array(HIST_BINS).fill(0),
+  };
+}
+
+/**
+ * Add one batch of frames (each `C * spatial` values, channel-major) to `acc`: the order-free
+ * counts (min, max, zeros, histogram) go in at once; the returned partial is then folded with
+ * {@linkcode foldPartial} (by the caller, so that shards can keep it for an exact merge).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addFrames, emptyLayerAccumulator, foldPartial } from "./dataset_statistics.ts";
+ * const acc = emptyLayerAccumulator("x", { channels: 2, spatial: 2 });
+ * const p = addFrames(acc, [new Float32Array([1, 3, 0, 0]), new Float32Array([5, 7, 0, 2])]);
+ * foldPartial(acc, p);
+ * assert.deepEqual(acc.mean, [4, 0.5]);
+ * assert.deepEqual(acc.max, [7, 2]);
+ * assert.deepEqual(acc.zeros, [0, 3]);
+ * ```
+ */
+export function addFrames(acc: LayerAccumulator, frames: readonly Float32Array[]): BatchPartial {
+  const C = acc.channels, S = acc.spatial;
+  const part: BatchPartial = {
+    count: new Array(C).fill(0),
+    mean: new Array(C).fill(0),
+    m2: new Array(C).fill(0),
+  };
+  for (const f of frames) {
+    if (f.length !== C * S) {
+      throw new InspectorError(
+        `layer ${acc.name}: a frame of ${f.length} values, expected ${C}x${S}; ` +
+          `keep options.size and the model the same for the whole dataset`,
+      );
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    let n = 0, sum = 0, zeros = 0, bad = 0;
+    let lo = acc.min[c] ?? Infinity, hi = acc.max[c] ?? -Infinity;
+    for (const f of frames) {
+      for (let i = c * S, end = i + S; i < end; i++) {
+        const v = f[i];
+        if (!Number.isFinite(v)) {
+          bad++;
+          continue;
+        }
+        n++;
+        sum += v;
+        if (v === 0) zeros++;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+        acc.histogram[histBin(v)]++;
+      }
+    }
+    const mean = n > 0 ? sum / n : 0;
+    let m2 = 0;
+    for (const f of frames) {
+      for (let i = c * S, end = i + S; i < end; i++) {
+        const v = f[i];
+        if (Number.isFinite(v)) m2 += (v - mean) * (v - mean);
+      }
+    }
+    part.count[c] = n;
+    part.mean[c] = mean;
+    part.m2[c] = m2;
+    acc.zeros[c] += zeros;
+    acc.nonfinite[c] += bad;
+    if (n > 0) {
+      acc.min[c] = lo;
+      acc.max[c] = hi;
+    }
+  }
+  acc.frames += frames.length;
+  return part;
+}
+
+/**
+ * Fold a batch partial into `acc` (Chan et al.'s merge; an empty side is copied, not computed,
+ * so the fold of one partial is that partial's bits).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emptyLayerAccumulator, foldPartial } from "./dataset_statistics.ts";
+ * const acc = emptyLayerAccumulator("x", { channels: 1, spatial: 1 });
+ * foldPartial(acc, { count: [2], mean: [1], m2: [2] }); // values 0, 2
+ * foldPartial(acc, { count: [2], mean: [5], m2: [2] }); // values 4, 6
+ * assert.deepEqual([acc.count[0], acc.mean[0], acc.m2[0]], [4, 3, 20]);
+ * ```
+ */
+export function foldPartial(acc: LayerAccumulator, part: BatchPartial): void {
+  for (let c = 0; c < acc.channels; c++) {
+    const nb = part.count[c];
+    if (nb === 0) continue;
+    const na = acc.count[c];
+    if (na === 0) {
+      acc.count[c] = nb;
+      acc.mean[c] = part.mean[c];
+      acc.m2[c] = part.m2[c];
+      continue;
+    }
+    const n = na + nb;
+    const delta = part.mean[c] - acc.mean[c];
+    acc.mean[c] += delta * (nb / n);
+    acc.m2[c] += part.m2[c] + delta * delta * (na * nb / n);
+    acc.count[c] = n;
+  }
+}
+
+/**
+ * Add the order-free parts of `b` (frames, min, max, zeros, non-finite counts, histogram) to `a`;
+ * the moments are merged by folding `b`'s partials (see {@linkcode foldPartial}).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addCounts, emptyLayerAccumulator } from "./dataset_statistics.ts";
+ * const a = emptyLayerAccumulator("x", { channels: 1, spatial: 1 });
+ * const b = { ...emptyLayerAccumulator("x", { channels: 1, spatial: 1 }), min: [-2], max: [3] };
+ * addCounts(a, b);
+ * assert.deepEqual([a.min[0], a.max[0]], [-2, 3]);
+ * ```
+ */
+export function addCounts(a: LayerAccumulator, b: LayerAccumulator): void {
+  if (a.channels !== b.channels || a.spatial !== b.spatial) {
+    throw new InspectorError(
+      `layer ${a.name}: ${a.channels}x${a.spatial} and ${b.channels}x${b.spatial} differ; ` +
+        `merge only runs of the same model, layers and options.size`,
+    );
+  }
+  a.frames += b.frames;
+  for (let c = 0; c < a.channels; c++) {
+    a.zeros[c] += b.zeros[c];
+    a.nonfinite[c] += b.nonfinite[c];
+    const lo = b.min[c], hi = b.max[c];
+    if (lo !== null && (a.min[c] === null || lo < a.min[c]!)) a.min[c] = lo;
+    if (hi !== null && (a.max[c] === null || hi > a.max[c]!)) a.max[c] = hi;
+  }
+  for (let k = 0; k < a.histogram.length; k++) a.histogram[k] += b.histogram[k];
+}
+
+/** A layer's dataset statistics as people read them. */
+export interface LayerDatasetStats {
+  /** Layer name. */
+  name: string;
+  /** Channels. */
+  channels: number;
+  /** Frames seen. */
+  frames: number;
+  /** Finite values seen. */
+  values: number;
+  /** Over all channels: mean, population std, min, max, fraction of exact zeros. */
+  summary: { mean: number; std: number; min: number | null; max: number | null; sparsity: number };
+  /** Per channel. */
+  per_channel: {
+    mean: number[];
+    std: number[];
+    min: (number | null)[];
+    max: (number | null)[];
+    sparsity: number[];
+  };
+  /** Channels never above zero over the whole dataset (dead ReLU channels). */
+  dead_channels: number[];
+  /** Non-finite values seen. */
+  nonfinite: number;
+  /** The fixed-edge histogram: positive edges (mirrored), and counts in bin order. */
+  histogram: { edges: readonly number[]; counts: number[] };
+}
+
+/**
+ * The readable statistics of an accumulator.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addFrames, emptyLayerAccumulator, foldPartial, layerDatasetStats } from "./dataset_statistics.ts";
+ * const acc = emptyLayerAccumulator("x", { channels: 2, spatial: 2 });
+ * foldPartial(acc, addFrames(acc, [new Float32Array([1, 3, 0, 0])]));
+ * const s = layerDatasetStats(acc);
+ * assert.deepEqual(s.per_channel.std, [1, 0]);
+ * assert.deepEqual(s.dead_channels, [1]);
+ * assert.equal(s.summary.mean, 1);
+ * ```
+ */
+export function layerDatasetStats(acc: LayerAccumulator): LayerDatasetStats {
+  const C = acc.channels;
+  // Over channels: the same moment merge, in channel order.
+  let n = 0, mean = 0, m2 = 0, zeros = 0, bad = 0;
+  let lo: number | null = null, hi: number | null = null;
+  for (let c = 0; c < C; c++) {
+    const nb = acc.count[c];
+    zeros += acc.zeros[c];
+    bad += acc.nonfinite[c];
+    if (nb === 0) continue;
+    if (n === 0) {
+      n = nb;
+      mean = acc.mean[c];
+      m2 = acc.m2[c];
+    } else {
+      const t = n + nb, d = acc.mean[c] - mean;
+      mean += d * (nb / t);
+      m2 += acc.m2[c] + d * d * (n * nb / t);
+      n = t;
+    }
+    if (lo === null || acc.min[c]! < lo) lo = acc.min[c];
+    if (hi === null || acc.max[c]! > hi) hi = acc.max[c];
+  }
+  const dead: number[] = [];
+  for (let c = 0; c < C; c++) if (acc.count[c] > 0 && acc.max[c]! <= 0) dead.push(c);
+  return {
+    name: acc.name,
+    channels: C,
+    frames: acc.frames,
+    values: n,
+    summary: {
+      mean,
+      std: n > 0 ? Math.sqrt(m2 / n) : 0,
+      min: lo,
+      max: hi,
+      sparsity: n > 0 ? zeros / n : 0,
+    },
+    per_channel: {
+      mean: [...acc.mean],
+      std: acc.m2.map((m, c) => (acc.count[c] > 0 ? Math.sqrt(m / acc.count[c]) : 0)),
+      min: [...acc.min],
+      max: [...acc.max],
+      sparsity: acc.zeros.map((z, c) => (acc.count[c] > 0 ? z / acc.count[c] : 0)),
+    },
+    dead_channels: dead,
+    nonfinite: bad,
+    histogram: { edges: HIST_EDGES, counts: [...acc.histogram] },
+  };
+}
