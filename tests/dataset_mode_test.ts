@@ -117,7 +117,10 @@ Deno.test("dataset: 64 clips (folders + mp4): stats equal NumPy; 4 shards merged
     // Killed after 3 batches, then resumed: the same numbers.
     const dir = join(tmp, "killed");
     await runDataset({ ...OPTS, dset: clips, saveDir: dir, stopAfter: 3 });
-    await assert.rejects(runDataset({ ...OPTS, dset: clips, saveDir: dir }), /options.resume|--resume/);
+    await assert.rejects(
+      runDataset({ ...OPTS, dset: clips, saveDir: dir }),
+      /options.resume|--resume/,
+    );
     const resumed = await runDataset({ ...OPTS, dset: clips, saveDir: dir, resume: true });
     assert.deepEqual(statsFile(resumed.state).layers, s1.layers);
     assert.equal((await Deno.readTextFile(join(dir, "clips.jsonl"))).trim().split("\n").length, 64);
