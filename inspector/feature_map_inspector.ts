@@ -647,6 +647,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       time_map: l.layout.timeMap,
       ...(l.resolved.folded ? { folded: l.resolved.folded } : {}),
       ...(l.resolved.aliasOf ? { alias_of: l.resolved.aliasOf } : {}),
+      ...(l.resolved.calls ? { calls: l.resolved.calls, call: l.resolved.call } : {}),
       notes: l.resolved.notes,
       node_index: this.graph.nodes.findIndex((n) => n.name === l.resolved.node),
       stats: manifestSummary(l.stats.summary),
