@@ -174,7 +174,10 @@ export function stageDefaultTensors(graph: OnnxGraph, nominal = 224): string[] {
     const d = i.dims ?? [];
     if (d.length < 4) continue;
     const h = d[d.length - 2], w = d[d.length - 1];
-    hwOf.set(i.name, [typeof h === "number" && h > 0 ? h : nominal, typeof w === "number" && w > 0 ? w : nominal]);
+    hwOf.set(i.name, [
+      typeof h === "number" && h > 0 ? h : nominal,
+      typeof w === "number" && w > 0 ? w : nominal,
+    ]);
   }
   const path = dataPathNodes(graph);
   for (const n of graph.nodes) {

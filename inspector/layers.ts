@@ -126,7 +126,10 @@ function canonicalPaths(graph: OnnxGraph): Map<number, { parts: string[]; calls:
  * ```
  */
 export function listModules(graph: OnnxGraph): ModuleInfo[] {
-  const byPath = new Map<string, { last: GraphNode; count: number; calls: Map<number, GraphNode> }>();
+  const byPath = new Map<
+    string,
+    { last: GraphNode; count: number; calls: Map<number, GraphNode> }
+  >();
   const canon = canonicalPaths(graph);
   for (const n of graph.nodes) {
     if (!n.modulePath || isSkippable(n)) continue;
