@@ -55,6 +55,17 @@ const SHAPE_SOURCES = new Set(["Shape", "Size"]);
 /**
  * Indices of the nodes on the data path: nodes with an output that depends on a graph input's
  * values (not only on its shape, through Shape/Size), Constants and shape arithmetic excluded.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { dataPathNodes } from "./_layer_select.ts";
+ * const g = await loadOnnxModel("fixtures/unscoped_numbered.onnx");
+ * const path = dataPathNodes(g);
+ * assert.ok(!path.has(g.nodes.findIndex((n) => n.name === "Concat_16"))); // concat of shapes
+ * assert.ok(path.has(g.nodes.findIndex((n) => n.name === "Concat_11")));
+ * ```
  */
 export function dataPathNodes(graph: OnnxGraph): Set<number> {
   const data = new Set<string>(graph.inputs.map((i) => i.name));
@@ -68,7 +79,18 @@ export function dataPathNodes(graph: OnnxGraph): Set<number> {
   return nodes;
 }
 
-/** The tappable nodes (data path, operator in {@linkcode TAPPABLE_OPS}), in graph order. */
+/**
+ * The tappable nodes (data path, operator in {@linkcode TAPPABLE_OPS}), in graph order.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { tappableNodes } from "./_layer_select.ts";
+ * const g = await loadOnnxModel("fixtures/unscoped_numbered.onnx");
+ * assert.equal(tappableNodes(g).length, 16);
+ * ```
+ */
 export function tappableNodes(graph: OnnxGraph): GraphNode[] {
   const path = dataPathNodes(graph);
   return graph.nodes.filter((n) =>
@@ -76,7 +98,18 @@ export function tappableNodes(graph: OnnxGraph): GraphNode[] {
   );
 }
 
-/** The nodes an operator-type selector counts: data-path nodes of that type, in graph order. */
+/**
+ * The nodes an operator-type selector counts: data-path nodes of that type, in graph order.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { nodesOfType } from "./_layer_select.ts";
+ * const g = await loadOnnxModel("fixtures/unscoped_numbered.onnx");
+ * assert.deepEqual(nodesOfType(g, "Relu").map((n) => n.outputs[0]), ["11", "14", "18", "22"]);
+ * ```
+ */
 export function nodesOfType(graph: OnnxGraph, opType: string): GraphNode[] {
   const path = dataPathNodes(graph);
   return graph.nodes.filter((n) =>
@@ -95,6 +128,17 @@ export interface OpSelector {
 /**
  * Parse `op:TYPE`, `op:TYPE[i]` or `TYPE[i]`; `TYPE[i]` only when the graph has that operator
  * (so that a glob such as `layer[12]` keeps its meaning). Operator names match case-insensitively.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { parseOpSelector } from "./_layer_select.ts";
+ * const g = await loadOnnxModel("fixtures/unscoped_numbered.onnx");
+ * assert.deepEqual(parseOpSelector("relu[-1]", g), { opType: "Relu", index: -1 });
+ * assert.deepEqual(parseOpSelector("op:Conv", g), { opType: "Conv", index: null });
+ * assert.equal(parseOpSelector("layer[12]", g), null);
+ * ```
  */
 export function parseOpSelector(request: string, graph: OnnxGraph): OpSelector | null {
   const m = /^(op:)?([A-Za-z][A-Za-z0-9_]*)(?:\[(-?\d+)\])?$/.exec(request);
@@ -167,6 +211,15 @@ const NON_SPATIAL = new Set([
  * order whose output H, W stay the same), from H, W propagated statically through the graph with
  * a nominal input size; when nothing is spatial, the last tappable output. Tensor names, in
  * graph order.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadOnnxModel } from "./onnx_model.ts";
+ * import { stageDefaultTensors } from "./_layer_select.ts";
+ * const g = await loadOnnxModel("fixtures/unscoped_numbered.onnx");
+ * assert.deepEqual(stageDefaultTensors(g), ["15", "18", "22"]);
+ * ```
  */
 export function stageDefaultTensors(graph: OnnxGraph, nominal = 224): string[] {
   const hwOf = new Map<string, [number, number]>();

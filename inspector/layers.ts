@@ -10,6 +10,10 @@
  * - glob patterns (`layer*`, `layer1.*`, `**.relu`) expand to every matching module, and
  *   `/`-patterns to every matching tensor (the rule of `core/glob.ts`, shared with compare);
  * - raw tensor and node names are used as they are;
+ * - operator selectors: `op:Relu` (every Relu output, in graph order), `Relu[-1]`, `Conv[0]`
+ *   (python-style index among that operator's data-path nodes);
+ * - a module applied several times in `forward` (scopes `relu`, `relu_1`) resolves to its last
+ *   call, as a PyTorch forward hook sees it; `relu#0` picks a call;
  * - a name that resolves to nothing is reported with its closest candidates.
  *
  * @module
