@@ -240,3 +240,21 @@ print(json.dumps((a + r(bn)).ravel().tolist()))
     for (const o of Object.values(out)) o.dispose();
   }
 });
+
+Deno.test("manifest: a module applied twice records calls and the call tapped", async () => {
+  await using insp = await FeatureMapInspector.create(RESNET, {
+    ep: "wasm",
+    layers: ["layer1.0.relu", "layer1.0.relu#0"],
+    onInfo: () => {},
+  });
+  const x = Float32Array.from({ length: 2 * 3 * 32 * 32 }, (_, i) => Math.cos(i * 0.01));
+  await insp.extractFeatures({ data: x, dims: [1, 2, 3, 32, 32] });
+  const m = insp.manifest();
+  const by = Object.fromEntries(m.layers.map((l) => [l.name, l]));
+  assert.equal(by["layer1.0.relu"].calls, 2);
+  assert.equal(by["layer1.0.relu"].call, 1);
+  assert.equal(by["layer1.0.relu"].tensor, "/backbone/layer1/layer1.0/relu_1/Relu_output_0");
+  assert.equal(by["layer1.0.relu#0"].call, 0);
+  assert.equal(by["layer1.0.relu#0"].tensor, "/backbone/layer1/layer1.0/relu/Relu_output_0");
+  assert.notEqual(by["layer1.0.relu"].stats.mean, by["layer1.0.relu#0"].stats.mean);
+});
