@@ -76,6 +76,10 @@ export interface ManifestLayer {
   folded?: string[];
   /** For a folded BatchNorm: the module carrying its values. */
   alias_of?: string;
+  /** A module applied several times in `forward`: how many calls the graph has. */
+  calls?: number;
+  /** The call tapped (0-based; the last unless `name#k` asked for another). */
+  call?: number;
   /** Notes for people. */
   notes: string[];
   /** Position of the producing node in the graph's topological order. */

@@ -17,6 +17,7 @@ import {
   withExtendedModel,
 } from "./onnx_model.ts";
 import { type ResolvedLayer, resolveLayers, type UnresolvedLayer } from "./layers.ts";
+import { stageDefaultTensors } from "./_layer_select.ts";
 import {
   extractFrame,
   type LayoutKind,
@@ -284,14 +285,34 @@ export class FeatureMapInspector implements AsyncDisposable {
       : model instanceof Uint8Array
       ? await parseOnnxModel(model)
       : model;
-    const resolved = resolveLayers(graph, options.layers ?? DEFAULT_LAYERS, {
-      prefix: options.prefix,
-    });
+    const requests = options.layers ?? DEFAULT_LAYERS;
+    let resolved = resolveLayers(graph, requests, { prefix: options.prefix });
+    const info = options.onInfo ?? (() => {});
+    const asDefault = requests.length === DEFAULT_LAYERS.length &&
+      requests.every((r, k) => r === DEFAULT_LAYERS[k]);
+    if (resolved.layers.length === 0 && asDefault) {
+      // None of the default (torchvision ResNet) names exists: tap the last output of each
+      // spatial resolution stage instead of failing.
+      const fallback = resolveLayers(graph, stageDefaultTensors(graph));
+      if (fallback.layers.length > 0) {
+        for (const l of fallback.layers) {
+          l.notes.push(
+            "default set: the last tappable output of its spatial resolution stage (none of " +
+              "the default layer names exists in this graph)",
+          );
+        }
+        info(
+          `note: none of the default layers (${DEFAULT_LAYERS.join(" ")}) exists in ` +
+            `${graph.source}; tapping the last output of each spatial stage instead: ` +
+            `${fallback.layers.map((l) => l.name).join(", ")} (options.layers chooses others)`,
+        );
+        resolved = fallback;
+      }
+    }
     // Network (topological) order, so that files, reports and "first divergent" follow the
     // data flow whatever order the names were given in; ties keep the request order.
     const order = new Map(graph.nodes.map((n) => [n.name, n.index]));
     resolved.layers.sort((a, b) => (order.get(a.node) ?? 0) - (order.get(b.node) ?? 0));
-    const info = options.onInfo ?? (() => {});
     for (const u of resolved.unresolved) {
       info(
         `warning: layer '${u.request}' not found (${u.reason})` +
@@ -647,6 +668,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       time_map: l.layout.timeMap,
       ...(l.resolved.folded ? { folded: l.resolved.folded } : {}),
       ...(l.resolved.aliasOf ? { alias_of: l.resolved.aliasOf } : {}),
+      ...(l.resolved.calls ? { calls: l.resolved.calls, call: l.resolved.call } : {}),
       notes: l.resolved.notes,
       node_index: this.graph.nodes.findIndex((n) => n.name === l.resolved.node),
       stats: manifestSummary(l.stats.summary),

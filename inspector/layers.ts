@@ -10,6 +10,10 @@
  * - glob patterns (`layer*`, `layer1.*`, `**.relu`) expand to every matching module, and
  *   `/`-patterns to every matching tensor (the rule of `core/glob.ts`, shared with compare);
  * - raw tensor and node names are used as they are;
+ * - operator selectors: `op:Relu` (every Relu output, in graph order), `Relu[-1]`, `Conv[0]`
+ *   (python-style index among that operator's data-path nodes);
+ * - a module applied several times in `forward` (scopes `relu`, `relu_1`) resolves to its last
+ *   call, as a PyTorch forward hook sees it; `relu#0` picks a call;
  * - a name that resolves to nothing is reported with its closest candidates.
  *
  * @module
@@ -17,6 +21,7 @@
 
 import type { GraphNode, OnnxGraph } from "./onnx_model.ts";
 import { globToRegExp, isGlob } from "../core/glob.ts";
+import { nodesOfType, parseOpSelector } from "./_layer_select.ts";
 
 /** A layer to tap. */
 export interface ResolvedLayer {
@@ -32,8 +37,12 @@ export interface ResolvedLayer {
   opType: string;
   /** Dotted module path the name matched, or `null` for raw tensor/node names. */
   module: string | null;
-  /** How it was resolved. */
-  kind: "module" | "tensor" | "node" | "folded_bn";
+  /** How it was resolved (`op`: an operator selector such as `op:Relu` or `Conv[0]`). */
+  kind: "module" | "tensor" | "node" | "folded_bn" | "op";
+  /** For a module applied several times in `forward`: how many calls the graph has. */
+  calls?: number;
+  /** For a module applied several times: the call tapped (0-based; the last by default). */
+  call?: number;
   /** BatchNorm modules folded into this Conv by the exporter (their pre-BN input is gone). */
   folded?: string[];
   /** For a folded BatchNorm: the module whose output carries its values. */
@@ -58,12 +67,18 @@ export interface ModuleInfo {
   path: string;
   /** Shortest dotted suffix that names this module uniquely, e.g. `layer1.0`. */
   shortName: string;
-  /** The last node inside the scope. */
+  /** The last node inside the scope (of its last call). */
   lastNode: GraphNode;
-  /** Number of nodes inside the scope. */
+  /** Number of nodes inside the scope (all calls). */
   nodeCount: number;
   /** Depth (number of path parts). */
   depth: number;
+  /**
+   * The last node of each call, in call order: a module applied twice in `forward` (a
+   * torchvision BasicBlock's `relu`) is exported as scopes `relu` and `relu_1`; both are calls of
+   * module `relu`. One entry for a module called once.
+   */
+  callNodes: GraphNode[];
 }
 
 function isSkippable(n: GraphNode): boolean {
@@ -71,7 +86,40 @@ function isSkippable(n: GraphNode): boolean {
 }
 
 /**
- * Every module scope of the graph with the last node inside it, in graph order.
+ * Each scoped node's module path with exporter call suffixes folded (`layer1.0.relu_1` becomes
+ * `layer1.0.relu`, call 1) and, per prefix depth, the call of that prefix.
+ */
+function canonicalPaths(graph: OnnxGraph): Map<number, { parts: string[]; calls: number[] }> {
+  const prefixes = new Set<string>();
+  for (const n of graph.nodes) {
+    if (!n.modulePath) continue;
+    const parts = n.modulePath.split(".");
+    for (let k = 1; k <= parts.length; k++) prefixes.add(parts.slice(0, k).join("."));
+  }
+  const out = new Map<number, { parts: string[]; calls: number[] }>();
+  for (const n of graph.nodes) {
+    if (!n.modulePath) continue;
+    const raw = n.modulePath.split(".");
+    const parts: string[] = [];
+    const calls: number[] = [];
+    let call = 0;
+    for (let k = 0; k < raw.length; k++) {
+      const m = /^(.+)_(\d+)$/.exec(raw[k]);
+      // The exporter's call suffix: `X_N` beside a scope `X` under the same parent.
+      if (m && Number(m[2]) >= 1 && prefixes.has([...raw.slice(0, k), m[1]].join("."))) {
+        parts.push(m[1]);
+        call = Number(m[2]);
+      } else parts.push(raw[k]);
+      calls.push(call);
+    }
+    out.set(n.index, { parts, calls });
+  }
+  return out;
+}
+
+/**
+ * Every module scope of the graph with the last node inside it, in graph order. Scopes that are
+ * further calls of one module (`relu_1` beside `relu`) are one module with several calls.
  *
  * @example Usage
  * ```ts ignore
@@ -82,17 +130,23 @@ function isSkippable(n: GraphNode): boolean {
  * ```
  */
 export function listModules(graph: OnnxGraph): ModuleInfo[] {
-  const byPath = new Map<string, { last: GraphNode; count: number }>();
+  const byPath = new Map<
+    string,
+    { last: GraphNode; count: number; calls: Map<number, GraphNode> }
+  >();
+  const canon = canonicalPaths(graph);
   for (const n of graph.nodes) {
     if (!n.modulePath || isSkippable(n)) continue;
-    const parts = n.modulePath.split(".");
+    const { parts, calls } = canon.get(n.index)!;
     for (let k = 1; k <= parts.length; k++) {
       const p = parts.slice(0, k).join(".");
+      const call = calls[k - 1];
       const e = byPath.get(p);
       if (e) {
         e.last = n;
         e.count++;
-      } else byPath.set(p, { last: n, count: 1 });
+        e.calls.set(call, n);
+      } else byPath.set(p, { last: n, count: 1, calls: new Map([[call, n]]) });
     }
   }
   const paths = [...byPath.keys()];
@@ -112,7 +166,15 @@ export function listModules(graph: OnnxGraph): ModuleInfo[] {
       }
     }
     const e = byPath.get(path)!;
-    return { path, shortName, lastNode: e.last, nodeCount: e.count, depth: parts.length };
+    const callNodes = [...e.calls.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n);
+    return {
+      path,
+      shortName,
+      lastNode: e.last,
+      nodeCount: e.count,
+      depth: parts.length,
+      callNodes,
+    };
   });
   mods.sort((a, b) => a.lastNode.index - b.lastNode.index || a.depth - b.depth);
   return mods;
@@ -268,9 +330,19 @@ export function resolveLayers(
     });
   };
 
-  const addModule = (request: string, m: ModuleInfo, name: string) => {
-    const folded = foldedInto(m);
+  const addModule = (request: string, m: ModuleInfo, name: string, callAsked?: number) => {
+    const folded = callAsked === undefined ? foldedInto(m) : undefined;
     const notes: string[] = [];
+    const calls = m.callNodes.length;
+    const call = callAsked ?? calls - 1;
+    const node = m.callNodes[call];
+    if (calls > 1) {
+      notes.push(
+        `module ${m.path} is applied ${calls} times in forward: this is call ${call} ` +
+          `(0-based${callAsked === undefined ? ", the last, as a PyTorch forward hook sees" : ""}` +
+          `); pick another with ${m.shortName}#k`,
+      );
+    }
     if (folded) {
       notes.push(
         `BatchNorm ${folded.join(", ")} was folded into this Conv by the exporter: this tensor ` +
@@ -280,11 +352,12 @@ export function resolveLayers(
     add({
       name,
       request,
-      tensor: m.lastNode.outputs[0],
-      node: m.lastNode.name,
-      opType: m.lastNode.opType,
+      tensor: node.outputs[0],
+      node: node.name,
+      opType: node.opType,
       module: m.path,
       kind: "module",
+      ...(calls > 1 ? { calls, call } : {}),
       ...(folded ? { folded } : {}),
       notes,
     });
@@ -313,7 +386,45 @@ export function resolveLayers(
       });
       continue;
     }
-    // 3. glob
+    // 3. operator selectors: op:Relu (all, in graph order), Relu[-1], Conv[0]
+    const sel = parseOpSelector(request, graph);
+    if (sel) {
+      const of = nodesOfType(graph, sel.opType);
+      const pick = (k: number, name: string) => {
+        const n = of[k];
+        add({
+          name,
+          request,
+          tensor: n.outputs[0],
+          node: n.name,
+          opType: n.opType,
+          module: null,
+          kind: "op",
+          notes: [],
+        });
+      };
+      if (of.length === 0) {
+        unresolved.push({
+          request,
+          reason: `the graph has no ${sel.opType} node on the data path`,
+          candidates: closestNames(sel.opType, graph.nodes.map((n) => n.opType)),
+        });
+      } else if (sel.index === null) {
+        for (let k = 0; k < of.length; k++) pick(k, `${sel.opType}[${k}]`);
+      } else {
+        const k = sel.index < 0 ? of.length + sel.index : sel.index;
+        if (k < 0 || k >= of.length) {
+          unresolved.push({
+            request,
+            reason: `index ${sel.index} is out of range: the graph has ${of.length} ` +
+              `${sel.opType} nodes (use ${-of.length}..${of.length - 1})`,
+            candidates: [`${sel.opType}[0]`, `${sel.opType}[-1]`],
+          });
+        } else pick(k, request);
+      }
+      continue;
+    }
+    // 4. glob
     if (isGlob(request)) {
       const re = globToRegExp(request);
       if (request.startsWith("/")) {
@@ -338,11 +449,41 @@ export function resolveLayers(
       for (const m of hits) addModule(request, m, m.shortName);
       continue;
     }
-    // 4. module name / dotted path
+    // 5. module name / dotted path, optionally with a call: layer1.0.relu#0
+    const callMatch = /^(.+)#(-?\d+)$/.exec(request);
+    if (callMatch) {
+      const found = findModules(callMatch[1]);
+      if (found.length === 1) {
+        const m = found[0];
+        const n = m.callNodes.length;
+        const k0 = Number(callMatch[2]);
+        const k = k0 < 0 ? n + k0 : k0;
+        if (k >= 0 && k < n) addModule(request, m, request, k);
+        else {
+          unresolved.push({
+            request,
+            reason: `call ${k0} is out of range: module ${m.path} is applied ${n} time(s) ` +
+              `(use #0..#${n - 1})`,
+            candidates: [`${callMatch[1]}#0`, `${callMatch[1]}#${n - 1}`],
+          });
+        }
+        continue;
+      }
+    }
     const hits = findModules(request);
     if (hits.length === 1) {
       addModule(request, hits[0], request);
       continue;
+    }
+    // the exporter's name of a later call: layer1.0.relu_1 is call 1 of layer1.0.relu
+    const suffixed = /^(.+)_(\d+)$/.exec(request);
+    if (hits.length === 0 && suffixed && Number(suffixed[2]) >= 1) {
+      const base = findModules(suffixed[1]);
+      const k = Number(suffixed[2]);
+      if (base.length === 1 && k < base[0].callNodes.length) {
+        addModule(request, base[0], request, k);
+        continue;
+      }
     }
     if (hits.length > 1) {
       unresolved.push({
@@ -352,7 +493,7 @@ export function resolveLayers(
       });
       continue;
     }
-    // 5. a BatchNorm folded into its Conv
+    // 6. a BatchNorm folded into its Conv
     const leaf = request.split(".").pop()!;
     const convLeaf = convPartnerOf(leaf);
     if (convLeaf) {

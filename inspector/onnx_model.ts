@@ -50,7 +50,23 @@ export interface GraphNode {
   modulePath: string;
   /** Integer attributes used by layout detection (e.g. Transpose `perm`). */
   perm?: number[];
+  /**
+   * Spatial attributes of Conv/ConvTranspose/pooling nodes (`kernel_shape`, `strides`, `pads`,
+   * `dilations`, and `auto_pad` as text), for resolution-stage detection; absent elsewhere.
+   */
+  spatial?: Record<string, number[] | string>;
 }
+
+const SPATIAL_OPS = new Set([
+  "Conv",
+  "ConvTranspose",
+  "ConvInteger",
+  "QLinearConv",
+  "MaxPool",
+  "AveragePool",
+  "LpPool",
+]);
+const SPATIAL_ATTRS = new Set(["kernel_shape", "strides", "pads", "dilations", "auto_pad"]);
 
 const ELEM_TYPES: Record<number, string> = {
   1: "float32",
@@ -375,6 +391,16 @@ export async function parseOnnxModel(
         // deno-lint-ignore no-explicit-any
         const perm = (n.attribute ?? []).find((a: any) => a.name === "perm");
         if (perm) node.perm = perm.ints.map(longToNumber);
+      }
+      if (SPATIAL_OPS.has(n.opType)) {
+        const spatial: Record<string, number[] | string> = {};
+        for (const a of n.attribute ?? []) {
+          if (!SPATIAL_ATTRS.has(a.name)) continue;
+          if (a.name === "auto_pad") {
+            spatial.auto_pad = new TextDecoder().decode(a.s ?? new Uint8Array());
+          } else spatial[a.name] = (a.ints ?? []).map(longToNumber);
+        }
+        node.spatial = spatial;
       }
       for (const o of node.outputs) producerOf.set(o, index);
       for (const i of node.inputs) {

@@ -10,6 +10,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { InspectorError } from "../core/errors.ts";
 import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
 import { listModules, resolveLayers } from "./layers.ts";
+import { dataPathNodes, tappableNodes } from "./_layer_select.ts";
 import { parseIndexSpec } from "./layout.ts";
 import { type FramePipeline, type FrameSize, parseFrameSize, parseResize } from "./preprocess.ts";
 import { readPlainNpy } from "../core/npy.ts";
@@ -43,6 +44,8 @@ export const DEFAULT_MODEL: string = fromFileUrl(
 export interface InspectOptions {
   /** `.onnx` model (default: the bundled fixture model). */
   checkpoint?: string;
+  /** {@linkcode listLayers}: list every node output, shape arithmetic included (`--all`). */
+  all?: boolean;
   /** Clips folder or dataset name (default: the bundled fixture clips). */
   dset?: string;
   /** Index of the first clip of the batch in the folder's clip order (default 0). */
@@ -603,21 +606,31 @@ function inspectRunKey(f: InspectFacts): RunKey {
 export interface LayerListing {
   /** Name to pass to `--layers`. */
   name: string;
-  /** Full dotted module path (or null for a folded BN alias). */
+  /** Full dotted module path, or `""` for a tensor listed by its own name. */
   module: string;
   /** The tensor it taps. */
   tensor: string;
+  /** Node producing it. */
+  node: string;
   /** Operator producing it. */
   opType: string;
+  /** The operator selector naming the same tensor (`Relu[3]`), or `""`. */
+  select: string;
+  /** For a module applied several times in `forward`: its number of calls (the last is listed). */
+  calls?: number;
   /** Shape for the probe input. */
   dims: number[];
-  /** Folded-BN notes. */
+  /** Folded-BN and call notes. */
   note: string;
 }
 
 /**
- * Every tappable module with its tensor and shape, found by one forward pass on a zero batch
- * (`B = 1`, `T = maxLen`, `size` x `size`) or on the given `--input`.
+ * Every tensor worth tapping with its shape, found by one forward pass on a zero batch
+ * (`B = 1`, `T = maxLen`, `size` x `size`) or on the given `--input`: each module scope (the
+ * output of its last node), then the unscoped outputs of Conv, normalisation, activation,
+ * pooling, Add, Concat and Gemm/MatMul nodes by tensor name, with their `Op[k]` selector.
+ * Shape arithmetic (Shape, Gather, Constant, Unsqueeze ...) is left out unless `all` is set,
+ * which lists every node output.
  *
  * @example Usage
  * ```ts ignore
@@ -652,9 +665,23 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
       feeds[i.name] = { data: new Float32Array(dims.reduce((a, x) => a * x, 1)), dims };
     }
   }
-  // Graphs without module scopes (e.g. other exporters' names): list every node output instead.
-  const rawTensors = modules.length > 0 ? [] : graph.nodes.filter((n) => n.opType !== "Constant")
-    .flatMap((n) => n.outputs.filter((o) => o).map((o) => ({ tensor: o, opType: n.opType })));
+  // The Op[k] selector of every data-path node.
+  const selectorOf = new Map<number, string>();
+  const seen = new Map<string, number>();
+  const onPath = dataPathNodes(graph);
+  for (const n of graph.nodes) {
+    if (!onPath.has(n.index) || !n.outputs[0]) continue;
+    const k = seen.get(n.opType) ?? 0;
+    seen.set(n.opType, k + 1);
+    selectorOf.set(n.index, `${n.opType}[${k}]`);
+  }
+  // Unscoped tappable nodes (every node output with `all`), listed by tensor name.
+  const rawNodes = options.all
+    ? graph.nodes.filter((n) => n.opType !== "Constant" || modules.length === 0)
+    : tappableNodes(graph).filter((n) => !n.modulePath);
+  const rawTensors = rawNodes.flatMap((n) =>
+    n.outputs.filter((o) => o).map((o) => ({ tensor: o, node: n }))
+  );
   const tensors = [
     ...new Set([...modules.map((m) => m.lastNode.outputs[0]), ...rawTensors.map((r) => r.tensor)]),
   ];
@@ -668,13 +695,23 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
   for (const m of modules) {
     const o = outs[m.lastNode.outputs[0]];
     const r = layers.find((l) => l.module === m.path);
+    const calls = m.callNodes.length;
+    const notes = [
+      ...(r?.folded ? [`BN folded in: ${r.folded.join(", ")} resolves here too`] : []),
+      ...(calls > 1
+        ? [`applied ${calls} times: last call listed, ${m.shortName}#0.. picks one`]
+        : []),
+    ];
     rows.push({
       name: m.shortName,
       module: m.path,
       tensor: m.lastNode.outputs[0],
+      node: m.lastNode.name,
       opType: m.lastNode.opType,
+      select: selectorOf.get(m.lastNode.index) ?? "",
+      ...(calls > 1 ? { calls } : {}),
       dims: o ? o.dims : [],
-      note: r?.folded ? `BN folded in: ${r.folded.join(", ")} resolves here too` : "",
+      note: notes.join("; "),
     });
   }
   for (const r of rawTensors) {
@@ -683,7 +720,9 @@ export async function listLayers(options: InspectOptions = {}): Promise<LayerLis
       name: r.tensor,
       module: "",
       tensor: r.tensor,
-      opType: r.opType,
+      node: r.node.name,
+      opType: r.node.opType,
+      select: r.tensor === r.node.outputs[0] ? selectorOf.get(r.node.index) ?? "" : "",
       dims: o ? o.dims : [],
       note: "",
     });

@@ -71,14 +71,18 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
       const rows = await listLayers(opts);
       const w = Math.max(6, ...rows.map((r) => r.name.length));
       const tw = Math.max(6, ...rows.map((r) => r.tensor.length));
+      const line = (r: (typeof rows)[number]): string =>
+        `${r.name.padEnd(w)}  ${r.tensor.padEnd(tw)}  ${r.opType.padEnd(18)}  [${
+          r.dims.join(", ")
+        }]${r.select && !r.module ? `  ${r.select}` : ""}${r.note ? `  (${r.note})` : ""}`;
+      const scoped = rows.filter((r) => r.module);
+      const unscoped = rows.filter((r) => !r.module);
       console.log(`${"layer".padEnd(w)}  ${"tensor".padEnd(tw)}  ${"op".padEnd(18)}  shape`);
-      for (const r of rows) {
-        console.log(
-          `${r.name.padEnd(w)}  ${r.tensor.padEnd(tw)}  ${r.opType.padEnd(18)}  [${
-            r.dims.join(", ")
-          }]${r.note ? `  (${r.note})` : ""}`,
-        );
+      for (const r of scoped) console.log(line(r));
+      if (scoped.length && unscoped.length) {
+        console.log(`unscoped tensors (--layers NAME or its Op[k] selector):`);
       }
+      for (const r of unscoped) console.log(line(r));
       return;
     }
     if (dataset.allClips) {

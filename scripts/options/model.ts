@@ -9,10 +9,12 @@ import type { InspectOptions } from "../../inspector/run_inspect.ts";
 import { DEFAULT_LAYERS } from "../../inspector/feature_map_inspector.ts";
 
 /** What the model flags parse to: the model part of {@linkcode InspectOptions}. */
-export type ModelOptions = Pick<InspectOptions, "checkpoint" | "layers" | "prefix" | "layout"> & {
-  /** `--list_layers`: print the tappable modules instead of running. */
-  listLayers: boolean;
-};
+export type ModelOptions =
+  & Pick<InspectOptions, "checkpoint" | "layers" | "prefix" | "layout" | "all">
+  & {
+    /** `--list_layers`: print the tappable modules instead of running. */
+    listLayers: boolean;
+  };
 
 /**
  * The model group: `--checkpoint`, `--layers`, `--prefix`, `--layout`, `--list_layers`.
@@ -35,7 +37,8 @@ export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
     metavar: "L [L ...]",
     default: DEFAULT_LAYERS.join(" "),
     help: [
-      "module names, dotted paths, globs (layer1.*) or ONNX tensor names",
+      "module names, dotted paths, globs (layer1.*), ONNX tensor names, op:Relu, Conv[0],",
+      "Relu[-1] (by operator type), layer1.0.relu#0 (a call of a module applied twice)",
       "(default: {default})",
     ],
   }),
@@ -52,7 +55,10 @@ export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
   }),
   list_layers: flag.boolean({
     libraryName: "listLayers()",
-    help: ["print every tappable module with its tensor and shape, then exit"],
+    help: ["print every tappable module/tensor with its op, shape and Op[k] selector, then exit"],
+  }),
+  all: flag.boolean({
+    help: ["with --list_layers: list every node output, shape arithmetic included"],
   }),
 }, (v) => ({
   checkpoint: v.checkpoint,
@@ -60,4 +66,5 @@ export const modelGroup: OptionGroup<ModelOptions> = defineGroup("model", {
   prefix: v.prefix,
   layout: v.layout,
   listLayers: v.list_layers,
+  all: v.all,
 }));
