@@ -107,9 +107,7 @@ function layerGrams(data: Float32Array, n: number, batches: [number, number][]):
       break;
     }
   }
-  const grams = batches.map(([s, e]) =>
-    linearGram(data.subarray(s * d, e * d), { n: e - s, d })
-  );
+  const grams = batches.map(([s, e]) => linearGram(data.subarray(s * d, e * d), { n: e - s, d }));
   const self = grams.map((k, i) => hsicUnbiased(k, k, batches[i][1] - batches[i][0]));
   return { grams, self, finite };
 }
