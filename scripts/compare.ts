@@ -259,7 +259,7 @@ async function main(argv: string[]): Promise<number> {
   for (const n of cmp.notes) console.error(`note: ${n}`);
   const m = cmp.cka_matrix;
   if (m) {
-    const cw = Math.max(6, ...m.cols.map((c) => c.length + 1));
+    const cw = Math.max(10, ...m.cols.map((c) => c.length + 2));
     const rw = Math.max(5, ...m.rows.map((r) => r.length));
     console.log(`linear CKA over ${m.examples} examples (rows A, columns B):`);
     console.log(`${"".padEnd(rw)} ${m.cols.map((c) => c.padStart(cw)).join("")}`);
