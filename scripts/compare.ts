@@ -123,11 +123,17 @@ Exit code 0 also when layers diverge (read first_divergent).`,
   positionals: {
     max: Infinity,
     endOfList: /\.(npy|json)$/i,
-    check: (p) => {
-      if (p.length < 1) {
+    check: (p, values) => {
+      if (p.length < 2 && !(p.length === 1 && values.matrix)) {
         throw new InspectorError(
-          `compare takes two feature files (or one with --matrix, or three or more for a ` +
-            `series), got none: deno task compare A.npy B.npy (see --help)`,
+          `compare takes two feature files, got ${p.length}: deno task compare A.npy B.npy, ` +
+            `or one with --matrix, or three or more for a series (see --help)`,
+        );
+      }
+      if (p.length > 2 && values.matrix) {
+        throw new InspectorError(
+          `--matrix takes one or two runs, got ${p.length}: drop --matrix for the ` +
+            `series drift, or pass two runs`,
         );
       }
     },
