@@ -222,3 +222,52 @@ Deno.test("compare CLI: --matrix with one run folder, series of three, and the e
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("compare --matrix on fixture outputs (inspect of the bundled model) equals NumPy", async () => {
+  if (!haveNumpy()) return skip("python3 with numpy not available");
+  const dir = tempDir();
+  try {
+    const perms = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
+    const ins = await runScript("scripts/inspect.ts", [
+      "--timestep",
+      "all",
+      "--ep",
+      "wasm",
+      "--layers",
+      "conv1",
+      "relu",
+      "layer1",
+      "layer2",
+      "layer3",
+      "layer4",
+      "--grid_channels",
+      "0",
+      "--save_dir",
+      `${dir}/run`,
+    ], { permissions: perms });
+    assert.equal(ins.code, 0, `inspect failed: ${ins.stderr}`);
+    const npy = [...Deno.readDirSync(`${dir}/run`)].find((e) => e.name.endsWith(".npy"))!.name;
+    const cmp = await compareFeatures(`${dir}/run/${npy}`, `${dir}/run/${npy}`, {
+      matrix: true,
+      saveDir: `${dir}/m`,
+    });
+    const m = cmp.cka_matrix!;
+    assert.ok(m.examples >= 4);
+    const ref = await python(
+      NUMPY_CKA + `
+a = np.load(sys.argv[1]); L = json.loads(sys.argv[2])
+print(json.dumps([[cka(flat(a, r), flat(a, c), 1) for c in L] for r in L]))`,
+      [`${dir}/run/${npy}`, JSON.stringify(m.rows)],
+    ) as number[][];
+    let worst = 0;
+    ref.forEach((row, i) =>
+      row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - m.values[i][j]!))))
+    );
+    console.log(`  fixture ${m.rows.join(",")} x ${m.examples} frames: max diff ${worst}`);
+    console.log(`  relu row: ${m.values[1].map((v) => v!.toFixed(4)).join(" ")}`);
+    assert.ok(worst < 1e-9, `max diff ${worst}`);
+    m.rows.forEach((_, i) => assert.ok(Math.abs(m.values[i][i]! - 1) < 1e-12));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
