@@ -67,7 +67,7 @@ export interface SeriesDrift {
   runs: string[];
   /** Examples (saved frames) per layer. */
   examples: number;
-  /** Layers held by every run with one shape, in the first run's network order. */
+  /** Layers held by every run (any shape), in the first run's network order. */
   layer_order: string[];
   /** One row per run and layer (run-major). */
   rows: SeriesRow[];
@@ -223,8 +223,9 @@ function relL2(x: Float32Array, ref: Float32Array): number | null {
 
 /**
  * Per-layer drift over a series of runs (e.g. checkpoints): CKA (examples axis) and rel L2 of
- * each run to the previous one and to the last one, for the layers every run holds with one
- * shape (others are skipped with a note). Every run must hold the same number of saved frames.
+ * each run to the previous one and to the last one, for the layers every run holds (others are
+ * skipped with a note; rel L2 is null between runs where the layer's shape differs). Every run
+ * must hold the same number of saved frames.
  *
  * @example Usage
  * ```ts ignore
@@ -263,14 +264,13 @@ export async function seriesDrift(
       notes.push(`${layer} skipped: not in ${missing.path}`);
       continue;
     }
-    const shape = runs[0].field(layer).shape.join("x");
-    const other = runs.find((r) => r.field(layer).shape.join("x") !== shape);
-    if (other) {
+    const shapes = runs.map((r) => r.field(layer).shape.join("x"));
+    const other = shapes.findIndex((sh) => sh !== shapes[0]);
+    if (other > 0) {
       notes.push(
-        `${layer} skipped: shape ${shape} in ${runs[0].path} vs ` +
-          `${other.field(layer).shape.join("x")} in ${other.path}`,
+        `${layer}: shape ${shapes[0]} in ${runs[0].path} vs ${shapes[other]} in ` +
+          `${runs[other].path}; rel L2 is null between runs of different shapes (CKA still holds)`,
       );
-      continue;
     }
     progress(`series: ${layer}`);
     layerOrder.push(layer);
@@ -284,10 +284,16 @@ export async function seriesDrift(
         run: i,
         layer,
         cka_prev: i > 0 ? ckaOf(grams[i], grams[i - 1], batches) : null,
-        rel_l2_prev: i > 0 ? relL2(data[i], data[i - 1]) : null,
+        rel_l2_prev: i > 0 && shapes[i] === shapes[i - 1] ? relL2(data[i], data[i - 1]) : null,
         cka_last: ckaOf(grams[i], grams[last], batches),
-        rel_l2_last: relL2(data[i], data[last]),
+        rel_l2_last: shapes[i] === shapes[last] ? relL2(data[i], data[last]) : null,
       })),
+    );
+  }
+  if (!layerOrder.length) {
+    throw new InspectorError(
+      `no layer is held by every run of the series (${notes.join("; ")}): pick runs of one ` +
+        `model, or --layers that all of them hold`,
     );
   }
   for (let i = 0; i < runs.length; i++) {

@@ -40,8 +40,8 @@ export interface SeriesComparison extends SeriesDrift {
 }
 
 /**
- * A run argument as the `.npy` path: a run folder means `<folder>/features.npy`, a manifest
- * `<stem>.json` the `<stem>.npy` beside it.
+ * A run argument as the `.npy` path: a run folder means its `features.npy` (else its only
+ * `.npy`), a manifest `<stem>.json` the `<stem>.npy` beside it.
  *
  * @example Usage
  * ```ts
@@ -53,12 +53,24 @@ export interface SeriesComparison extends SeriesDrift {
  */
 export function runNpyPath(path: string): string {
   if (/\.json$/i.test(path)) return path.replace(/\.json$/i, ".npy");
+  let dir = false;
   try {
-    if (Deno.statSync(path).isDirectory) return `${path.replace(/[\\/]+$/, "")}/features.npy`;
+    dir = Deno.statSync(path).isDirectory;
   } catch {
     // not there: readFeatures names it
   }
-  return path;
+  if (!dir) return path;
+  const folder = path.replace(/[\\/]+$/, "");
+  const npys: string[] = [];
+  for (const e of Deno.readDirSync(folder)) {
+    if (e.isFile && /\.npy$/i.test(e.name)) npys.push(e.name);
+  }
+  npys.sort();
+  if (npys.includes("features.npy") || npys.length === 0) return `${folder}/features.npy`;
+  if (npys.length === 1) return `${folder}/${npys[0]}`;
+  throw new InspectorError(
+    `run folder ${folder} holds several feature files (${npys.join(", ")}): pass one of them`,
+  );
 }
 
 function runName(path: string, all: readonly string[]): string {
@@ -97,7 +109,12 @@ export async function compareSeries(
   const runs: FeaturesFile[] = [];
   try {
     for (const p of npy) runs.push(await readFeatures(p, { onWarning: options.onProgress }));
-    let layers = runs[0].layers;
+    // Network order: the first run's manifest order, then any other fields in file order.
+    const fields = runs[0].layers;
+    const known = (runs[0].manifest?.layers ?? []).map((l) => l.name).filter((l) =>
+      fields.includes(l)
+    );
+    let layers = [...known, ...fields.filter((l) => !known.includes(l))];
     if (options.layers?.length) {
       const pats = options.layers.flatMap((r) => r.split(",")).map((r) => r.trim()).filter((r) =>
         r.length
