@@ -13,12 +13,16 @@ const GRID: [number, number] = [2, 6]; // 12 examples
 const SHAPES: Record<string, number[]> = { conv1: [3, 4, 4], layer1: [5, 2, 2], fc: [7] };
 
 /** A synthetic run: conv1 random, layer1 and fc nonlinear functions of it plus `noise`. */
-async function writeRun(path: string, seed: number, noise: number): Promise<void> {
+async function writeRun(path: string, seed: number, noise: number, fcWidth = 7): Promise<void> {
   const base = prng(1), rnd = prng(seed);
   const n = GRID[0] * GRID[1];
   const w = await StructuredNpyWriter.create(path, {
     shape: GRID,
-    fields: Object.entries(SHAPES).map(([name, shape]) => ({ name, scalar: "f4", shape })),
+    fields: Object.entries(SHAPES).map(([name, shape]) => ({
+      name,
+      scalar: "f4",
+      shape: name === "fc" ? [fcWidth] : shape,
+    })),
   });
   const conv: Float32Array[] = [];
   for (let r = 0; r < n; r++) {
@@ -35,7 +39,10 @@ async function writeRun(path: string, seed: number, noise: number): Promise<void
     await w.writeField(
       "fc",
       r,
-      Float32Array.from({ length: 7 }, (_, i) => Math.max(0, x[i] - x[47 - i]) + noise * rnd()),
+      Float32Array.from(
+        { length: fcWidth },
+        (_, i) => Math.max(0, x[i] - x[47 - i]) + noise * rnd(),
+      ),
     );
   }
   await w.commit();
@@ -267,6 +274,26 @@ print(json.dumps([[cka(flat(a, r), flat(a, c), 1) for c in L] for r in L]))`,
     console.log(`  relu row: ${m.values[1].map((v) => v!.toFixed(4)).join(" ")}`);
     assert.ok(worst < 1e-9, `max diff ${worst}`);
     m.rows.forEach((_, i) => assert.ok(Math.abs(m.values[i][i]! - 1) < 1e-12));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("series: a layer of another width keeps CKA, rel L2 null, with a note", async () => {
+  const dir = tempDir();
+  try {
+    const paths = [0, 1, 2].map((i) => `${dir}/r${i}.npy`);
+    for (const i of [0, 1, 2]) await writeRun(paths[i], 30 + i, 0.4, i === 2 ? 9 : 7);
+    const s = await compareSeries(paths, { write: false, layers: ["fc", "conv1"] });
+    assert.deepEqual(s.layer_order, ["conv1", "fc"]);
+    const fc1 = s.rows.find((r) => r.run === 1 && r.layer === "fc")!;
+    assert.ok(fc1.rel_l2_prev !== null && fc1.rel_l2_last === null);
+    assert.ok(fc1.cka_last !== null && fc1.cka_last > -1 && fc1.cka_last <= 1);
+    assert.match(s.notes.join("\n"), /fc: shape 7 in .* vs 9 in .*rel L2 is null/);
+    await assert.rejects(
+      compareSeries(paths, { write: false, layers: ["nope"] }),
+      /--layers 'nope' is not in/,
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
