@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { CkaMatrix } from "./cka_matrix.ts";
+
 /** A frame of a run: sample `batch` at `timestep`. */
 export interface FrameRef {
   /** Batch index (a saved `batch_idx` value when the run has a manifest, else a grid row). */
@@ -150,6 +152,11 @@ export interface Comparison {
   notes: string[];
   /** Files written (names inside the save folder). */
   files: string[];
+  /**
+   * With `matrix`: linear CKA of every layer of A against every layer of B over the examples
+   * axis (saved frames), also in `cka_matrix.csv` and `cka_matrix.png`.
+   */
+  cka_matrix?: CkaMatrix;
 }
 
 /** Mean maps of one layer, for its picture. */

@@ -30,6 +30,9 @@ import {
   pairMoments,
 } from "../stats/similarity.ts";
 import { renderComparisonFiles } from "./compare_charts.ts";
+import { ckaMatrix, ckaMatrixCsv } from "./cka_matrix.ts";
+import { ckaMatrixSpec } from "./cka_charts.ts";
+import { renderVegaPng } from "../render/vega_png.ts";
 import type {
   Comparability,
   Comparison,
@@ -78,6 +81,13 @@ export interface CompareOptions {
   aName?: string;
   /** Display name of run B. */
   bName?: string;
+  /**
+   * Also compute the linear CKA of every layer of A against every layer of B over the examples
+   * axis (saved frames): `cka_matrix` in the result, `cka_matrix.csv` and `cka_matrix.png`.
+   */
+  matrix?: boolean;
+  /** Minibatch size (examples) of the matrix's CKA estimator (default 256). */
+  ckaBatchSize?: number;
   /** Write the files (default true); false only computes the comparison object. */
   write?: boolean;
   /** Progress messages (e.g. `console.log`). */
@@ -655,9 +665,33 @@ export async function compareFeatures(
     notes,
     files: [],
   };
+  if (options.matrix) {
+    const keep = (l: string) =>
+      !options.layers?.length || common.includes(l) ||
+      onlyA.includes(l) || onlyB.includes(l);
+    cmp.cka_matrix = await ckaMatrix(ra, aPath === bPath ? ra : rb, {
+      rowLayers: a.info.layers.filter(keep),
+      colLayers: b.info.layers.filter(keep),
+      batchSize: options.ckaBatchSize,
+      onProgress: progress,
+    });
+  }
   if (options.write === false) return cmp;
   const saveDir = options.saveDir ?? "comparison";
   const files = await renderComparisonFiles(cmp, maps, { onProgress: progress });
+  if (cmp.cka_matrix) {
+    files.set("cka_matrix.csv", new TextEncoder().encode(ckaMatrixCsv(cmp.cka_matrix)));
+    progress("rendering cka_matrix.png");
+    files.set(
+      "cka_matrix.png",
+      await renderVegaPng(
+        ckaMatrixSpec(cmp.cka_matrix, { aName: a.info.name, bName: b.info.name }),
+        {
+          scale: 2,
+        },
+      ),
+    );
+  }
   cmp.files = ["comparison.json", ...files.keys()];
   files.set("comparison.json", new TextEncoder().encode(readableJson(cmp) + "\n"));
   const out = await OutputSet.open(saveDir);

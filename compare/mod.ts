@@ -13,6 +13,10 @@
  */
 
 export { compareFeatures, parseFrameRef } from "./compare.ts";
+export { compareSeries, runNpyPath } from "./compare_series.ts";
+export type { SeriesComparison, SeriesOptions } from "./compare_series.ts";
+export { ckaMatrix, ckaMatrixCsv, seriesCsv, seriesDrift } from "./cka_matrix.ts";
+export type { CkaMatrix, CkaOptions, SeriesDrift, SeriesRow } from "./cka_matrix.ts";
 export type {
   Comparability,
   CompareOptions,

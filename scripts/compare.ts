@@ -14,6 +14,7 @@ import {
   parseFrameRef,
 } from "../compare/compare.ts";
 import { formatMetric } from "../compare/compare_charts.ts";
+import { compareSeries, runNpyPath } from "../compare/compare_series.ts";
 import { InspectorError } from "../core/errors.ts";
 import { runMain } from "./cli_args.ts";
 import {
@@ -31,7 +32,7 @@ import { commonGroup } from "./options/common.ts";
 /** What compare's own flags parse to: the pairing part of {@linkcode CompareOptions}. */
 export type ComparePairOptions = Pick<
   CompareOptions,
-  "tolerance" | "aFrame" | "bFrame" | "aName" | "bName"
+  "tolerance" | "aFrame" | "bFrame" | "aName" | "bName" | "matrix"
 >;
 
 function frameFlag(help: readonly string[]): Flag<FrameRef | undefined> {
@@ -87,7 +88,14 @@ export const compareGroup: OptionGroup<ComparePairOptions> = defineGroup("compar
     help: ["display name of run A (default: model file, backend or folder)"],
   }),
   b_name: flag.string({ metavar: "NAME", help: ["display name of run B"] }),
+  matrix: flag.boolean({
+    help: [
+      "also linear CKA of every layer of A vs every layer of B over",
+      "the saved frames (examples): cka_matrix.csv/.png; one run: A vs A",
+    ],
+  }),
 }, (v) => ({
+  matrix: v.matrix || undefined,
   tolerance: v.tolerance,
   aFrame: v.a_frame,
   bFrame: v.b_frame,
@@ -99,23 +107,33 @@ export const compareGroup: OptionGroup<ComparePairOptions> = defineGroup("compar
 export const COMPARE_COMMAND = defineCommand({
   name: "compare",
   header: `Usage: deno task compare A.npy B.npy [options]
+       deno task compare A.npy [B.npy] --matrix
+       deno task compare run1 run2 run3 ... (series: drift per layer)
 
 Compare two feature runs written by inspect (two checkpoints, two timesteps, two backends)
 layer by layer: relative L2 error, cosine, Pearson, linear CKA, max |A-B|, and the first layer
 (in network order) whose rel_l2 exceeds the tolerance.`,
   footer:
     `Writes comparison.json, comparison.png, comparison_<layer>.png and, with several frame pairs,
-comparison_temporal.png. Exit code 0 also when layers diverge (read first_divergent).`,
+comparison_temporal.png; --matrix adds cka_matrix.csv/.png; three or more runs (folders,
+.npy or features.json) write series.json, series.csv and series.png instead.
+Exit code 0 also when layers diverge (read first_divergent).`,
   layout: { labelWidth: 27, aliases: true, title: "Options:" },
   // `--layers a b A.npy B.npy`: the layer list stops at the first .npy operand.
   positionals: {
     max: Infinity,
-    endOfList: /\.npy$/i,
-    check: (p) => {
-      if (p.length !== 2) {
+    endOfList: /\.(npy|json)$/i,
+    check: (p, values) => {
+      if (p.length < 2 && !(p.length === 1 && values.matrix)) {
         throw new InspectorError(
-          `compare takes two feature files, got ${p.length}: ` +
-            `deno task compare A.npy B.npy (see --help)`,
+          `compare takes two feature files, got ${p.length}: deno task compare A.npy B.npy, ` +
+            `or one with --matrix, or three or more for a series (see --help)`,
+        );
+      }
+      if (p.length > 2 && values.matrix) {
+        throw new InspectorError(
+          `--matrix takes one or two runs, got ${p.length}: drop --matrix for the ` +
+            `series drift, or pass two runs`,
         );
       }
     },
@@ -162,12 +180,54 @@ async function main(argv: string[]): Promise<number> {
   }
   const { positionals, options: { output, compare, common } } = parsed;
   const saveDir = output.saveDir;
-  const cmp = await compareFeatures(positionals[0], positionals[1], {
+  const onProgress = common.quiet ? undefined : (m: string) => console.error(m);
+  if (positionals.length === 1 && !compare.matrix) {
+    throw new InspectorError(
+      `compare takes two feature files, got 1: deno task compare A.npy B.npy, or ` +
+        `--matrix for the CKA of A's layers against each other (see --help)`,
+    );
+  }
+  if (positionals.length > 2) {
+    if (compare.matrix) {
+      throw new InspectorError(
+        `--matrix takes one or two runs, got ${positionals.length}: drop --matrix for the ` +
+          `series drift, or pass two runs`,
+      );
+    }
+    const s = await compareSeries(positionals, {
+      saveDir,
+      layers: output.layers?.length ? output.layers : undefined,
+      overwrite: output.overwrite,
+      onProgress,
+    });
+    const w = Math.max(5, ...s.layer_order.map((l) => l.length));
+    s.names.forEach((n, i) => console.log(`run ${i}: ${n} (${s.runs[i]})`));
+    console.log(
+      `${"run".padEnd(4)}${"layer".padEnd(w)}  ${
+        ["cka_prev", "rel_l2_prev", "cka_last", "rel_l2_last"].map((h) => h.padStart(11)).join(" ")
+      }`,
+    );
+    for (const r of s.rows) {
+      console.log(
+        `${String(r.run).padEnd(4)}${r.layer.padEnd(w)}  ${
+          [r.cka_prev, r.rel_l2_prev, r.cka_last, r.rel_l2_last].map((v) =>
+            formatMetric(v).padStart(11)
+          ).join(" ")
+        }`,
+      );
+    }
+    for (const n of s.notes) console.error(`note: ${n}`);
+    console.log(`wrote ${s.files.length} files to ${saveDir}/`);
+    return 0;
+  }
+  const aPath = runNpyPath(positionals[0]);
+  const bPath = runNpyPath(positionals[1] ?? positionals[0]);
+  const cmp = await compareFeatures(aPath, bPath, {
     saveDir,
     layers: output.layers?.length ? output.layers : undefined,
     overwrite: output.overwrite,
     ...compare,
-    onProgress: common.quiet ? undefined : (m) => console.error(m),
+    onProgress,
   });
   console.log(
     `A: ${cmp.a.name} (${cmp.a.path})\nB: ${cmp.b.name} (${cmp.b.path})\n` +
@@ -203,6 +263,19 @@ async function main(argv: string[]): Promise<number> {
   if (cmp.only_in_a.length) console.log(`only in A: ${cmp.only_in_a.join(", ")}`);
   if (cmp.only_in_b.length) console.log(`only in B: ${cmp.only_in_b.join(", ")}`);
   for (const n of cmp.notes) console.error(`note: ${n}`);
+  const m = cmp.cka_matrix;
+  if (m) {
+    const cw = Math.max(10, ...m.cols.map((c) => c.length + 2));
+    const rw = Math.max(5, ...m.rows.map((r) => r.length));
+    console.log(`linear CKA over ${m.examples} examples (rows A, columns B):`);
+    console.log(`${"".padEnd(rw)} ${m.cols.map((c) => c.padStart(cw)).join("")}`);
+    m.rows.forEach((r, i) =>
+      console.log(
+        `${r.padEnd(rw)} ${m.values[i].map((v) => formatMetric(v).padStart(cw)).join("")}`,
+      )
+    );
+    for (const n of m.notes) console.error(`note: ${n}`);
+  }
   console.log(
     cmp.first_divergent
       ? `first divergent layer: ${cmp.first_divergent}`

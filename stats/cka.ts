@@ -38,6 +38,21 @@ export function emptyCka(): CkaAccumulator {
   return { xy: 0, xx: 0, yy: 0, batches: 0 };
 }
 
+/**
+ * The linear Gram matrix `X X^T` of `n` samples (rows of `x`, `n x d` row-major) with its diagonal
+ * zeroed, as {@linkcode hsicUnbiased} takes it.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { linearGram } from "./cka.ts";
+ * assert.deepEqual([...linearGram([1, 2, 3, 4], { n: 2, d: 2 })], [0, 11, 11, 0]);
+ * ```
+ */
+export function linearGram(x: ArrayLike<number>, dims: { n: number; d: number }): Float64Array {
+  return _gram(x, dims.n, dims.d);
+}
+
 function _gram(x: ArrayLike<number>, n: number, d: number): Float64Array {
   const k = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {

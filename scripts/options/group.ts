@@ -204,8 +204,11 @@ export interface CommandSpec<G extends Record<string, OptionGroup<unknown>>> {
     max: number;
     entries?: readonly PositionalEntry[];
     endOfList?: RegExp;
-    /** Called with the positionals after `--help`/`--version`, before the flags are parsed. */
-    check?: (positionals: readonly string[]) => void;
+    /**
+     * Called with the positionals (and the raw flag values) after `--help`/`--version`, before
+     * the flags are parsed.
+     */
+    check?: (positionals: readonly string[], values: Readonly<Record<string, RawValue>>) => void;
   };
   /**
    * Help layout: label column width (default 20), whether labels show aliases (`-h, --help`),
@@ -328,7 +331,7 @@ export function parseCommand<G extends Record<string, OptionGroup<unknown>>>(
   });
   if ("help" in flags && values.help === true) return { help: true, version: false };
   if ("version" in flags && values.version === true) return { help: false, version: true };
-  spec.positionals?.check?.(positionals);
+  spec.positionals?.check?.(positionals, values);
   const options: Record<string, unknown> = {};
   for (const [key, group] of Object.entries(spec.groups)) options[key] = group.parse(values);
   return { help: false, version: false, options: options as GroupValues<G>, positionals };
