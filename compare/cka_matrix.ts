@@ -165,8 +165,8 @@ export async function ckaMatrix(
   const n = a.recordCount;
   if (b.recordCount !== n) {
     throw new InspectorError(
-      `--matrix pairs saved frames as examples: A (${a.path}) holds ${n}, B (${b.path}) holds ` +
-        `${b.recordCount}; inspect both with the same --batch_idx / --timesteps`,
+      `options.matrix pairs saved frames as examples: A (${a.path}) holds ${n}, B (${b.path}) holds ` +
+        `${b.recordCount}; inspect both with the same batch_idx and timestep`,
     );
   }
   const batches = minibatches(n, options.batchSize ?? CKA_BATCH_SIZE, a.path);
@@ -248,7 +248,7 @@ export async function seriesDrift(
     if (r.recordCount !== n) {
       throw new InspectorError(
         `the series pairs saved frames: ${runs[0].path} holds ${n}, ${r.path} holds ` +
-          `${r.recordCount}; inspect every run with the same --batch_idx / --timesteps`,
+          `${r.recordCount}; inspect every run with the same batch_idx and timestep`,
       );
     }
   }
@@ -293,7 +293,7 @@ export async function seriesDrift(
   if (!layerOrder.length) {
     throw new InspectorError(
       `no layer is held by every run of the series (${notes.join("; ")}): pick runs of one ` +
-        `model, or --layers that all of them hold`,
+        `model, or options.layers that all of them hold`,
     );
   }
   for (let i = 0; i < runs.length; i++) {
