@@ -155,6 +155,26 @@ export function preloadFeatureGrid(options: { scale?: number } = {}): Promise<vo
 }
 
 /**
+ * The gaze marker: a thin ring with short ticks outside it, each a light half-transparent edge
+ * under a thinner half-transparent marker line, so the activations inside and under the ring
+ * stay visible while the marker reads on bright and dark maps alike.
+ */
+function drawGazeMarker(canvas: Canvas, gx: number, gy: number, r: number, s: number): void {
+  const edge = { color: WHITE, alpha: 0.6 }, line = { color: MARKER, alpha: 0.85 };
+  strokeCircle(canvas, { cx: gx, cy: gy, r }, { ...edge, lineWidth: 2.2 * s });
+  strokeCircle(canvas, { cx: gx, cy: gy, r }, { ...line, lineWidth: 1 * s });
+  // Ticks from just outside the ring outwards: nothing is drawn inside the ring.
+  const len = 4 * s, start = r + 1.5 * s;
+  for (const w of [2.2 * s, 1 * s]) {
+    const paint = w > s ? edge : line;
+    fillRect(canvas, { x: gx - start - len, y: gy - w / 2, width: len, height: w }, paint);
+    fillRect(canvas, { x: gx + start, y: gy - w / 2, width: len, height: w }, paint);
+    fillRect(canvas, { x: gx - w / 2, y: gy - start - len, width: w, height: len }, paint);
+    fillRect(canvas, { x: gx - w / 2, y: gy + start, width: w, height: len }, paint);
+  }
+}
+
+/**
  * Render a grid of one frame's channel maps as PNG bytes: channel tiles in the colormap,
  * "ch N" labels, per-tile range, gaze marker(s), colour bar and title, at `scale` x density
  * (default 2), in the layout of `featureGridLayout`. The first call also renders the glyph atlas (see
@@ -254,15 +274,7 @@ export async function renderFeatureGrid(
     for (const g of gazes) {
       const gx = (x + Math.min(1, Math.max(0, g.x)) * tw) * s;
       const gy = (y + Math.min(1, Math.max(0, g.y)) * th) * s;
-      const r = Math.max(4, Math.min(8, tw / 14)) * s;
-      strokeCircle(canvas, { cx: gx, cy: gy, r }, { color: WHITE, lineWidth: 3 * s });
-      strokeCircle(canvas, { cx: gx, cy: gy, r }, { color: MARKER, lineWidth: 1.6 * s });
-      const lw = 1.4 * s, len = r - 1 * s, gap = 4 * s;
-      const paint = { color: MARKER };
-      fillRect(canvas, { x: gx - r - 3 * s, y: gy - lw / 2, width: len, height: lw }, paint);
-      fillRect(canvas, { x: gx + gap, y: gy - lw / 2, width: len, height: lw }, paint);
-      fillRect(canvas, { x: gx - lw / 2, y: gy - r - 3 * s, width: lw, height: len }, paint);
-      fillRect(canvas, { x: gx - lw / 2, y: gy + gap, width: lw, height: len }, paint);
+      drawGazeMarker(canvas, gx, gy, Math.max(4, Math.min(8, tw / 14)) * s, s);
     }
   });
 
