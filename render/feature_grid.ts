@@ -154,6 +154,41 @@ export function preloadFeatureGrid(options: { scale?: number } = {}): Promise<vo
   return p;
 }
 
+/** Draw `img` into `box` (device pixels), each output pixel the mean of the source pixels it covers. */
+function drawThumbnail(
+  canvas: Canvas,
+  img: { width: number; height: number; data: ArrayLike<number> },
+  box: { x: number; y: number; width: number; height: number },
+): void {
+  const { width: W, height: H, data } = img;
+  for (let oy = 0; oy < box.height; oy++) {
+    const py = box.y + oy;
+    if (py < 0 || py >= canvas.height) continue;
+    const sy0 = Math.floor((oy * H) / box.height);
+    const sy1 = Math.max(sy0 + 1, Math.floor(((oy + 1) * H) / box.height));
+    for (let ox = 0; ox < box.width; ox++) {
+      const px = box.x + ox;
+      if (px < 0 || px >= canvas.width) continue;
+      const sx0 = Math.floor((ox * W) / box.width);
+      const sx1 = Math.max(sx0 + 1, Math.floor(((ox + 1) * W) / box.width));
+      let r = 0, g = 0, b = 0, n = 0;
+      for (let sy = sy0; sy < sy1; sy++) {
+        for (let sx = sx0; sx < sx1; sx++) {
+          const o = 4 * (sy * W + sx);
+          r += data[o];
+          g += data[o + 1];
+          b += data[o + 2];
+          n++;
+        }
+      }
+      const o = 4 * (py * canvas.width + px);
+      canvas.data[o] = Math.round(r / n);
+      canvas.data[o + 1] = Math.round(g / n);
+      canvas.data[o + 2] = Math.round(b / n);
+    }
+  }
+}
+
 /**
  * The gaze marker: a thin ring with short ticks outside it, each a light half-transparent edge
  * under a thinner half-transparent marker line, so the activations inside and under the ring
@@ -308,6 +343,31 @@ export async function renderFeatureGrid(
     size: 10.5,
     color: MUTED,
   });
+  const thumb = layout.thumbnail;
+  if (thumb && options.frame) {
+    const img = options.frame.image;
+    {
+      drawThumbnail(canvas, img, {
+        x: Math.round(thumb.x * s),
+        y: Math.round(thumb.y * s),
+        width: Math.round(thumb.width * s),
+        height: Math.round(thumb.height * s),
+      });
+      strokeRect(canvas, {
+        x: Math.round(thumb.x * s),
+        y: Math.round(thumb.y * s),
+        width: Math.round(thumb.width * s),
+        height: Math.round(thumb.height * s),
+      }, { color: BORDER, lineWidth: 0.5 * s });
+    }
+    text.push({
+      text: "input frame",
+      x: thumb.x + thumb.width + 10,
+      y: thumb.y + 12,
+      size: 10.5,
+      color: MUTED,
+    });
+  }
   await atlas;
   await drawText(canvas, text, { scale });
   const png = encodePng(canvas, { alpha: false, level: 2 });
