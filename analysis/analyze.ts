@@ -493,6 +493,7 @@ function layerOverview(layer: LayerResult): LayerOverview {
     height: stats.geometry.height,
     width: stats.geometry.width,
     level: worst,
+    flags: flags.filter((f) => f.level !== "info").map((f) => f.code),
   };
 }
 

@@ -606,8 +606,9 @@ function mapPanel(
   const url = heatmapDataUrl(values, [h, w], { colormap: cmap });
   const gaze = (options.gaze ?? []).filter((g) => Number.isFinite(g.x) && Number.isFinite(g.y));
   const box = { x: 0, y: 0, width: pw, height: ph };
-  // A gaze point is a ring drawn twice: a wide white halo, then a thin coloured line on top.
-  const gazeRing = (stroke: string, strokeWidth: number): VegaObject => ({
+  // A gaze point is a thin ring drawn twice, both partly transparent so the map under it stays
+  // visible: a light edge, then a thinner coloured line on top.
+  const gazeRing = (stroke: string, strokeWidth: number, opacity: number): VegaObject => ({
     type: "symbol",
     from: { data: "gaze" },
     encode: {
@@ -618,6 +619,7 @@ function mapPanel(
         size: { value: at.size > 150 ? 160 : 90 },
         stroke: { value: stroke },
         strokeWidth: { value: strokeWidth },
+        strokeOpacity: { value: opacity },
         fill: { value: "transparent" },
       },
     },
@@ -652,8 +654,8 @@ function mapPanel(
     marks: [
       imageMark(url, box, false),
       frameRect(box, "#888"),
-      gazeRing("white", 3),
-      gazeRing("#ff1f5a", 1.6),
+      gazeRing("white", 2, 0.6),
+      gazeRing("#ff1f5a", 1, 0.85),
     ],
   });
 }

@@ -9,7 +9,9 @@ import {
   COLORS,
   figure,
   finiteOrNull,
+  numberAxisEncode,
   panel,
+  pct,
   statisticYScale,
   type VegaObject,
 } from "../render/charts_common.ts";
@@ -49,7 +51,22 @@ export interface LayerOverview {
   width: number;
   /** Worst health level of the layer, if any flag. */
   level?: "error" | "warn" | "info";
+  /**
+   * Codes of the layer's health flags at level warn or error (`low_mean`, `too_sparse`, ...):
+   * a mean bar is orange only with `low_mean`/`high_mean`, a sparsity bar only with
+   * `too_sparse`/`too_dense`.
+   */
+  flags?: readonly string[];
 }
+
+/** The flag codes that colour a bar of each panel of {@linkcode layerComparisonSpec}. */
+export const FLAG_CODES_OF_PANEL: Readonly<Record<"mean" | "sparsity", readonly string[]>> = {
+  mean: ["low_mean", "high_mean"],
+  sparsity: ["too_sparse", "too_dense"],
+};
+
+/** Colour of a bar whose statistic the health check flagged (warn or error). */
+export const FLAGGED_COLOR = "#f4a259";
 
 /**
  * Every layer side by side: mean (healthy band shaded), std, sparsity (healthy band), max,
@@ -78,7 +95,9 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
     size: l.height * l.width,
     sizeLabel: `${l.height}×${l.width}`,
     channels: l.channels,
-    flagged: l.level === "warn" || l.level === "error",
+    flaggedMean: (l.flags ?? []).some((c) => FLAG_CODES_OF_PANEL.mean.includes(c)),
+    flaggedSparsity: (l.flags ?? []).some((c) => FLAG_CODES_OF_PANEL.sparsity.includes(c)),
+    sparsityLabel: pct(l.sparsity),
   }));
   const t = DEFAULT_THRESHOLDS;
   const defs: {
@@ -93,18 +112,19 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
     {
       field: "mean",
       title: "Mean activation",
-      subtitle: `shaded: healthy ${t.meanLow}–${t.meanHigh}; orange = flagged layer`,
+      subtitle: `shaded: healthy ${t.meanLow}–${t.meanHigh}; orange = mean flagged by health check`,
       band: [t.meanLow, t.meanHigh],
     },
     { field: "std", title: "Standard deviation", subtitle: "over all saved values" },
     {
       field: "sparsity",
       title: "Sparsity",
-      subtitle: `fraction of exact zeros; shaded: healthy ${100 * t.sparsityLow}–${
+      subtitle: `exact zeros; shaded: healthy ${100 * t.sparsityLow}–${
         100 * t.sparsityHigh
-      } %`,
+      } %; orange = flagged by health check`,
       band: [t.sparsityLow, t.sparsityHigh],
       percent: true,
+      label: "sparsityLabel",
     },
     { field: "max", title: "Maximum", subtitle: "largest finite activation" },
     {
@@ -192,8 +212,10 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
           width: { scale: "x", band: 1 },
           y: { scale: "y", field: d.log || d.percent ? d.field : `${d.field}_y` },
           y2: { scale: "y", value: d.log ? 1 : 0 },
-          fill: d.field === "mean" || d.field === "sparsity"
-            ? [{ test: "datum.flagged", value: "#f4a259" }, { value: COLORS.primary }]
+          fill: d.field === "mean"
+            ? [{ test: "datum.flaggedMean", value: FLAGGED_COLOR }, { value: COLORS.primary }]
+            : d.field === "sparsity"
+            ? [{ test: "datum.flaggedSparsity", value: FLAGGED_COLOR }, { value: COLORS.primary }]
             : d.field === "dead"
             ? { value: COLORS.dead }
             : { value: COLORS.primary },
@@ -259,7 +281,11 @@ export function layerComparisonSpec(layers: readonly LayerOverview[]): VegaSpec 
           orient: "left",
           scale: "y",
           grid: true,
-          format: d.percent ? ".0%" : "~s",
+          // Percentages; map sizes as 1k/1M; every other statistic as plain decimals (0.25)
+          // or 1e-3 (never SI prefixes such as "500m").
+          ...(d.percent ? { format: ".0%" } : d.log ? { format: "~s" } : {
+            encode: numberAxisEncode(),
+          }),
           // Explicit values (Vega would thin them out to tickCount if both were given).
           ...(d.percent ? { values: [0, 0.2, 0.4, 0.6, 0.8, 1] } : { tickCount: 4 }),
         },
@@ -397,13 +423,29 @@ export function temporalSpec(input: TemporalInput): VegaSpec {
         },
       ],
       legends: field === "sparsity"
-        ? [{
-          stroke: "color",
-          title: "layer",
-          symbolType: "stroke",
-          symbolStrokeWidth: 2.5,
-          labelLimit: 140,
-        }]
+        ? [
+          {
+            stroke: "color",
+            title: "layer",
+            symbolType: "stroke",
+            symbolStrokeWidth: 2.5,
+            labelLimit: 140,
+          },
+          // The dash pattern of each batch sample (only when there are several).
+          ...(samples.length > 1
+            ? [{
+              strokeDash: "dash",
+              title: "batch sample",
+              symbolType: "stroke",
+              symbolStrokeWidth: 2,
+              symbolSize: 400,
+              encode: {
+                symbols: { update: { stroke: { value: COLORS.dark } } },
+                labels: { update: { text: { signal: "'b' + datum.label" } } },
+              },
+            }]
+            : []),
+        ]
         : [],
       marks: [{
         type: "group",
@@ -444,7 +486,8 @@ export function temporalSpec(input: TemporalInput): VegaSpec {
     linePanel("sparsity", W + gx, "Sparsity over time"),
   ];
   // Heat maps: time x channel, 4 per row.
-  const hmW = 190, hmH = 170, hgx = 75, hgy = 95, perRow = 4;
+  // hgx leaves room for the colour bar and its tick labels (e.g. "-0.0123") before the next map.
+  const hmW = 190, hmH = 170, hgx = 125, hgy = 95, perRow = 4;
   const top = H + 110;
   input.heatmaps.forEach((h, i) => {
     const T = h.frames.length, C = h.means[0]?.length ?? 0;

@@ -7,6 +7,7 @@
  */
 
 import type { AnalysisSummary } from "./_types.ts";
+import { bandPercent } from "../stats/health.ts";
 
 const esc = (s: unknown): string =>
   String(s).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
@@ -18,7 +19,8 @@ const num = (v: number | null | undefined): string => {
   const a = Math.abs(v);
   return a >= 1e5 || a < 1e-3 ? v.toExponential(2) : String(Number(v.toPrecision(4)));
 };
-const pct = (v: number): string => `${(100 * v).toFixed(1)} %`;
+// Sparsity with the health check's rule: a flagged value never prints as inside the band.
+const pct = (v: number): string => bandPercent(v);
 const anchor = (name: string): string => `layer-${name.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
 
 const CSS = `

@@ -66,6 +66,7 @@ import { writeFeatures } from "../core/run_folder.ts";
 import { manifestChannels, manifestSummary } from "../stats/manifest_summary.ts";
 import { renderFeatureGrid } from "../render/feature_grid.ts";
 import type { GazePoint } from "./clips.ts";
+import type { RgbaImage } from "../core/image.ts";
 
 /** The default layers, as in the original toolkit. */
 export const DEFAULT_LAYERS: readonly string[] = [
@@ -748,7 +749,13 @@ export class FeatureMapInspector implements AsyncDisposable {
    */
   async visualizeFeatureMaps(
     layer?: string,
-    options: { numChannels?: number; gaze?: GazePoint[][][]; output?: OutputSet } = {},
+    options: {
+      numChannels?: number;
+      gaze?: GazePoint[][][];
+      output?: OutputSet;
+      /** The input frame of each saved `[bi][ti]`: its file name (title) and decoded image (thumbnail). */
+      frames?: { name?: string; image?: RgbaImage }[][];
+    } = {},
   ): Promise<string[]> {
     const ex = this.#requireExtraction();
     const chosen = layer === undefined ? ex.layers : ex.layers.filter((l) => l.name === layer);
@@ -800,11 +807,14 @@ export class FeatureMapInspector implements AsyncDisposable {
           for (let ti = 0; ti < ex.targets.timestep.length; ti++) {
             const b = ex.targets.batchIdx[bi], t = ex.targets.timestep[ti];
             const fold = l.resolved.folded ? ` (BN ${l.resolved.folded.join(", ")} folded in)` : "";
+            const input = options.frames?.[bi]?.[ti];
             const png = await renderFeatureGrid(l.frames[bi][ti], shape, {
               channels: options.numChannels ?? 16,
               gaze: options.gaze?.[bi]?.[ti],
               title: `${l.name}${fold} · batch ${b} · frame ${t}` +
-                (l.layout.kind === "b_c_t_hw" ? ` (t'=${l.layout.timeMap[t]})` : ""),
+                (l.layout.kind === "b_c_t_hw" ? ` (t'=${l.layout.timeMap[t]})` : "") +
+                (input?.name ? ` · ${input.name}` : ""),
+              ...(input?.image ? { frame: { image: input.image } } : {}),
             });
             const file = `${stems.get(l.name)}_b${b}_t${t}.png`;
             await out.writeFile(file, png);

@@ -7,6 +7,9 @@
  */
 
 import { fileURLToPath as fromFileUrl } from "node:url";
+import { join } from "node:path";
+import type { RgbaImage } from "../core/image.ts";
+import { decodeImage } from "./image_io.ts";
 import { InspectorError } from "../core/errors.ts";
 import { loadOnnxModel, type OnnxGraph, tapModel } from "./onnx_model.ts";
 import { listModules, resolveLayers } from "./layers.ts";
@@ -19,6 +22,7 @@ import {
   decodeClips,
   type DecodeWorkers,
   type GazePoint,
+  type LoadedClip,
   planClips,
   startDecodeWorkers,
 } from "./clips.ts";
@@ -497,6 +501,9 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
         numChannels: grids,
         gaze,
         output: out,
+        ...(batch.clips
+          ? { frames: await inputFrames(batch.clips.clips, batchIdx, timestep) }
+          : {}),
       });
     }
     timings.png = performance.now() - t;
@@ -753,4 +760,40 @@ function preprocessingRecord(p: FramePipeline, clips: ClipBatch): Record<string,
     formula: "(pixel / 255 * scale - mean[c]) / std[c]",
     frame_size: [p.size.height, p.size.width],
   };
+}
+
+/**
+ * The input frame of each saved (sample, time step): its file name, and its image decoded again
+ * from the frame file for the grid's thumbnail (none for a video frame or a file that no longer
+ * decodes: the grid then shows the name only).
+ */
+async function inputFrames(
+  clips: readonly LoadedClip[],
+  batchIdx: readonly number[],
+  timestep: readonly number[],
+): Promise<{ name?: string; image?: RgbaImage }[][]> {
+  const out: { name?: string; image?: RgbaImage }[][] = [];
+  for (const bb of batchIdx) {
+    const row: { name?: string; image?: RgbaImage }[] = [];
+    for (const tt of timestep) {
+      const c = clips[bb];
+      const name = c?.frameFiles[tt];
+      if (!name) {
+        row.push({});
+        continue;
+      }
+      let image: RgbaImage | undefined;
+      if (c.fps === undefined) {
+        try {
+          image = decodeImage(await Deno.readFile(join(c.dir, name)));
+        } catch {
+          image = undefined;
+        }
+      }
+      const label = `${c.id}/${name}`;
+      row.push(image ? { name: label, image } : { name: label });
+    }
+    out.push(row);
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
  */
 
 import { vegaConfig, type VegaSpec } from "./vega_png.ts";
+import { bandPercent } from "../stats/health.ts";
 
 /** A JSON-like Vega fragment. */
 export type VegaObject = Record<string, unknown>;
@@ -46,7 +47,31 @@ export function fmt(v: number): string {
 }
 
 /**
- * A percentage with one decimal.
+ * Vega expression of an axis label that reads naturally: plain decimals (`0.5`, `0.25`, `12`) and
+ * scientific notation below 0.01 or from 10 000 on (`1e-3`, `2.5e4`), never SI prefixes (`500m`).
+ */
+export const NUMBER_LABEL_EXPR: string =
+  "datum.value != 0 && (abs(datum.value) < 0.01 || abs(datum.value) >= 1e4) " +
+  "? replace(format(datum.value, '.2~e'), '+', '') : format(datum.value, '~g')";
+
+/**
+ * The `encode` of a Vega axis whose labels use {@linkcode NUMBER_LABEL_EXPR}.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { numberAxisEncode } from "./charts_common.ts";
+ * const enc = numberAxisEncode() as { labels: { update: { text: { signal: string } } } };
+ * assert.ok(enc.labels.update.text.signal.includes("'~g'"));
+ * ```
+ */
+export function numberAxisEncode(): VegaObject {
+  return { labels: { update: { text: { signal: NUMBER_LABEL_EXPR } } } };
+}
+
+/**
+ * A sparsity as a percentage with one decimal, more where one decimal would read as inside the
+ * healthy band while the value is outside it (the health messages' rule: 0.29984 is "29.98 %").
  *
  * @example Usage
  * ```ts
@@ -55,7 +80,7 @@ export function fmt(v: number): string {
  * ```
  */
 export function pct(v: number): string {
-  return Number.isFinite(v) ? `${(100 * v).toFixed(1)} %` : "n/a";
+  return bandPercent(v);
 }
 
 /** Position and content of one panel. */

@@ -154,6 +154,61 @@ export function preloadFeatureGrid(options: { scale?: number } = {}): Promise<vo
   return p;
 }
 
+/** Draw `img` into `box` (device pixels), each output pixel the mean of the source pixels it covers. */
+function drawThumbnail(
+  canvas: Canvas,
+  img: { width: number; height: number; data: ArrayLike<number> },
+  box: { x: number; y: number; width: number; height: number },
+): void {
+  const { width: W, height: H, data } = img;
+  for (let oy = 0; oy < box.height; oy++) {
+    const py = box.y + oy;
+    if (py < 0 || py >= canvas.height) continue;
+    const sy0 = Math.floor((oy * H) / box.height);
+    const sy1 = Math.max(sy0 + 1, Math.floor(((oy + 1) * H) / box.height));
+    for (let ox = 0; ox < box.width; ox++) {
+      const px = box.x + ox;
+      if (px < 0 || px >= canvas.width) continue;
+      const sx0 = Math.floor((ox * W) / box.width);
+      const sx1 = Math.max(sx0 + 1, Math.floor(((ox + 1) * W) / box.width));
+      let r = 0, g = 0, b = 0, n = 0;
+      for (let sy = sy0; sy < sy1; sy++) {
+        for (let sx = sx0; sx < sx1; sx++) {
+          const o = 4 * (sy * W + sx);
+          r += data[o];
+          g += data[o + 1];
+          b += data[o + 2];
+          n++;
+        }
+      }
+      const o = 4 * (py * canvas.width + px);
+      canvas.data[o] = Math.round(r / n);
+      canvas.data[o + 1] = Math.round(g / n);
+      canvas.data[o + 2] = Math.round(b / n);
+    }
+  }
+}
+
+/**
+ * The gaze marker: a thin ring with short ticks outside it, each a light half-transparent edge
+ * under a thinner half-transparent marker line, so the activations inside and under the ring
+ * stay visible while the marker reads on bright and dark maps alike.
+ */
+function drawGazeMarker(canvas: Canvas, gx: number, gy: number, r: number, s: number): void {
+  const edge = { color: WHITE, alpha: 0.6 }, line = { color: MARKER, alpha: 0.85 };
+  strokeCircle(canvas, { cx: gx, cy: gy, r }, { ...edge, lineWidth: 2.2 * s });
+  strokeCircle(canvas, { cx: gx, cy: gy, r }, { ...line, lineWidth: 1 * s });
+  // Ticks from just outside the ring outwards: nothing is drawn inside the ring.
+  const len = 4 * s, start = r + 1.5 * s;
+  for (const w of [2.2 * s, 1 * s]) {
+    const paint = w > s ? edge : line;
+    fillRect(canvas, { x: gx - start - len, y: gy - w / 2, width: len, height: w }, paint);
+    fillRect(canvas, { x: gx + start, y: gy - w / 2, width: len, height: w }, paint);
+    fillRect(canvas, { x: gx - w / 2, y: gy - start - len, width: w, height: len }, paint);
+    fillRect(canvas, { x: gx - w / 2, y: gy + start, width: w, height: len }, paint);
+  }
+}
+
 /**
  * Render a grid of one frame's channel maps as PNG bytes: channel tiles in the colormap,
  * "ch N" labels, per-tile range, gaze marker(s), colour bar and title, at `scale` x density
@@ -254,15 +309,7 @@ export async function renderFeatureGrid(
     for (const g of gazes) {
       const gx = (x + Math.min(1, Math.max(0, g.x)) * tw) * s;
       const gy = (y + Math.min(1, Math.max(0, g.y)) * th) * s;
-      const r = Math.max(4, Math.min(8, tw / 14)) * s;
-      strokeCircle(canvas, { cx: gx, cy: gy, r }, { color: WHITE, lineWidth: 3 * s });
-      strokeCircle(canvas, { cx: gx, cy: gy, r }, { color: MARKER, lineWidth: 1.6 * s });
-      const lw = 1.4 * s, len = r - 1 * s, gap = 4 * s;
-      const paint = { color: MARKER };
-      fillRect(canvas, { x: gx - r - 3 * s, y: gy - lw / 2, width: len, height: lw }, paint);
-      fillRect(canvas, { x: gx + gap, y: gy - lw / 2, width: len, height: lw }, paint);
-      fillRect(canvas, { x: gx - lw / 2, y: gy - r - 3 * s, width: lw, height: len }, paint);
-      fillRect(canvas, { x: gx - lw / 2, y: gy + gap, width: lw, height: len }, paint);
+      drawGazeMarker(canvas, gx, gy, Math.max(4, Math.min(8, tw / 14)) * s, s);
     }
   });
 
@@ -296,6 +343,31 @@ export async function renderFeatureGrid(
     size: 10.5,
     color: MUTED,
   });
+  const thumb = layout.thumbnail;
+  if (thumb && options.frame) {
+    const img = options.frame.image;
+    {
+      drawThumbnail(canvas, img, {
+        x: Math.round(thumb.x * s),
+        y: Math.round(thumb.y * s),
+        width: Math.round(thumb.width * s),
+        height: Math.round(thumb.height * s),
+      });
+      strokeRect(canvas, {
+        x: Math.round(thumb.x * s),
+        y: Math.round(thumb.y * s),
+        width: Math.round(thumb.width * s),
+        height: Math.round(thumb.height * s),
+      }, { color: BORDER, lineWidth: 0.5 * s });
+    }
+    text.push({
+      text: "input frame",
+      x: thumb.x + thumb.width + 10,
+      y: thumb.y + 12,
+      size: 10.5,
+      color: MUTED,
+    });
+  }
   await atlas;
   await drawText(canvas, text, { scale });
   const png = encodePng(canvas, { alpha: false, level: 2 });

@@ -19,7 +19,7 @@ export const GRID_TEXT_STYLES: readonly AtlasStyle[] = [
   },
   { size: 12, bold: true, chars: "ch 0123456789" },
   { size: 10, chars: "0123456789-+.e… constant no finite value NaN inf tile min max" },
-  { size: 10.5, chars: "◯ gaze point · magenta = NaN/Inf viridis magma gray" },
+  { size: 10.5, chars: "◯ gaze point · magenta = NaN/Inf viridis magma gray · input frame" },
 ];
 
 /** Device pixels per SVG pixel of the embedded glyphs (the grid's default scale). */

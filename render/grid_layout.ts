@@ -7,6 +7,7 @@
  */
 
 import type { ColormapName } from "./colormap.ts";
+import type { RgbaImage } from "../core/image.ts";
 
 /** Options of `renderFeatureGrid`. */
 export interface FeatureGridOptions {
@@ -18,6 +19,11 @@ export interface FeatureGridOptions {
   gaze?: readonly { x: number; y: number }[];
   /** Title, e.g. `"layer1 · batch 0 · frame 2"`. */
   title?: string;
+  /**
+   * The input frame the maps come from, drawn as a small thumbnail labelled "input frame" in a
+   * row under the colour bar (put the frame file's name in `title`).
+   */
+  frame?: { image: RgbaImage };
   /** Colormap (default viridis). */
   colormap?: ColormapName;
   /** Tiles per row (default: about the square root of the tile count). */
@@ -134,7 +140,12 @@ export interface FeatureGridLayout {
   labelH: number;
   /** Top of the colour bar. */
   barTop: number;
+  /** The input-frame thumbnail's box (absent without `frame`). */
+  thumbnail?: { x: number; y: number; width: number; height: number };
 }
+
+/** Longer side of the input-frame thumbnail, in SVG pixels. */
+const THUMB_SIDE = 96;
 
 /**
  * The layout `renderFeatureGrid` uses for a `(C, H, W)` frame: tiles are the map
@@ -150,8 +161,10 @@ export interface FeatureGridLayout {
  */
 export function featureGridLayout(
   shape: readonly [number, number, number],
-  options: Pick<FeatureGridOptions, "channels" | "channelIndices" | "columns" | "title" | "scale"> =
-    {},
+  options: Pick<
+    FeatureGridOptions,
+    "channels" | "channelIndices" | "columns" | "title" | "scale" | "frame"
+  > = {},
 ): FeatureGridLayout {
   const [C, H, W] = shape;
   const n = options.channelIndices?.length ?? Math.min(C, options.channels ?? 16);
@@ -172,6 +185,16 @@ export function featureGridLayout(
     x: margin + (k % cols) * cellW,
     y: gridTop + Math.floor(k / cols) * cellH + labelH,
   }));
+  let height = barTop + 44;
+  let thumbnail: FeatureGridLayout["thumbnail"];
+  if (options.frame) {
+    const img = options.frame.image;
+    const k = THUMB_SIDE / Math.max(img.width, img.height, 1);
+    const tw = Math.max(1, Math.round(img.width * k));
+    const th = Math.max(1, Math.round(img.height * k));
+    thumbnail = { x: margin, y: height, width: tw, height: th };
+    height += Math.max(th, 16) + 12;
+  }
   return {
     cols,
     rows,
@@ -180,10 +203,11 @@ export function featureGridLayout(
     tileHeight,
     tiles,
     width,
-    height: barTop + 44,
+    height,
     margin,
     titleH,
     labelH,
     barTop,
+    ...(thumbnail ? { thumbnail } : {}),
   };
 }

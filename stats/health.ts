@@ -61,10 +61,66 @@ export interface HealthInput {
   deadChannels: readonly number[];
 }
 
-const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+/** -1 below the band, 0 inside (bounds included), 1 above. */
+const side = (x: number, lo: number, hi: number): number => x < lo ? -1 : x > hi ? 1 : 0;
+
+/**
+ * A fraction as a percentage (`"48.2 %"`) with one decimal, or more where one decimal would put
+ * the printed value on the other side of a band edge than the true value: 0.29984 with the
+ * healthy band 0.3–0.7 prints `"29.98 %"`, never `"30.0 %"`. The rule every health message and
+ * report table uses for sparsity, so a flagged value never reads as inside the band.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bandPercent } from "./health.ts";
+ * assert.equal(bandPercent(0.4821), "48.2 %");
+ * assert.equal(bandPercent(0.29984), "29.98 %");
+ * assert.equal(bandPercent(0.70004), "70.004 %");
+ * ```
+ */
+export function bandPercent(
+  x: number,
+  band: readonly [number, number] = [
+    DEFAULT_THRESHOLDS.sparsityLow,
+    DEFAULT_THRESHOLDS.sparsityHigh,
+  ],
+): string {
+  if (!Number.isFinite(x)) return "n/a";
+  const want = side(x, band[0], band[1]);
+  let d = 1;
+  while (d < 8 && side(Number((100 * x).toFixed(d)) / 100, band[0], band[1]) !== want) d++;
+  return `${(100 * x).toFixed(d)} %`;
+}
+
+/**
+ * A number with 3 significant digits (exponent below 1e-3), or more where 3 would put the
+ * printed value on the other side of a band edge than the true value (0.09996 with the healthy
+ * mean band 0.1–2 prints `"0.09996"`, never `"0.1"`).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bandNumber } from "./health.ts";
+ * assert.equal(bandNumber(0.0344), "0.0344");
+ * assert.equal(bandNumber(0.09996), "0.09996");
+ * ```
+ */
+export function bandNumber(
+  x: number,
+  band: readonly [number, number] = [DEFAULT_THRESHOLDS.meanLow, DEFAULT_THRESHOLDS.meanHigh],
+): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "n/a" : x > 0 ? "inf" : "-inf";
+  if (Math.abs(x) < 1e-3 && x !== 0) return x.toExponential(2);
+  const want = side(x, band[0], band[1]);
+  let p = 3;
+  while (p < 12 && side(Number(x.toPrecision(p)), band[0], band[1]) !== want) p++;
+  return String(Number(x.toPrecision(p)));
+}
+
+/** A share that is flagged whenever it is above zero (NaN/Inf values, dead channels). */
+const pct = (x: number): string => bandPercent(x, [0, 0]);
 const range = (a: number, b: number): string => `${Math.round(100 * a)}–${Math.round(100 * b)} %`;
-const num = (x: number): string =>
-  Math.abs(x) >= 1e-3 || x === 0 ? String(Number(x.toPrecision(3))) : x.toExponential(2);
 
 function listChannels(ch: readonly number[]): string {
   const shown = ch.slice(0, 12).join(", ");
@@ -113,13 +169,19 @@ export function healthFlags(
           ? {
             level: "info",
             code: "low_mean",
-            message: `mean activation ${num(s.mean)} is below ${t.meanLow}, but the layer has ` +
+            message:
+              `mean activation ${
+                bandNumber(s.mean, [t.meanLow, t.meanHigh])
+              } is below ${t.meanLow}, but the layer has ` +
               `negative values (a Conv/BN output before its ReLU), where a mean near 0 is normal.`,
           }
           : {
             level: "warn",
             code: "low_mean",
-            message: `mean activation ${num(s.mean)} is below ${t.meanLow}: the layer is mostly ` +
+            message:
+              `mean activation ${
+                bandNumber(s.mean, [t.meanLow, t.meanHigh])
+              } is below ${t.meanLow}: the layer is mostly ` +
               `inactive (dead units, a too-strong negative bias, or vanishing signal).`,
           },
       );
@@ -127,7 +189,10 @@ export function healthFlags(
       flags.push({
         level: "warn",
         code: "high_mean",
-        message: `mean activation ${num(s.mean)} is above ${t.meanHigh}: activations may be ` +
+        message:
+          `mean activation ${
+            bandNumber(s.mean, [t.meanLow, t.meanHigh])
+          } is above ${t.meanHigh}: activations may be ` +
           `saturated or exploding (check normalisation and learning rate).`,
       });
     }
@@ -135,7 +200,9 @@ export function healthFlags(
       flags.push({
         level: "warn",
         code: "too_sparse",
-        message: `${pct(s.sparsity)} of the activations are exactly zero (healthy ${
+        message: `${
+          bandPercent(s.sparsity, [t.sparsityLow, t.sparsityHigh])
+        } of the activations are exactly zero (healthy ${
           range(t.sparsityLow, t.sparsityHigh)
         }): too sparse, many units are switched off (dying ReLUs).`,
       });
@@ -143,7 +210,9 @@ export function healthFlags(
       flags.push({
         level: signed && s.sparsity === 0 ? "info" : "warn",
         code: "too_dense",
-        message: `only ${pct(s.sparsity)} of the activations are exactly zero (healthy ${
+        message: `only ${
+          bandPercent(s.sparsity, [t.sparsityLow, t.sparsityHigh])
+        } of the activations are exactly zero (healthy ${
           range(t.sparsityLow, t.sparsityHigh)
         }): too dense, little selectivity (normal before a ReLU).`,
       });

@@ -107,30 +107,44 @@ Deno.test("grid raster: 16 x 56 x 56 grid has the layout's size, colormap tiles,
     assert(n > 40, `label above tile at ${t.x},${t.y} has ${n} dark pixels`);
   }
 
-  // Gaze marker: the pink ring crosses the horizontal through the gaze point at radius r.
+  // Gaze marker: a thin, partly transparent pink ring at radius r with a light edge; the map
+  // inside the ring (the gaze point itself included) is the plain colormap colour.
   const r = Math.max(4, Math.min(8, layout.tileWidth / 14)) * 2;
-  for (const t of layout.tiles) {
+  layout.tiles.forEach((t, c) => {
+    const map = maps.subarray(c * H * W, (c + 1) * H * W);
+    const under = (x: number, y: number): number[] => {
+      const j = Math.floor((x - Math.round(t.x * 2)) / layout.factor);
+      const i = Math.floor((y - Math.round(t.y * 2)) / layout.factor);
+      return expectedRgb(map, map[i * W + j]);
+    };
     const gx = (t.x + gaze[0].x * layout.tileWidth) * 2;
     const gy = (t.y + gaze[0].y * layout.tileHeight) * 2;
-    assert.deepStrictEqual(rgbAt(img, gx + r, gy), [...MARKER], `ring right of ${gx},${gy}`);
-    assert.deepStrictEqual(rgbAt(img, gx - r, gy), [...MARKER], `ring left of ${gx},${gy}`);
-    assert.deepStrictEqual(rgbAt(img, gx, gy - r), [...MARKER], `ring above ${gx},${gy}`);
-    // Crosshair arm inside the ring, white halo just outside the pink ring (diagonally).
-    assert.deepStrictEqual(rgbAt(img, gx + 4 * 2 + 2, gy), [...MARKER], "crosshair arm");
-    // The white halo: pixels whose centre lies between the pink ring's and the halo's outer
-    // edges (r + 2.1 .. r + 2.5 device px), away from the crosshair arms, are white.
-    let halo = 0;
+    for (const [x, y] of [[gx + r, gy], [gx - r, gy], [gx, gy - r]]) {
+      const p = rgbAt(img, x, y);
+      assert(p[0] > 200 && p[0] > p[1] + 80, `ring at ${x},${y} is ${p}, not pink`);
+      assert.notDeepStrictEqual(p, [...MARKER], `ring at ${x},${y} is opaque`);
+    }
+    const sum = (q: number[]): number => q[0] + q[1] + q[2];
+    let inside = 0, edge = 0;
     for (let y = Math.floor(gy - r - 4); y < gy + r + 4; y++) {
       for (let x = Math.floor(gx - r - 4); x < gx + r + 4; x++) {
         const dx = x + 0.5 - gx, dy = y + 0.5 - gy, d = Math.hypot(dx, dy);
-        if (d < r + 2.15 || d > r + 2.45 || Math.abs(dx) < 3 || Math.abs(dy) < 3) continue;
-        const p = rgbAt(img, x, y);
-        assert(p.every((v) => v >= 250), `halo pixel ${x},${y} is ${p}`);
-        halo++;
+        if (d < r - 3) { // clear of the edge (r - 2.2) by more than half a pixel diagonal
+          assert.deepStrictEqual(rgbAt(img, x, y), under(x, y), `inside the ring ${x},${y}`);
+          inside++;
+        } else if (d > r + 1.3 && d < r + 1.9 && Math.abs(dx) > 3 && Math.abs(dy) > 3) {
+          // Only the light edge here: brighter than the map, but not opaque white.
+          const p = rgbAt(img, x, y), u = under(x, y);
+          assert(
+            sum(p) >= sum(u) + 0.3 * (765 - sum(u)) && p.some((v) => v < 250),
+            `edge pixel ${x},${y} is ${p} over ${u}`,
+          );
+          edge++;
+        }
       }
     }
-    assert(halo > 10, `only ${halo} halo pixels checked`);
-  }
+    assert(inside > 50 && edge > 10, `only ${inside} inside and ${edge} edge pixels checked`);
+  });
   // Colour bar: left end is the colormap's first colour, right end its last.
   const by = (layout.barTop + 5) * 2;
   assert.deepStrictEqual(rgbAt(img, m + 1, by), [LUT[0], LUT[1], LUT[2]]);
@@ -154,7 +168,8 @@ Deno.test("grid raster: every pixel is the colormap reference, the colour bar, t
   assert.deepStrictEqual([img.width, img.height], [layout.width * s, layout.height * s]);
   const f = layout.factor;
   const r = Math.max(4, Math.min(8, layout.tileWidth / 14)) * s;
-  const markerReach = r + 4 * s + 2; // ring + halo + crosshair arms, with a pixel to spare
+  // Ring, its edge and the ticks outside it (r + 1.5 + 4 px, edge 1.1 px), a pixel to spare.
+  const markerReach = r + 6.6 * s + 2;
   const tiles = layout.tiles.map((t, c) => ({
     x: Math.round(t.x * s),
     y: Math.round(t.y * s),
@@ -354,4 +369,35 @@ Deno.test("png encoder: round-trips RGB and RGBA pixels exactly", () => {
   assert.deepStrictEqual(rgba[25], 6, "translucent image written as RGBA");
   assert.deepStrictEqual(decodeImage(rgba).data, data);
   assert.throws(() => encodePng({ width: 2, height: 2, data: new Uint8Array(3) }), RangeError);
+});
+
+Deno.test("grid raster: the input frame is a thumbnail under the colour bar", async () => {
+  // A 20 x 10 frame: left half red, right half blue, so every thumbnail pixel is one of them.
+  const fw = 20, fh = 10, data = new Uint8Array(fw * fh * 4);
+  for (let y = 0; y < fh; y++) {
+    for (let x = 0; x < fw; x++) {
+      data.set(x < fw / 2 ? [255, 0, 0, 255] : [0, 0, 255, 255], 4 * (y * fw + x));
+    }
+  }
+  const options = {
+    title: "t · c01/frame_0000.png",
+    frame: { image: { width: fw, height: fh, data } },
+  };
+  const maps = new Float32Array(4 * 8 * 8).map((_, i) => i % 7);
+  const img = decodeImage(await renderFeatureGrid(maps, [4, 8, 8], options));
+  const layout = featureGridLayout([4, 8, 8], options);
+  const plain = featureGridLayout([4, 8, 8], { title: "t" });
+  const th = layout.thumbnail!;
+  assert.deepStrictEqual([th.width, th.height], [96, 48]); // 96 px on the longer side
+  assert.deepStrictEqual(th.y, plain.height); // a row of its own under the colour bar
+  assert.deepStrictEqual([img.width, img.height], [layout.width * 2, layout.height * 2]);
+  const x0 = th.x * 2, y0 = th.y * 2, w = th.width * 2, h = th.height * 2;
+  for (let y = y0 + 2; y < y0 + h - 2; y += 7) {
+    assert.deepStrictEqual(rgbAt(img, x0 + 3, y), [255, 0, 0]);
+    assert.deepStrictEqual(rgbAt(img, x0 + w / 2 - 2, y), [255, 0, 0]);
+    assert.deepStrictEqual(rgbAt(img, x0 + w / 2 + 2, y), [0, 0, 255]);
+    assert.deepStrictEqual(rgbAt(img, x0 + w - 3, y), [0, 0, 255]);
+  }
+  // Without a frame there is no thumbnail row.
+  assert.strictEqual(plain.thumbnail, undefined);
 });

@@ -4,6 +4,8 @@ import { runInspect } from "../inspector/run_inspect.ts";
 import { InspectorError } from "../core/errors.ts";
 import { encodePlainNpy } from "../core/npy.ts";
 import { loadClips } from "../inspector/clips.ts";
+import { decodeImage } from "../inspector/image_io.ts";
+import { featureGridLayout } from "../render/grid_layout.ts";
 
 /** Entries of a folder, or [] when it does not exist. */
 function listDir(dir: string): string[] {
@@ -52,6 +54,26 @@ Deno.test("runInspect: clips and the same batch as .npy give the same features a
       r.extraction.layers[0].frames[0][0],
       "clips and the same batch as .npy give the same features",
     );
+    // The clip run's grid shows the input frame (thumbnail row under the colour bar, file in
+    // the title); the .npy run has no frame file, so no thumbnail row.
+    const sf = m.data.saved_frames[0][0];
+    const frame = decodeImage(await Deno.readFile(join(m.data.clips[0].dir, sf.file)));
+    const shape: [number, number, number] = [
+      r.extraction.layers[0].layout.frameShape[0],
+      r.extraction.layers[0].layout.frameShape.at(-2)!,
+      r.extraction.layers[0].layout.frameShape.at(-1)!,
+    ];
+    const withFrame = featureGridLayout(shape, { title: "t", frame: { image: frame } });
+    const plain = featureGridLayout(shape, { title: "t" });
+    const grid = decodeImage(await Deno.readFile(join(save, "layer1_b0_t1.png")));
+    const gridNpy = decodeImage(await Deno.readFile(join(dir, "again", "layer1_b0_t1.png")));
+    assert.equal(grid.height, withFrame.height * 2);
+    assert.equal(gridNpy.height, plain.height * 2);
+    const th = withFrame.thumbnail!;
+    const o = 4 *
+      (Math.round((th.y + th.height / 2) * 2) * grid.width + Math.round((th.x + th.width / 2) * 2));
+    assert.notDeepEqual([...grid.data.subarray(o, o + 3)], [255, 255, 255], "thumbnail drawn");
+    assert.match(sf.file, /\.(png|jpe?g)$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
