@@ -23,6 +23,7 @@ import {
   type LayerAccumulator,
   type LayerDatasetStats,
   layerDatasetStats,
+  mergePartials,
 } from "../stats/dataset_statistics.ts";
 import { listClips } from "./clips.ts";
 import { resolveDataset } from "./datasets.ts";
@@ -156,11 +157,23 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   const t0 = performance.now();
   let ran = 0;
   let k = state ? state.batches.done : first;
+  const load = (kk: number) =>
+    loadBatch(graph, {
+      ...options,
+      batchSize: Math.min(B, all.length - kk * B),
+      firstClip: kk * B,
+    }, size);
+  let prefetched: ReturnType<typeof load> | null = null;
   for (; k < end; k++) {
     if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
     const firstClip = k * B;
     const n = Math.min(B, all.length - firstClip);
-    const batch = await loadBatch(graph, { ...options, batchSize: n, firstClip }, size);
+    // The next batch decodes while this one runs (its errors surface when it is reached).
+    const batch = await (prefetched ?? load(k));
+    prefetched = k + 1 < end && (options.stopAfter === undefined || ran + 1 < options.stopAfter)
+      ? load(k + 1)
+      : null;
+    prefetched?.catch(() => {});
     const ex = await insp.extractFeatures(batch.feeds);
     if (!state) {
       state = {
@@ -186,7 +199,7 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     for (const [j, l] of ex.layers.entries()) {
       const acc = state.layers[j];
       // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
-      const frames: Float32Array[] = [];
+      const clipParts: BatchPartial[] = [];
       for (let b = 0; b < n; b++) {
         const seen = new Set<number>();
         const own: Float32Array[] = [];
@@ -196,13 +209,11 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
           seen.add(ti);
           own.push(l.frames[b][t]);
         }
-        frames.push(...own);
-        const one = emptyLayerAccumulator(l.name, { channels: acc.channels, spatial: acc.spatial });
-        foldPartial(one, addFrames(one, own));
-        const s = layerDatasetStats(one).summary;
-        perClip[b][l.name] = { mean: s.mean, max: s.max, sparsity: s.sparsity };
+        const p = addFrames(acc, own);
+        clipParts.push(p);
+        perClip[b][l.name] = clipSummary(p);
       }
-      const p = addFrames(acc, frames);
+      const p = mergePartials(clipParts);
       foldPartial(acc, p);
       parts.push(p);
     }
@@ -342,6 +353,20 @@ export async function readState(path: string): Promise<DatasetState | null> {
     throw new InspectorError(`${path} is not a dataset state file: remove it or pick another dir`);
   }
   return s;
+}
+
+/** A clip's summary over all channels from its partial: mean, max, sparsity. */
+function clipSummary(
+  p: Required<BatchPartial>,
+): { mean: number; max: number | null; sparsity: number } {
+  let n = 0, sum = 0, zeros = 0, max = -Infinity;
+  for (let c = 0; c < p.count.length; c++) {
+    n += p.count[c];
+    sum += p.mean[c] * p.count[c];
+    zeros += p.zeros[c];
+    if (p.max[c] > max) max = p.max[c];
+  }
+  return { mean: n > 0 ? sum / n : 0, max: n > 0 ? max : null, sparsity: n > 0 ? zeros / n : 0 };
 }
 
 async function writeAtomic(path: string, text: string): Promise<void> {

@@ -52,24 +52,25 @@ const SIDE = HIST_EDGES.length + 1;
  * import { HIST_BINS, histBin } from "./dataset_statistics.ts";
  * const zero = (HIST_BINS - 1) / 2;
  * assert.equal(histBin(0), zero);
- * assert.equal(histBin(1), zero + 1 + 40); // [2^0, 2^0.5)
- * assert.equal(histBin(-1), zero - 1 - 40);
+ * assert.equal(histBin(1), zero + 42); // [2^0, 2^0.5)
+ * assert.equal(histBin(-1), zero - 42);
  * ```
  */
 export function histBin(x: number): number {
   if (x === 0) return SIDE;
-  const a = Math.abs(x);
-  let k: number;
-  if (a < HIST_EDGES[0]) k = 0;
-  else if (a >= HIST_EDGES[HIST_EDGES.length - 1]) k = SIDE - 1;
-  else {
-    k = Math.floor(2 * Math.log2(a)) - LOW + 1;
-    // log2 rounding at an edge: settle on the side the edge comparison gives.
-    if (k > 1 && a < HIST_EDGES[k - 1]) k--;
-    else if (k < SIDE - 1 && a >= HIST_EDGES[k]) k++;
-  }
-  return x > 0 ? SIDE + 1 + k : SIDE - 1 - k;
+  F32[0] = x;
+  const bits = U32[0];
+  // |x| = 2^e * 1.m: the half-octave is 2e, plus one when 1.m >= sqrt(2) (float32 exact).
+  const e = ((bits >>> 23) & 255) - 127;
+  const h = 2 * e + ((bits & 0x7fffff) >= SQRT2_MANTISSA ? 1 : 0);
+  const k = h < LOW ? 0 : h >= HIGH ? SIDE - 1 : h - LOW + 1;
+  return bits >>> 31 ? SIDE - 1 - k : SIDE + 1 + k;
 }
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+/** Mantissa bits of sqrt(2) in float32, rounded up: 1.m >= sqrt(2) exactly when m >= this. */
+const SQRT2_MANTISSA = 0x3504f3;
 
 /** One batch's moments of one layer, per channel. */
 export interface BatchPartial {
@@ -79,6 +80,10 @@ export interface BatchPartial {
   mean: number[];
   /** Sum of squared deviations from that mean per channel. */
   m2: number[];
+  /** Largest finite value per channel (-Infinity when none); not needed for the merge. */
+  max?: number[];
+  /** Exact zeros per channel; not needed for the merge. */
+  zeros?: number[];
 }
 
 /** A layer's dataset statistics so far (JSON-safe: plain arrays of float64 numbers). */
@@ -159,12 +164,17 @@ export function emptyLayerAccumulator(
  * assert.deepEqual(acc.zeros, [0, 3]);
  * ```
  */
-export function addFrames(acc: LayerAccumulator, frames: readonly Float32Array[]): BatchPartial {
+export function addFrames(
+  acc: LayerAccumulator,
+  frames: readonly Float32Array[],
+): Required<BatchPartial> {
   const C = acc.channels, S = acc.spatial;
-  const part: BatchPartial = {
+  const part: Required<BatchPartial> = {
     count: new Array(C).fill(0),
     mean: new Array(C).fill(0),
     m2: new Array(C).fill(0),
+    max: new Array(C).fill(-Infinity),
+    zeros: new Array(C).fill(0),
   };
   for (const f of frames) {
     if (f.length !== C * S) {
@@ -176,7 +186,7 @@ export function addFrames(acc: LayerAccumulator, frames: readonly Float32Array[]
   }
   for (let c = 0; c < C; c++) {
     let n = 0, sum = 0, zeros = 0, bad = 0;
-    let lo = acc.min[c] ?? Infinity, hi = acc.max[c] ?? -Infinity;
+    let lo = Infinity, hi = -Infinity;
     for (const f of frames) {
       for (let i = c * S, end = i + S; i < end; i++) {
         const v = f[i];
@@ -203,11 +213,13 @@ export function addFrames(acc: LayerAccumulator, frames: readonly Float32Array[]
     part.count[c] = n;
     part.mean[c] = mean;
     part.m2[c] = m2;
+    part.max[c] = hi;
+    part.zeros[c] = zeros;
     acc.zeros[c] += zeros;
     acc.nonfinite[c] += bad;
     if (n > 0) {
-      acc.min[c] = lo;
-      acc.max[c] = hi;
+      if (acc.min[c] === null || lo < acc.min[c]!) acc.min[c] = lo;
+      if (acc.max[c] === null || hi > acc.max[c]!) acc.max[c] = hi;
     }
   }
   acc.frames += frames.length;
@@ -245,6 +257,24 @@ export function foldPartial(acc: LayerAccumulator, part: BatchPartial): void {
     acc.m2[c] += part.m2[c] + delta * delta * (na * nb / n);
     acc.count[c] = n;
   }
+}
+
+/**
+ * Fold partials, in order, into one (the moments only): a batch's partial from its clips'.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergePartials } from "./dataset_statistics.ts";
+ * const p = mergePartials([{ count: [2], mean: [1], m2: [2] }, { count: [2], mean: [5], m2: [2] }]);
+ * assert.deepEqual(p, { count: [4], mean: [3], m2: [20] });
+ * ```
+ */
+export function mergePartials(parts: readonly BatchPartial[]): BatchPartial {
+  const C = parts[0]?.count.length ?? 0;
+  const acc = emptyLayerAccumulator("", { channels: C, spatial: 1 });
+  for (const p of parts) foldPartial(acc, p);
+  return { count: acc.count, mean: acc.mean, m2: acc.m2 };
 }
 
 /**

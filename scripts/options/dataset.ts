@@ -26,7 +26,7 @@ export interface DatasetFlagOptions {
  * import assert from "node:assert/strict";
  * import { datasetGroup } from "./dataset.ts";
  * assert.equal(datasetGroup.parse({ all_clips: true, shard: "1/4" }).shard, "1/4");
- * assert.throws(() => datasetGroup.parse({ shard: "4/4" }), /--shard 4\/4/);
+ * assert.throws(() => datasetGroup.parse({ shard: "4/4" }), /shard 4\/4/);
  * ```
  */
 export const datasetGroup: OptionGroup<DatasetFlagOptions> = defineGroup("dataset", {

@@ -1,0 +1,154 @@
+/**
+ * The dataset section of `deno task bench`: clips per second of dataset mode (`inspect
+ * --all_clips`: decoding, the tapped forward, the streamed statistics and the state writes) on
+ * generated clips, against the bare forward pass of the same model on the same clips decoded
+ * beforehand. The issue's target: dataset throughput >= 0.8x the bare forward's.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { encodePng } from "../render/png.ts";
+import { prng } from "../stats/prng.ts";
+import { loadClips } from "../inspector/clips.ts";
+import { runDataset } from "../inspector/dataset_run.ts";
+import { loadOnnxModel } from "../inspector/onnx_model.ts";
+import { createSession, type EpChoice } from "../inspector/runtime.ts";
+
+/** The dataset section's numbers. */
+export interface DatasetBenchReport {
+  /** Clips, frames per clip, frame size, batch size, backend. */
+  setup: { clips: number; maxLen: number; size: number; batchSize: number; ep: string };
+  /** Bare forward on pre-decoded batches: clips/s (median of the runs). */
+  bareClipsPerSecond: number;
+  /** Dataset mode, whole: clips/s (median of the runs). */
+  datasetClipsPerSecond: number;
+  /** dataset / bare. */
+  ratio: number;
+}
+
+/** Options of {@linkcode benchDataset}. */
+export interface DatasetBenchOptions {
+  /** Clips to generate (default 16). */
+  clips?: number;
+  /** Frames per clip (default 8). */
+  maxLen?: number;
+  /** Frame size (default 112). */
+  size?: number;
+  /** Clips per batch (default 4). */
+  batchSize?: number;
+  /** Backend (default cpu). */
+  ep?: EpChoice;
+  /** Measured runs of each (default 3). */
+  runs?: number;
+  /** Model (default: a generated full-width ResNet-18 video model). */
+  model?: string;
+}
+
+/**
+ * Measure dataset mode against the bare forward pass.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { benchDataset, formatDatasetBench } from "./dataset_bench.ts";
+ * console.log(formatDatasetBench(await benchDataset({ clips: 16 })));
+ * ```
+ */
+export async function benchDataset(options: DatasetBenchOptions = {}): Promise<DatasetBenchReport> {
+  const clips = options.clips ?? 16, maxLen = options.maxLen ?? 8, size = options.size ?? 112;
+  const B = options.batchSize ?? 4, ep = options.ep ?? "cpu", runs = options.runs ?? 3;
+  const tmp = await Deno.makeTempDir({ prefix: "fi_dsbench_" });
+  try {
+    // The model: the full-width ResNet-18 video model of the inspect section (or options.model).
+    let model = options.model;
+    if (!model) {
+      const { buildResNetVideo } = await import("../fixtures/generate.ts");
+      model = join(tmp, "resnet18_video_w64.onnx");
+      await Deno.writeFile(model, buildResNetVideo({ widths: [64, 128, 256, 512] }));
+    }
+    const dir = join(tmp, "clips");
+    const rand = prng(18);
+    for (let c = 0; c < clips; c++) {
+      const clip = join(dir, `clip${String(c).padStart(3, "0")}`);
+      await Deno.mkdir(clip, { recursive: true });
+      for (let f = 0; f < maxLen; f++) {
+        const data = new Uint8Array(160 * 120 * 4);
+        for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : (rand() * 256) | 0;
+        await Deno.writeFile(join(clip, `f${f}.png`), encodePng({ width: 160, height: 120, data }));
+      }
+    }
+    const graph = await loadOnnxModel(model);
+    const input = graph.inputs[0].name;
+    const batches = [];
+    for (let k = 0; k * B < clips; k++) {
+      const n = Math.min(B, clips - k * B);
+      const b = await loadClips(dir, { batchSize: n, maxLen, size, firstClip: k * B });
+      batches.push({ data: b.data, dims: [...b.shape] });
+    }
+    await using session = await createSession(await Deno.readFile(model), { ep });
+    const bare: number[] = [], whole: number[] = [];
+    for (let r = 0; r <= runs; r++) {
+      // Alternating, after one warm-up round of each.
+      let t = performance.now();
+      for (const b of batches) {
+        const out = await session.run({ [input]: b });
+        for (const o of Object.values(out)) o.dispose();
+      }
+      if (r > 0) bare.push(clips / ((performance.now() - t) / 1000));
+      t = performance.now();
+      await runDataset({
+        checkpoint: model,
+        dset: dir,
+        batchSize: B,
+        maxLen,
+        size,
+        ep,
+        saveDir: join(tmp, `ds${r}`),
+      });
+      if (r > 0) whole.push(clips / ((performance.now() - t) / 1000));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const bareClipsPerSecond = median(bare), datasetClipsPerSecond = median(whole);
+    return {
+      setup: { clips, maxLen, size, batchSize: B, ep },
+      bareClipsPerSecond,
+      datasetClipsPerSecond,
+      ratio: datasetClipsPerSecond / bareClipsPerSecond,
+    };
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/**
+ * The dataset section as text.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatDatasetBench } from "./dataset_bench.ts";
+ * const text = formatDatasetBench({
+ *   setup: { clips: 32, maxLen: 8, size: 112, batchSize: 4, ep: "cpu" },
+ *   bareClipsPerSecond: 10,
+ *   datasetClipsPerSecond: 9,
+ *   ratio: 0.9,
+ * });
+ * assert.match(text, /0\.90x/);
+ * ```
+ */
+export function formatDatasetBench(r: DatasetBenchReport): string {
+  const s = r.setup;
+  return [
+    `dataset mode (inspect --all_clips), ${s.clips} generated clips x ${s.maxLen} frames, ` +
+    `${s.size} px, batch ${s.batchSize}, ${s.ep}:`,
+    `  bare forward (frames decoded beforehand) ${
+      r.bareClipsPerSecond.toFixed(1).padStart(7)
+    } clips/s`,
+    `  dataset mode, whole                      ${
+      r.datasetClipsPerSecond.toFixed(1).padStart(7)
+    } clips/s`,
+    `  dataset / bare                           ${
+      r.ratio.toFixed(2).padStart(7)
+    }x (target >= 0.8x)`,
+  ].join("\n");
+}
