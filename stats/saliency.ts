@@ -4,6 +4,10 @@
  * saliency models?"). Maps are row-major `height x width` arrays; fixations are integer pixels.
  *
  * - NSS: mean of the z-scored map (population std) at the fixation pixels.
+ *
+ * NSS and AUC-Judd use each fixated pixel once (the benchmark's binary fixation map: several gaze
+ * samples on one pixel count once); the blurred fixation map of CC and SIM weights a pixel by its
+ * number of samples (dwell).
  * - AUC-Judd: thresholds are the map values at the fixations; TP rate = fixations above each
  *   threshold / fixations, FP rate = other pixels above / (pixels - fixations); trapezoid area.
  * - CC: Pearson correlation between the map and the blurred fixation map.
@@ -29,6 +33,26 @@ function _inside(f: Fixation, w: number, h: number): [number, number] | null {
 }
 
 /**
+ * The distinct pixels (row-major indices `y * width + x`, ascending) that the fixations fall on,
+ * rounded to the nearest pixel; points outside the map are dropped.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fixationPixels } from "./saliency.ts";
+ * assert.deepEqual(fixationPixels([{ x: 1, y: 1 }, { x: 1.2, y: 0.9 }, { x: 9, y: 0 }], 3, 2), [4]);
+ * ```
+ */
+export function fixationPixels(fixations: readonly Fixation[], width: number, height: number): number[] {
+  const set = new Set<number>();
+  for (const f of fixations) {
+    const p = _inside(f, width, height);
+    if (p) set.add(p[1] * width + p[0]);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
  * Normalized scanpath saliency: the mean z-score of `map` at the fixations, `null` if the map is
  * constant or no fixation falls inside.
  *
@@ -43,7 +67,7 @@ export function nss(
   map: ArrayLike<number>,
   width: number,
   height: number,
-  fixations: Fixation[],
+  fixations: readonly Fixation[],
 ): number | null {
   const n = width * height;
   let s = 0, ss = 0;
@@ -52,14 +76,10 @@ export function nss(
   for (let i = 0; i < n; i++) ss += (map[i] - mean) ** 2;
   const std = Math.sqrt(ss / n);
   if (!(std > 0)) return null;
-  let t = 0, k = 0;
-  for (const f of fixations) {
-    const p = _inside(f, width, height);
-    if (!p) continue;
-    t += (map[p[1] * width + p[0]] - mean) / std;
-    k++;
-  }
-  return k ? t / k : null;
+  let t = 0;
+  const px = fixationPixels(fixations, width, height);
+  for (const i of px) t += (map[i] - mean) / std;
+  return px.length ? t / px.length : null;
 }
 
 /**
@@ -76,18 +96,10 @@ export function aucJudd(
   map: ArrayLike<number>,
   width: number,
   height: number,
-  fixations: Fixation[],
+  fixations: readonly Fixation[],
 ): number | null {
   const n = width * height;
-  const fixIdx = new Set<number>();
-  const fixVals: number[] = [];
-  for (const f of fixations) {
-    const p = _inside(f, width, height);
-    if (!p) continue;
-    const i = p[1] * width + p[0];
-    fixVals.push(map[i]);
-    fixIdx.add(i);
-  }
+  const fixVals = fixationPixels(fixations, width, height).map((i) => map[i]);
   const nf = fixVals.length;
   if (!nf || nf >= n) return null;
   const all = Float64Array.from({ length: n }, (_, i) => map[i]).sort().reverse();
@@ -121,7 +133,7 @@ export function aucJudd(
 export function fixationMap(
   width: number,
   height: number,
-  fixations: Fixation[],
+  fixations: readonly Fixation[],
   options: { sigma: number },
 ): Float64Array {
   const src = new Float64Array(width * height);
@@ -136,6 +148,22 @@ export function fixationMap(
     { length: 2 * r + 1 },
     (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)),
   );
+  // Few fixations: add each one's truncated separable kernel directly (the same sums as the
+  // separable convolution below, in another order); many: the separable convolution.
+  const points: number[] = [];
+  for (let i = 0; i < src.length; i++) if (src[i]) points.push(i);
+  if (points.length * (2 * r + 1) < 2 * width * height) {
+    const out = new Float64Array(width * height);
+    for (const i of points) {
+      const px = i % width, py = (i - px) / width, c = src[i];
+      const x0 = Math.max(0, px - r), x1 = Math.min(width - 1, px + r);
+      for (let y = Math.max(0, py - r); y <= Math.min(height - 1, py + r); y++) {
+        const ky = c * k[y - py + r], row = y * width;
+        for (let x = x0; x <= x1; x++) out[row + x] += ky * k[x - px + r];
+      }
+    }
+    return out;
+  }
   const tmp = new Float64Array(width * height), out = new Float64Array(width * height);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -246,4 +274,159 @@ export function upsampleBilinear(
     }
   }
   return out;
+}
+
+/**
+ * A map prepared once for scoring against many fixation sets (its own frame's gaze and the
+ * shuffled baseline's): moments, sorted values and the unit-sum copy.
+ */
+export interface PreparedMap {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** The map values (row-major). */
+  values: Float64Array;
+  /** Mean of the values. */
+  mean: number;
+  /** Population standard deviation. */
+  std: number;
+  /** The values in ascending order. */
+  sorted: Float64Array;
+  /** Shifted to min 0 and scaled to sum 1 (SIM), or null when constant. */
+  unit: Float64Array | null;
+}
+
+/**
+ * Prepare a `width x height` map for {@linkcode saliencyScores} (non-finite values must have been
+ * replaced).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { prepareMap } from "./saliency.ts";
+ * const p = prepareMap(new Float32Array([3, 1, 2, 2]), { width: 2, height: 2 });
+ * assert.equal(p.mean, 2);
+ * assert.deepEqual([...p.sorted], [1, 2, 2, 3]);
+ * ```
+ */
+export function prepareMap(
+  map: ArrayLike<number>,
+  size: { width: number; height: number },
+): PreparedMap {
+  const { width, height } = size;
+  const n = width * height;
+  if (map.length !== n) {
+    throw new RangeError(`a ${width}x${height} map needs ${n} values, got ${map.length}`);
+  }
+  const values = Float64Array.from({ length: n }, (_, i) => map[i]);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += values[i];
+  const mean = s / n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i] - mean) ** 2;
+  return {
+    width,
+    height,
+    values,
+    mean,
+    std: Math.sqrt(ss / n),
+    sorted: values.slice().sort(),
+    unit: _unitSum(values),
+  };
+}
+
+/** The four benchmark metrics of one map against one frame's fixations (`null`: undefined). */
+export interface SaliencyScores {
+  /** Normalized scanpath saliency (chance 0). */
+  nss: number | null;
+  /** AUC-Judd (chance 0.5). */
+  auc: number | null;
+  /** Pearson correlation with the blurred fixation map (chance 0). */
+  cc: number | null;
+  /** Histogram intersection with the blurred fixation map (0..1). */
+  sim: number | null;
+}
+
+/** Index of the first value >= `v` in ascending `a`. */
+function _lowerBound(a: Float64Array, v: number): number {
+  let lo = 0, hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * NSS, AUC-Judd, CC and SIM of a prepared map against `fixations` (pixels) and their blurred
+ * fixation map `density` (see {@linkcode fixationMap}; pass a prepared one to reuse it). The same
+ * numbers as {@linkcode nss}, {@linkcode aucJudd}, {@linkcode cc} and {@linkcode sim}, with the
+ * per-map work (moments, sorting) done once in {@linkcode prepareMap}.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fixationMap, prepareMap, saliencyScores } from "./saliency.ts";
+ * const map = new Float32Array([0, 0, 0, 4]);
+ * const fix = [{ x: 1, y: 1 }];
+ * const s = saliencyScores(
+ *   prepareMap(map, { width: 2, height: 2 }),
+ *   fix,
+ *   prepareMap(fixationMap(2, 2, fix, { sigma: 0 }), { width: 2, height: 2 }),
+ * );
+ * assert.ok(Math.abs(s.nss! - Math.sqrt(3)) < 1e-12);
+ * assert.equal(s.auc, 1);
+ * assert.ok(Math.abs(s.cc! - 1) < 1e-12);
+ * assert.ok(Math.abs(s.sim! - 1) < 1e-12);
+ * ```
+ */
+export function saliencyScores(
+  map: PreparedMap,
+  fixations: readonly Fixation[],
+  density: PreparedMap,
+): SaliencyScores {
+  const { width, height } = map;
+  if (density.width !== width || density.height !== height) {
+    throw new RangeError(
+      `fixation map ${density.width}x${density.height} does not match the map ${width}x${height}`,
+    );
+  }
+  const n = width * height, v = map.values;
+  const px = fixationPixels(fixations, width, height);
+  const nf = px.length;
+  let nssV: number | null = null, auc: number | null = null;
+  if (nf && map.std > 0) {
+    let t = 0;
+    for (const i of px) t += (v[i] - map.mean) / map.std;
+    nssV = t / nf;
+  }
+  if (nf && nf < n) {
+    const th = px.map((i) => v[i]).sort((a, b) => b - a);
+    let area = 0, tpPrev = 0, fpPrev = 0;
+    for (let k = 0; k <= nf; k++) {
+      const tp = k < nf ? (k + 1) / nf : 1;
+      const fp = k < nf ? (n - _lowerBound(map.sorted, th[k]) - (k + 1)) / (n - nf) : 1;
+      area += (fp - fpPrev) * (tp + tpPrev) / 2;
+      tpPrev = tp;
+      fpPrev = fp;
+    }
+    auc = area;
+  }
+  let ccV: number | null = null;
+  if (map.std > 0 && density.std > 0) {
+    let sab = 0;
+    const d = density.values;
+    for (let i = 0; i < n; i++) sab += (v[i] - map.mean) * (d[i] - density.mean);
+    ccV = sab / (n * map.std * density.std);
+  }
+  let simV: number | null = null;
+  if (map.unit && density.unit) {
+    let s = 0;
+    const a = map.unit, b = density.unit;
+    for (let i = 0; i < n; i++) s += a[i] < b[i] ? a[i] : b[i];
+    simV = s;
+  }
+  return { nss: nssV, auc, cc: ccV, sim: simV };
 }
