@@ -10,6 +10,7 @@ import type { RowMoments } from "../stats/moments.ts";
 import type { HealthFlag } from "../stats/health.ts";
 import type { ChannelSortKey } from "./charts_layer.ts";
 import type { TemporalHeatmap, TemporalPoint } from "./charts_overview.ts";
+import type { GazeAlignment } from "./gaze_alignment.ts";
 
 /** Something that reduces rows like `reduceRows` (the CPU reference or a GPU reducer). */
 export interface RowReducer {
@@ -40,6 +41,11 @@ export interface AnalyzeOptions {
   gpu?: "auto" | "on" | "off";
   /** Reduction backend (overrides `gpu`; default: the CPU reference `reduceRows`). */
   reducer?: RowReducer;
+  /**
+   * Gaussian sigma of the fixation map in gaze alignment, in frame pixels (default: the frame
+   * width / 16, rounded). Used only when the manifest has gaze points.
+   */
+  gazeSigma?: number;
   /** Progress messages (one line each). */
   onProgress?: (message: string) => void;
 }
@@ -98,6 +104,11 @@ export interface AnalysisSummary {
   flags: (HealthFlag & { layer: string })[];
   /** Whole-sequence / saved-frame statistics over time, when drawn. */
   temporal: { source: string; points: TemporalPoint[]; heatmaps: TemporalHeatmap[] } | null;
+  /**
+   * Gaze alignment of every spatial layer (NSS, AUC-Judd, CC, SIM with a shuffled baseline), or
+   * null when the run has no gaze points.
+   */
+  gaze_alignment: GazeAlignment | null;
   /** Files written, relative to the output folder. */
   files: string[];
   /** Pixel size of every PNG and its density (2 = drawn at 2x). */

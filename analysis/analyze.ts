@@ -33,6 +33,7 @@ import {
 } from "../stats/layer_statistics.ts";
 import { type HealthFlag, healthFlags } from "../stats/health.ts";
 import { classifyFrameShape, type TensorKind } from "../stats/tensor_kind.ts";
+import { layerGeometry } from "../stats/layer_statistics.ts";
 import { valuesChartSpec } from "../render/values_chart.ts";
 import {
   CHANNEL_SORT_KEYS,
@@ -50,6 +51,20 @@ import {
 } from "./charts_overview.ts";
 import { renderVegaPng } from "../render/vega_png.ts";
 import { reportHtml } from "./report_html.ts";
+import {
+  channelMap,
+  type GazeAlignment,
+  type GazeFrame,
+  gazeAlignmentCsv,
+  bestAligned,
+  frameSizeOf,
+  gazeGrid,
+  GAZE_METHOD,
+  GAZE_TOPK,
+  GazeScorer,
+  type LayerGazeAlignment,
+} from "./gaze_alignment.ts";
+import { gazeAlignmentSpec, gazeFramesSpec, type GazeOverlayFrame } from "./charts_gaze.ts";
 import type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./_types.ts";
 
 export type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./_types.ts";
@@ -118,6 +133,8 @@ interface AnalysisRun {
   manifest: Json | null;
   /** Gaze points of every saved frame. */
   gaze: { x: number; y: number }[];
+  /** Every saved frame with its gaze points (record order). */
+  frames: GazeFrame[];
 }
 
 async function openRun(npyPath: string, options: AnalyzeOptions): Promise<AnalysisRun> {
@@ -142,7 +159,19 @@ async function openRun(npyPath: string, options: AnalyzeOptions): Promise<Analys
     const [nB, nT] = file.grid;
     const mj = isObj(file.manifest) ? file.manifest as unknown as Json : null;
     const gaze: { x: number; y: number }[] = [];
-    for (let b = 0; b < nB; b++) for (let t = 0; t < nT; t++) gaze.push(...gazeOf(mj, b, t));
+    const frames: GazeFrame[] = [];
+    for (let b = 0; b < nB; b++) {
+      for (let t = 0; t < nT; t++) {
+        const g = gazeOf(mj, b, t);
+        gaze.push(...g);
+        frames.push({
+          record: b * nT + t,
+          b: file.targets.batchIdx[b],
+          t: file.targets.timestep[t],
+          gaze: g,
+        });
+      }
+    }
     return {
       file,
       layers: [...new Set(wanted)],
@@ -152,6 +181,7 @@ async function openRun(npyPath: string, options: AnalyzeOptions): Promise<Analys
       tLabels: file.targets.timestep,
       manifest: mj,
       gaze,
+      frames,
     };
   } catch (err) {
     file.close();
@@ -337,6 +367,114 @@ async function drawLayerCharts(
     );
   }
   return layerFiles;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 3b: gaze alignment (only when the manifest has gaze points)
+
+/** The gaze scorer of a run with gaze points inside the frame, or null. */
+function gazeScorerOf(run: AnalysisRun, options: AnalyzeOptions): GazeScorer | null {
+  if (!run.gaze.length) return null;
+  let frame = frameSizeOf(run.manifest);
+  if (!frame) {
+    // No frame size in the manifest: the largest map among the analysed spatial layers.
+    for (const name of run.layers) {
+      const shape = run.file.field(name).shape;
+      if (classifyFrameShape(shape.length ? shape : [1]).kind !== "spatial") continue;
+      const g = layerGeometry(shape);
+      if (!frame || g.width * g.height > frame.width * frame.height) {
+        frame = {
+          width: g.width,
+          height: g.height,
+          source: "the largest layer map (no frame size in the manifest)",
+        };
+      }
+    }
+  }
+  if (!frame) return null;
+  const scorer = new GazeScorer(run.frames, gazeGrid(frame, options));
+  return scorer.frames ? scorer : null;
+}
+
+/** A layer's gaze scores and the frames for its overlay. */
+interface LayerGaze {
+  summary: LayerGazeAlignment;
+  frames: { best: GazeFrame; worst: GazeFrame } | null;
+}
+
+async function layerGaze(
+  scorer: GazeScorer,
+  layer: LayerResult,
+  run: AnalysisRun,
+  progress: (message: string) => void,
+): Promise<LayerGaze | null> {
+  if (layer.kind.kind !== "spatial") return null;
+  const { name, stats } = layer;
+  const cm = stats.channels.mean;
+  const strongest = cm.map((_, c) => c).filter((c) => Number.isFinite(cm[c]))
+    .sort((a, b) => cm[b] - cm[a] || a - b);
+  const r = await scorer.scoreLayer(
+    { name, shape: stats.geometry, strongest },
+    (rec) => run.file.readRecord(name, rec),
+  );
+  const k = r.summary.kinds;
+  const f = (v: number | null) => (v === null ? "n/a" : v.toFixed(3));
+  progress(
+    `${name}: gaze NSS ${f(k.mean.nss.value)} (shuffled ${f(k.mean.nss.shuffled)}), top-` +
+      `${GAZE_TOPK} ${f(k.topk.nss.value)} (shuffled ${f(k.topk.nss.shuffled)})`,
+  );
+  return r;
+}
+
+/** Write the gaze files and return the `summary.json` section. */
+async function writeGaze(
+  scorer: GazeScorer,
+  scored: Map<string, LayerGaze>,
+  run: AnalysisRun,
+  files: ReportFiles,
+): Promise<GazeAlignment> {
+  const order = run.file.layers;
+  const layers = [...scored.values()].map((l) => l.summary)
+    .sort((a, b) => order.indexOf(a.layer) - order.indexOf(b.layer));
+  const best = bestAligned(layers);
+  const g: GazeAlignment = {
+    grid: scorer.grid,
+    frames: scorer.frames,
+    topk: GAZE_TOPK,
+    shuffle: scorer.shuffle,
+    method: GAZE_METHOD,
+    layers,
+    best,
+    files: ["gaze_alignment.csv", "gaze_alignment.png"],
+  };
+  await files.write("gaze_alignment.csv", new TextEncoder().encode(gazeAlignmentCsv(layers)));
+  await files.write("gaze_alignment.png", await renderVegaPng(gazeAlignmentSpec(g)));
+  const top = best ? scored.get(best.layer) : undefined;
+  if (best && top?.frames) {
+    const geo = layerGeometry(run.file.field(best.layer).shape);
+    const overlay = async (fr: GazeFrame): Promise<GazeOverlayFrame> => {
+      const data = await run.file.readRecord(best.layer, fr.record);
+      const scores = top.summary.per_frame.find((p) => p.b === fr.b && p.t === fr.t)!;
+      return {
+        b: fr.b,
+        t: fr.t,
+        map: channelMap(data, geo, best.kind === "mean" ? null : top.summary.topk_channels),
+        h: geo.height,
+        w: geo.width,
+        gaze: fr.gaze,
+        scores: scores[best.kind],
+      };
+    };
+    await files.write(
+      "gaze_alignment_frames.png",
+      await renderVegaPng(gazeFramesSpec(best, {
+        best: await overlay(top.frames.best),
+        worst: await overlay(top.frames.worst),
+      })),
+    );
+    g.files.push("gaze_alignment_frames.png");
+  }
+  return g;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -643,6 +781,8 @@ export async function analyzeFeatures(
     );
   }
   const opts = { ...options, sortChannels: sortBy };
+  // A bad options.gazeSigma is an error even for a run without gaze.
+  if (options.gazeSigma !== undefined) gazeGrid({ width: 1, height: 1, source: "" }, options);
   await claimOutputs(options.saveDir ?? "feature_analysis", ["summary.json"], {
     key: { source: resolve(npyPath) },
     records: () => ["summary.json"],
@@ -667,6 +807,8 @@ export async function analyzeFeatures(
     const overview: LayerOverview[] = [];
     const allFlags: (HealthFlag & { layer: string })[] = [];
     const series = new TemporalSeries();
+    const scorer = gazeScorerOf(run, options);
+    const gazeScored = new Map<string, LayerGaze>();
     for (const name of run.layers) {
       const layer = await layerStatistics(run, name, reducer, options);
       for (const f of layer.flags) allFlags.push({ layer: name, ...f });
@@ -674,7 +816,12 @@ export async function analyzeFeatures(
       summaryLayers[name] = layerSummary(layer, run, opts, layerFiles);
       overview.push(layerOverview(layer));
       series.add(layer, run);
+      const lg = scorer ? await layerGaze(scorer, layer, run, progress) : null;
+      if (lg) gazeScored.set(name, lg);
     }
+    const gazeAlignment = scorer && gazeScored.size
+      ? await writeGaze(scorer, gazeScored, run, files)
+      : null;
 
     progress("drawing layer_comparison.png");
     await files.write("layer_comparison.png", await renderVegaPng(layerComparisonSpec(overview)));
@@ -711,6 +858,7 @@ export async function analyzeFeatures(
       layers: summaryLayers,
       flags: allFlags,
       temporal: temporalJson(temporal),
+      gaze_alignment: gazeAlignment,
       files: [...files.names, "summary.json", "index.html"],
       figures: Object.fromEntries(
         Object.entries(files.figures).map(([f, [w, h]]) => [f, { width: w, height: h, scale: 2 }]),

@@ -660,6 +660,41 @@ function mapPanel(
   });
 }
 
+/** What a map panel shows (see {@linkcode mapPanelOf}). */
+export interface MapPanelContent {
+  /** Panel title. */
+  title: string;
+  /** Grey line under the title. */
+  subtitle: string;
+  /** Row-major `h x w` values (NaN or null: no value). */
+  map: ArrayLike<number | null>;
+  /** Map height. */
+  h: number;
+  /** Map width. */
+  w: number;
+}
+
+/**
+ * One map panel as in `<layer>_spatial_patterns.png` (own colour scale and legend, gaze rings),
+ * at `at` in a figure, at most `at.size` pixels on its longer side.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mapPanelOf } from "./charts_layer.ts";
+ * const p = mapPanelOf({ title: "t", subtitle: "", map: [0, 1, 2, 3], h: 2, w: 2 }, { x: 0, y: 0, size: 100 }, { gaze: [{ x: 0.5, y: 0.5 }] });
+ * assert.equal(p.type, "group");
+ * ```
+ */
+export function mapPanelOf(
+  content: MapPanelContent,
+  at: { x: number; y: number; size: number },
+  options: SpatialOptions = {},
+): VegaObject {
+  const map = Array.from(content.map, (v) => (v === null ? NaN : v));
+  return mapPanel(content.title, content.subtitle, map, { h: content.h, w: content.w }, at, options);
+}
+
 /**
  * Mean, max and std over channels as maps, and the strongest channels' mean maps; the gaze point
  * marked when known.

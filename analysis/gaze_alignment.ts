@@ -322,7 +322,7 @@ interface PreparedGaze {
  * const scorer = new GazeScorer(frames, grid);
  * const shape = { channels: 1, depth: 1, height: 2, width: 2 };
  * const maps = [new Float32Array([1, 0, 1, 0]), new Float32Array([0, 1, 0, 1])];
- * const { summary } = await scorer.scoreLayer("l", (r) => maps[r], shape, [0]);
+ * const { summary } = await scorer.scoreLayer({ name: "l", shape, strongest: [0] }, (r) => maps[r]);
  * assert.ok(summary.kinds.mean.nss.value! > 0.5 && summary.kinds.mean.nss.shuffled! < -0.5);
  * ```
  */
@@ -367,16 +367,15 @@ export class GazeScorer {
   }
 
   /**
-   * Score a layer: `read(record)` gives one saved frame's `(C, D, H, W)` values; `strongest` lists
-   * channels by descending mean activation (the first {@linkcode GAZE_TOPK} make the `topk` map).
+   * Score a layer: `read(record)` gives one saved frame's `(C, D, H, W)` values; `layer.strongest`
+   * lists channels by descending mean activation (the first {@linkcode GAZE_TOPK} make the `topk` map).
    * Also returns the records of the best and worst frame (of the better kind) for an overlay.
    */
   async scoreLayer(
-    name: string,
+    layer: { name: string; shape: GazeLayerShape; strongest: readonly number[] },
     read: (record: number) => Promise<Float32Array> | Float32Array,
-    shape: GazeLayerShape,
-    strongest: readonly number[],
   ): Promise<{ summary: LayerGazeAlignment; frames: { best: GazeFrame; worst: GazeFrame } | null }> {
+    const { name, shape, strongest } = layer;
     const topk = strongest.slice(0, GAZE_TOPK);
     const { width, height } = this.grid;
     const size = { width, height };

@@ -66,6 +66,43 @@ function figureTag(s: AnalysisSummary, file: string, alt: string): string {
   return `<a href="${href}"><img class="fig" src="${href}" alt="${esc(alt)}"${dims}></a>`;
 }
 
+/** The gaze alignment section (metric table and figures), or "" when the run has no gaze. */
+function gazeHtml(s: AnalysisSummary): string {
+  const g = s.gaze_alignment;
+  if (!g) return "";
+  const metrics = ["nss", "auc", "cc", "sim"] as const;
+  const head = metrics.map((m) => `<th>${m === "auc" ? "AUC-Judd" : m.toUpperCase()}</th>`).join("");
+  const rows = g.layers.flatMap((l) =>
+    (["mean", "topk"] as const).map((kind) =>
+      `<tr><td><a href="#${anchor(l.layer)}">${esc(l.layer)}</a></td><td>${
+        kind === "mean" ? "channel mean" : `top-${g.topk} (ch ${esc(l.topk_channels.join(", "))})`
+      }</td>${
+        metrics.map((m) =>
+          `<td class="n">${num(l.kinds[kind][m].value)} <span class="muted">(${
+            num(l.kinds[kind][m].shuffled)
+          })</span></td>`
+        ).join("")
+      }</tr>`
+    )
+  ).join("\n");
+  return `<section id="gaze">
+<h2>Gaze alignment</h2>
+<p class="muted">${g.frames} saved frame${g.frames === 1 ? "" : "s"} with gaze; maps upsampled to ${g.grid.width}×${g.grid.height} (frame ${g.grid.frame_width}×${g.grid.frame_height}, ${
+    esc(g.grid.frame_size_source)
+  }); fixation blur sigma ${num(g.grid.sigma)} px (${esc(g.grid.sigma_source)}). In brackets: the shuffled-gaze baseline (${
+    esc(g.shuffle)
+  }). NSS: mean z-score at the gaze (chance 0); AUC-Judd: gaze pixels ranked against all (chance 0.5); CC: correlation with the blurred gaze map; SIM: histogram intersection with it.${
+    g.best ? ` Best aligned: <b>${esc(g.best.layer)}</b> (${esc(g.best.kind)} map, NSS ${num(g.best.nss)}).` : ""
+  }</p>
+<table><thead><tr><th>layer</th><th>map</th>${head}</tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+${g.files.filter((f) => f.endsWith(".png")).map((f) => figureTag(s, f, f)).join("\n")}
+<p class="muted" style="font-size:12.5px">Numbers: <a href="gaze_alignment.csv">gaze_alignment.csv</a> and <code>gaze_alignment</code> in summary.json.</p>
+</section>`;
+}
+
 /**
  * Build the report page from the analysis summary.
  *
@@ -155,6 +192,7 @@ ${l.files.map((f) => figureTag(s, f, f)).join("\n")}
 </section>`;
   }).join("\n");
   const hasTemporal = s.files.includes("temporal.png");
+  const gazeSection = gazeHtml(s);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -175,7 +213,7 @@ ${l.files.map((f) => figureTag(s, f, f)).join("\n")}
   }; frames ${esc(s.records.timestep.join(", "))}) · ${esc(s.created)}</div>
 <nav><a href="#flags">Health flags</a><a href="#overview">Overview</a><a href="#comparison">Layer comparison</a>${
     hasTemporal ? `<a href="#temporal">Over time</a>` : ""
-  }${
+  }${gazeSection ? `<a href="#gaze">Gaze alignment</a>` : ""}${
     names.map((n) => `<a href="#${anchor(n)}">${esc(n)}</a>`).join("")
   }<a href="summary.json">summary.json</a></nav>
 </header>
@@ -206,6 +244,7 @@ ${
       }</p>\n${figureTag(s, "temporal.png", "statistics over time")}\n</section>`
       : ""
   }
+${gazeSection}
 ${layerSections}
 <p class="muted" style="font-size:12px">Statistics: ${
     esc(s.method.reduction)

@@ -24,11 +24,11 @@ import { commonGroup } from "./options/common.ts";
 /** What analyze's own flags parse to: the chart part of {@linkcode AnalyzeOptions}. */
 export type AnalyzeChartOptions = Pick<
   AnalyzeOptions,
-  "logCounts" | "sortChannels" | "bins" | "gpu"
+  "logCounts" | "sortChannels" | "bins" | "gpu" | "gazeSigma"
 >;
 
 /**
- * Analyze's own group: `--log_counts`, `--sort_channels`, `--bins`, `--gpu`.
+ * Analyze's own group: `--log_counts`, `--sort_channels`, `--bins`, `--gpu`, `--gaze_sigma`.
  *
  * @example Usage
  * ```ts
@@ -62,7 +62,30 @@ export const analyzeGroup: OptionGroup<AnalyzeChartOptions> = defineGroup("analy
     },
   }),
   gpu: gpuFlag,
-}, (v) => ({ logCounts: v.log_counts, sortChannels: v.sort_channels, bins: v.bins, gpu: v.gpu }));
+  gaze_sigma: flag.custom({
+    type: "string",
+    metavar: "PX",
+    default: "frame width / 16",
+    help: [
+      "gaze alignment: Gaussian sigma of the fixation map in frame pixels",
+      "(default {default}, rounded; used only when the manifest has gaze)",
+    ],
+    parse: (raw, name) => {
+      if (raw === undefined) return undefined;
+      const s = String(raw), v = Number(s);
+      if (!s.trim() || !Number.isFinite(v) || !(v > 0)) {
+        throw new InspectorError(`${name} ${s}: use a positive number of frame pixels, e.g. 16`);
+      }
+      return v;
+    },
+  }),
+}, (v) => ({
+  logCounts: v.log_counts,
+  sortChannels: v.sort_channels,
+  bins: v.bins,
+  gpu: v.gpu,
+  gazeSigma: v.gaze_sigma,
+}));
 
 /** The analyze command: its option groups, from which its parser and help are made. */
 export const ANALYZE_COMMAND = defineCommand({
@@ -72,7 +95,8 @@ export const ANALYZE_COMMAND = defineCommand({
 Usage: deno task analyze FILE.npy [flags]`,
   footer: `Writes <layer>_distribution.png, <layer>_channel_stats.png, <layer>_spatial_patterns.png,
 layer_comparison.png, temporal.png (several frames or a manifest with whole-sequence
-statistics), summary.json and index.html. Kebab-case aliases work too (--save-dir ...).`,
+statistics), gaze_alignment.csv/.png and gaze_alignment_frames.png (when the manifest has
+gaze), summary.json and index.html. Kebab-case aliases work too (--save-dir ...).`,
   positionals: {
     max: 1,
     entries: [{
