@@ -52,15 +52,15 @@ import {
 import { renderVegaPng } from "../render/vega_png.ts";
 import { reportHtml } from "./report_html.ts";
 import {
-  channelMap,
-  type GazeAlignment,
-  type GazeFrame,
-  gazeAlignmentCsv,
   bestAligned,
+  channelMap,
   frameSizeOf,
-  gazeGrid,
   GAZE_METHOD,
   GAZE_TOPK,
+  type GazeAlignment,
+  gazeAlignmentCsv,
+  type GazeFrame,
+  gazeGrid,
   GazeScorer,
   type LayerGazeAlignment,
 } from "./gaze_alignment.ts";

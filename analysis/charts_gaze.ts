@@ -23,7 +23,7 @@ import type { SaliencyScores } from "../stats/saliency.ts";
 
 const METRIC_TITLES: Record<GazeMetric, [string, string]> = {
   nss: ["NSS", "mean z-score at the gaze (chance 0)"],
-  auc: ["AUC-Judd", "gaze pixels vs all pixels (chance 0.5)"],
+  auc: ["AUC-Judd", "gaze pixels ranked among all (chance 0.5 with many points)"],
   cc: ["CC", "correlation with the blurred gaze map (chance ≈ 0)"],
   sim: ["SIM", "histogram intersection with the blurred gaze map"],
 };
@@ -141,7 +141,7 @@ export function gazeAlignmentSpec(g: GazeAlignment): VegaSpec {
             encode: {
               enter: {
                 x: { value: 0 },
-                x2: { signal: "width" },
+                x2: { value: W },
                 y: { scale: "y", value: chance },
                 stroke: { value: COLORS.muted },
                 strokeWidth: { value: 1 },
@@ -247,7 +247,13 @@ export function gazeFramesSpec(
     `CC ${fmt(f.scores.cc ?? NaN)} · SIM ${fmt(f.scores.sim ?? NaN)}`;
   const marks = (["best", "worst"] as const).map((k, i) =>
     mapPanelOf(
-      { title: `${k} frame`, subtitle: line(frames[k]), map: frames[k].map, h: frames[k].h, w: frames[k].w },
+      {
+        title: `${k} frame`,
+        subtitle: line(frames[k]),
+        map: frames[k].map,
+        h: frames[k].h,
+        w: frames[k].w,
+      },
       { x: i * (pw + gap), y: 0, size },
       { gaze: frames[k].gaze },
     )

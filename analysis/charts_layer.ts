@@ -692,7 +692,14 @@ export function mapPanelOf(
   options: SpatialOptions = {},
 ): VegaObject {
   const map = Array.from(content.map, (v) => (v === null ? NaN : v));
-  return mapPanel(content.title, content.subtitle, map, { h: content.h, w: content.w }, at, options);
+  return mapPanel(
+    content.title,
+    content.subtitle,
+    map,
+    { h: content.h, w: content.w },
+    at,
+    options,
+  );
 }
 
 /**

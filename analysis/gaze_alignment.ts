@@ -347,8 +347,10 @@ export class GazeScorer {
     }
     const m = this.#frames.length;
     const k = Math.min(m - 1, MAX_SHUFFLE_DONORS);
-    this.#donors = Array.from({ length: Math.max(0, k) }, (_, i) =>
-      1 + Math.floor(i * (m - 1) / k));
+    this.#donors = Array.from(
+      { length: Math.max(0, k) },
+      (_, i) => 1 + Math.floor(i * (m - 1) / k),
+    );
   }
 
   /** Saved frames with gaze inside the frame. */
@@ -374,7 +376,9 @@ export class GazeScorer {
   async scoreLayer(
     layer: { name: string; shape: GazeLayerShape; strongest: readonly number[] },
     read: (record: number) => Promise<Float32Array> | Float32Array,
-  ): Promise<{ summary: LayerGazeAlignment; frames: { best: GazeFrame; worst: GazeFrame } | null }> {
+  ): Promise<
+    { summary: LayerGazeAlignment; frames: { best: GazeFrame; worst: GazeFrame } | null }
+  > {
     const { name, shape, strongest } = layer;
     const topk = strongest.slice(0, GAZE_TOPK);
     const { width, height } = this.grid;

@@ -71,7 +71,9 @@ function gazeHtml(s: AnalysisSummary): string {
   const g = s.gaze_alignment;
   if (!g) return "";
   const metrics = ["nss", "auc", "cc", "sim"] as const;
-  const head = metrics.map((m) => `<th>${m === "auc" ? "AUC-Judd" : m.toUpperCase()}</th>`).join("");
+  const head = metrics.map((m) => `<th>${m === "auc" ? "AUC-Judd" : m.toUpperCase()}</th>`).join(
+    "",
+  );
   const rows = g.layers.flatMap((l) =>
     (["mean", "topk"] as const).map((kind) =>
       `<tr><td><a href="#${anchor(l.layer)}">${esc(l.layer)}</a></td><td>${
@@ -87,12 +89,20 @@ function gazeHtml(s: AnalysisSummary): string {
   ).join("\n");
   return `<section id="gaze">
 <h2>Gaze alignment</h2>
-<p class="muted">${g.frames} saved frame${g.frames === 1 ? "" : "s"} with gaze; maps upsampled to ${g.grid.width}×${g.grid.height} (frame ${g.grid.frame_width}×${g.grid.frame_height}, ${
+<p class="muted">${g.frames} saved frame${
+    g.frames === 1 ? "" : "s"
+  } with gaze; maps upsampled to ${g.grid.width}×${g.grid.height} (frame ${g.grid.frame_width}×${g.grid.frame_height}, ${
     esc(g.grid.frame_size_source)
-  }); fixation blur sigma ${num(g.grid.sigma)} px (${esc(g.grid.sigma_source)}). In brackets: the shuffled-gaze baseline (${
+  }); fixation blur sigma ${num(g.grid.sigma)} px (${
+    esc(g.grid.sigma_source)
+  }). In brackets: the shuffled-gaze baseline (${
     esc(g.shuffle)
   }). NSS: mean z-score at the gaze (chance 0); AUC-Judd: gaze pixels ranked against all (chance 0.5); CC: correlation with the blurred gaze map; SIM: histogram intersection with it.${
-    g.best ? ` Best aligned: <b>${esc(g.best.layer)}</b> (${esc(g.best.kind)} map, NSS ${num(g.best.nss)}).` : ""
+    g.best
+      ? ` Best aligned: <b>${esc(g.best.layer)}</b> (${esc(g.best.kind)} map, NSS ${
+        num(g.best.nss)
+      }).`
+      : ""
   }</p>
 <table><thead><tr><th>layer</th><th>map</th>${head}</tr></thead>
 <tbody>

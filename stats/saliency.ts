@@ -43,7 +43,11 @@ function _inside(f: Fixation, w: number, h: number): [number, number] | null {
  * assert.deepEqual(fixationPixels([{ x: 1, y: 1 }, { x: 1.2, y: 0.9 }, { x: 9, y: 0 }], 3, 2), [4]);
  * ```
  */
-export function fixationPixels(fixations: readonly Fixation[], width: number, height: number): number[] {
+export function fixationPixels(
+  fixations: readonly Fixation[],
+  width: number,
+  height: number,
+): number[] {
   const set = new Set<number>();
   for (const f of fixations) {
     const p = _inside(f, width, height);

@@ -220,6 +220,10 @@ Deno.test("parse: kebab aliases, multi-value flags, typed values, one-line error
     sortChannels: "mean",
     bins: 30,
     gpu: undefined,
+    gazeSigma: undefined,
   });
+  const gz = parseCommand(["f.npy", "--gaze-sigma", "8"], ANALYZE_COMMAND);
+  assert.ok(!gz.help && !gz.version);
+  assert.equal(gz.options.analyze.gazeSigma, 8);
   assert.throws(() => parseCommand(["--bins", "3"], ANALYZE_COMMAND), /give the features file/);
 });
