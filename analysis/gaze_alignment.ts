@@ -36,14 +36,14 @@ export const GAZE_TOPK = 4;
 export const MAX_SCORE_SIDE = 256;
 /** At most this many other frames' gaze per frame in the shuffled baseline. */
 export const MAX_SHUFFLE_DONORS = 16;
+/** A saliency metric: NSS, AUC-Judd, CC or SIM. */
+export type GazeMetric = "nss" | "auc" | "cc" | "sim";
 /** The metrics, in report order. */
-export const GAZE_METRICS = ["nss", "auc", "cc", "sim"] as const;
-/** One of {@linkcode GAZE_METRICS}. */
-export type GazeMetric = typeof GAZE_METRICS[number];
+export const GAZE_METRICS: readonly GazeMetric[] = ["nss", "auc", "cc", "sim"];
+/** A map scored per layer: the channel mean, or the mean of the top-k channels. */
+export type GazeMapKind = "mean" | "topk";
 /** The maps scored per layer. */
-export const GAZE_MAP_KINDS = ["mean", "topk"] as const;
-/** One of {@linkcode GAZE_MAP_KINDS}. */
-export type GazeMapKind = typeof GAZE_MAP_KINDS[number];
+export const GAZE_MAP_KINDS: readonly GazeMapKind[] = ["mean", "topk"];
 
 /** A gaze point in [0, 1] frame coordinates. */
 export interface GazePoint {

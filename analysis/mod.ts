@@ -16,7 +16,17 @@ export { analyzeFeatures } from "./analyze.ts";
 export type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./analyze.ts";
 export type { ChannelSortKey } from "./charts_layer.ts";
 export type { TemporalHeatmap, TemporalPoint } from "./charts_overview.ts";
+export type {
+  GazeAlignment,
+  GazeFrameScores,
+  GazeGrid,
+  GazeKindScores,
+  GazeMapKind,
+  GazeMetric,
+  GazeMetricValue,
+  LayerGazeAlignment,
+} from "./gaze_alignment.ts";
 
 // Types of lower layers that the API above refers to.
 export type { ManifestChannels, ManifestSummary } from "../core/mod.ts";
-export type { HealthFlag, RowMoments } from "../stats/mod.ts";
+export type { HealthFlag, RowMoments, SaliencyScores } from "../stats/mod.ts";

@@ -36,3 +36,15 @@ export { spatialMaps } from "./spatial.ts";
 export type { SpatialMaps } from "./spatial.ts";
 export { DEFAULT_THRESHOLDS, healthFlags } from "./health.ts";
 export type { HealthFlag, HealthInput, HealthThresholds } from "./health.ts";
+export {
+  aucJudd,
+  cc,
+  fixationMap,
+  fixationPixels,
+  nss,
+  prepareMap,
+  saliencyScores,
+  sim,
+  upsampleBilinear,
+} from "./saliency.ts";
+export type { Fixation, PreparedMap, SaliencyScores } from "./saliency.ts";

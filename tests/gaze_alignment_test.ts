@@ -17,7 +17,7 @@ import { gazeAlignmentCsv, gazeGrid, GazeScorer } from "../analysis/gaze_alignme
 import { analyzeFeatures } from "../analysis/analyze.ts";
 import { analyzeGroup } from "../scripts/analyze.ts";
 import { StructuredNpyWriter } from "../core/npy.ts";
-import { haveNumpy, prng, python, skip, tempDir } from "./helpers.ts";
+import { haveNumpy, prng, skip, tempDir } from "./helpers.ts";
 
 // NumPy, from the definitions (Bylinskii et al., MIT/Tuebingen benchmark code): fixations as a
 // binary map for NSS and AUC-Judd, sample counts blurred by a separable Gaussian truncated at
