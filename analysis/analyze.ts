@@ -440,6 +440,7 @@ async function writeGaze(
   const g: GazeAlignment = {
     grid: scorer.grid,
     frames: scorer.frames,
+    frames_with_gaze: scorer.withGaze,
     topk: GAZE_TOPK,
     shuffle: scorer.shuffle,
     method: GAZE_METHOD,

@@ -52,7 +52,7 @@ const SERIES = [
  * const kinds = { nss: v, auc: v, cc: v, sim: v };
  * const spec = gazeAlignmentSpec({
  *   grid: { frame_width: 8, frame_height: 8, frame_size_source: "", width: 8, height: 8, sigma: 1, sigma_grid: 1, sigma_source: "" },
- *   frames: 2, topk: 4, shuffle: "", method: "", best: null, files: [],
+ *   frames: 2, frames_with_gaze: 2, topk: 4, shuffle: "", method: "", best: null, files: [],
  *   layers: [{ layer: "l", map: { height: 2, width: 2 }, topk_channels: [0], kinds: { mean: kinds, topk: kinds }, best_kind: "mean", best_frame: null, worst_frame: null, per_frame: [] }],
  * });
  * assert.equal((spec.marks ?? []).length, 4);

@@ -34,6 +34,8 @@ import {
 export const GAZE_TOPK = 4;
 /** Longest side of the grid the maps are scored on (frames larger than this are scaled down). */
 export const MAX_SCORE_SIDE = 256;
+/** At most this many saved frames are scored (evenly spaced, first and last included). */
+export const MAX_GAZE_FRAMES = 256;
 /** At most this many other frames' gaze per frame in the shuffled baseline. */
 export const MAX_SHUFFLE_DONORS = 16;
 /** A saliency metric: NSS, AUC-Judd, CC or SIM. */
@@ -132,8 +134,10 @@ export interface LayerGazeAlignment {
 export interface GazeAlignment {
   /** Scoring grid and blur. */
   grid: GazeGrid;
-  /** Saved frames with gaze inside the frame. */
+  /** Saved frames scored (with gaze inside the frame; at most {@linkcode MAX_GAZE_FRAMES}). */
   frames: number;
+  /** Saved frames with gaze inside the frame. */
+  frames_with_gaze: number;
   /** Channels in the `topk` map. */
   topk: number;
   /** How the shuffled baseline was drawn. */
@@ -330,15 +334,25 @@ export class GazeScorer {
   readonly grid: GazeGrid;
   readonly #frames: PreparedGaze[];
   readonly #donors: number[];
+  /** Saved frames with gaze inside the frame, before sampling. */
+  readonly withGaze: number;
 
-  /** `frames`: the saved frames (those without gaze inside the frame are left out). */
+  /**
+   * `frames`: the saved frames (those without gaze inside the frame are left out; of more than
+   * {@linkcode MAX_GAZE_FRAMES}, that many evenly spaced ones are scored).
+   */
   constructor(frames: readonly GazeFrame[], grid: GazeGrid) {
     this.grid = grid;
     const { width, height, sigma_grid } = grid;
     this.#frames = [];
-    for (const frame of frames) {
+    const usable = frames.filter((f) => toPixels(f.gaze, width, height).length);
+    this.withGaze = usable.length;
+    const picked = usable.length <= MAX_GAZE_FRAMES ? usable : Array.from(
+      { length: MAX_GAZE_FRAMES },
+      (_, i) => usable[Math.round(i * (usable.length - 1) / (MAX_GAZE_FRAMES - 1))],
+    );
+    for (const frame of picked) {
       const fixations = toPixels(frame.gaze, width, height);
-      if (!fixations.length) continue;
       const density = prepareMap(fixationMap(width, height, fixations, { sigma: sigma_grid }), {
         width,
         height,
@@ -353,7 +367,7 @@ export class GazeScorer {
     );
   }
 
-  /** Saved frames with gaze inside the frame. */
+  /** Saved frames scored. */
   get frames(): number {
     return this.#frames.length;
   }
@@ -362,10 +376,13 @@ export class GazeScorer {
   get shuffle(): string {
     const m = this.#frames.length, k = this.#donors.length;
     if (!k) return "none: a single frame with gaze";
-    return k === m - 1
+    const of = this.withGaze > m
+      ? `; ${m} evenly spaced of the ${this.withGaze} frames with gaze scored`
+      : "";
+    return (k === m - 1
       ? `each frame's map against the gaze of every other frame (${k}), averaged`
       : `each frame's map against the gaze of ${k} other frames at evenly spaced offsets ` +
-        `(frame i + ${this.#donors.slice(0, 3).join(", ")}, … mod ${m}), averaged`;
+        `(frame i + ${this.#donors.slice(0, 3).join(", ")}, … mod ${m}), averaged`) + of;
   }
 
   /**

@@ -13,7 +13,12 @@ import {
   sim,
   upsampleBilinear,
 } from "../stats/saliency.ts";
-import { gazeAlignmentCsv, gazeGrid, GazeScorer } from "../analysis/gaze_alignment.ts";
+import {
+  gazeAlignmentCsv,
+  gazeGrid,
+  GazeScorer,
+  MAX_GAZE_FRAMES,
+} from "../analysis/gaze_alignment.ts";
 import { analyzeFeatures } from "../analysis/analyze.ts";
 import { analyzeGroup } from "../scripts/analyze.ts";
 import { StructuredNpyWriter } from "../core/npy.ts";
@@ -152,6 +157,19 @@ Deno.test("shuffled gaze on random maps scores at chance (NSS ≈ 0, AUC ≈ 0.5
     `one point: shuffled AUC ${one.auc.shuffled}`,
   );
   assert.ok(Math.abs(one.nss.shuffled!) < 0.15);
+});
+
+Deno.test("of many saved frames, MAX_GAZE_FRAMES evenly spaced ones are scored", () => {
+  const frames = Array.from({ length: 300 }, (_, i) => ({
+    record: i,
+    b: 0,
+    t: i,
+    gaze: i === 7 ? [] : [{ x: 0.5, y: 0.5 }],
+  }));
+  const scorer = new GazeScorer(frames, gazeGrid({ width: 8, height: 8, source: "test" }));
+  assert.equal(scorer.withGaze, 299);
+  assert.equal(scorer.frames, MAX_GAZE_FRAMES);
+  assert.match(scorer.shuffle, /256 evenly spaced of the 299 frames with gaze scored/);
 });
 
 /** Frames of a bright square moving across a 64x64 frame, and gaze that follows it. */
