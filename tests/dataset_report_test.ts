@@ -24,11 +24,7 @@ async function makeClips(dir: string): Promise<void> {
     for (let f = 0; f < 2; f++) {
       const data = new Uint8Array(SIDE * SIDE * 4);
       for (let i = 0; i < data.length; i++) {
-        data[i] = i % 4 === 3
-          ? 255
-          : c === BRIGHT
-          ? 200 + ((rand() * 56) | 0)
-          : (rand() * 120) | 0;
+        data[i] = i % 4 === 3 ? 255 : c === BRIGHT ? 200 + ((rand() * 56) | 0) : (rand() * 120) | 0;
       }
       await Deno.writeFile(join(clip, `f${f}.png`), encodePng({ width: SIDE, height: SIDE, data }));
     }
@@ -173,7 +169,10 @@ print(json.dumps(out))
       );
       ref.z[name].forEach((zz, i) => {
         const mine = csvZ.get(`${name}/${lines[i].clip}`)!;
-        assert.ok(Math.abs(mine - zz) <= 1e-9 * Math.max(1, Math.abs(zz)), `${name} ${i}: ${mine} vs ${zz}`);
+        assert.ok(
+          Math.abs(mine - zz) <= 1e-9 * Math.max(1, Math.abs(zz)),
+          `${name} ${i}: ${mine} vs ${zz}`,
+        );
       });
     }
     assert.deepEqual(ref.flagged.conv1, ["clip05"]);
