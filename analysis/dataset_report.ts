@@ -106,7 +106,7 @@ export async function analyzeDataset(
   if (stats.format !== "feature-inspector/dataset-stats" || !Array.isArray(stats.layers)) {
     throw new InspectorError(
       `${join(runDir, "dataset_stats.json")} is not a dataset statistics file: give the folder ` +
-        `inspect --all_clips wrote`,
+        `a dataset run (runDataset) wrote`,
     );
   }
   const clips = await readClipLines(join(runDir, "clips.jsonl"));
@@ -337,13 +337,13 @@ async function readJson(path: string): Promise<unknown> {
   } catch (err) {
     throw new InspectorError(
       `cannot read ${path} (${(err as Error).message.split("\n")[0]}): give the folder ` +
-        `inspect --all_clips wrote`,
+        `a dataset run (runDataset) wrote`,
     );
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new InspectorError(`${path} is not valid JSON: rerun inspect --all_clips`);
+    throw new InspectorError(`${path} is not valid JSON: rerun the dataset run`);
   }
 }
 
@@ -354,7 +354,9 @@ async function readClipLines(path: string): Promise<ClipLine[]> {
   try {
     file = await Deno.open(path);
   } catch {
-    throw new InspectorError(`cannot read ${path}: give the folder inspect --all_clips wrote`);
+    throw new InspectorError(
+      `cannot read ${path}: give the folder a dataset run (runDataset) wrote`,
+    );
   }
   const lines = file.readable.pipeThrough(new TextDecoderStream());
   let rest = "", n = 0;
@@ -366,7 +368,7 @@ async function readClipLines(path: string): Promise<ClipLine[]> {
       if (typeof o.clip !== "string" || typeof o.layers !== "object") throw new Error();
       out.push(o);
     } catch {
-      throw new InspectorError(`${path} line ${n} is not a clip line: rerun inspect --all_clips`);
+      throw new InspectorError(`${path} line ${n} is not a clip line: rerun the dataset run`);
     }
   };
   for await (const chunk of lines) {
