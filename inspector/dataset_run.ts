@@ -47,6 +47,11 @@ export interface DatasetOptions extends InspectOptions {
   resume?: boolean;
   /** Progress: called after each batch. */
   onProgress?: (p: DatasetProgress) => void;
+  /**
+   * Save the frames of `batchIdx` (clip indices across the dataset) and `timestep` into
+   * `frames/` after the pass (default true; each batch holding such a clip runs once more).
+   */
+  saveFrames?: boolean;
   /** Stop after this many batches of this call (tests: a run killed midway). */
   stopAfter?: number;
 }
@@ -119,8 +124,16 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   if (all.length === 0) throw new InspectorError(`${dataset.dir} holds no clips: add clips`);
   const total = Math.ceil(all.length / B);
   // The saved frames' indices, checked before the pass (clip indices across the dataset).
-  parseIndexSpec(options.batchIdx ?? "0", { count: all.length, flag: "options.batchIdx" });
-  parseIndexSpec(options.timestep ?? "0", { count: options.maxLen ?? 8, flag: "options.timestep" });
+  try {
+    parseIndexSpec(options.batchIdx ?? "0", { count: all.length, flag: "options.batchIdx" });
+    parseIndexSpec(options.timestep ?? "0", {
+      count: options.maxLen ?? 8,
+      flag: "options.timestep",
+    });
+  } catch (err) {
+    if (!(err instanceof InspectorError)) throw err;
+    throw new InspectorError(err.message.replace("the batch has", "the dataset has"));
+  }
   const first = Math.floor((si * total) / sn), end = Math.floor(((si + 1) * total) / sn);
   const key = {
     model_sha256: graph.sha256,
@@ -257,7 +270,7 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   const stats = join(saveDir, "dataset_stats.json");
   await writeAtomic(stats, JSON.stringify(statsFile(state), null, 1));
   let frames: string | null = null;
-  if (state.complete) {
+  if (state.complete && options.saveFrames !== false) {
     frames = await saveDatasetFrames(insp, {
       saveDir,
       clips: all.length,

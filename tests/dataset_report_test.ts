@@ -51,7 +51,7 @@ Deno.test("dataset report: robust z = NumPy, only the bright clip flagged, dead 
     // Out-of-range clip index: refused before the pass, naming the option.
     await assert.rejects(
       runDataset({ ...OPTS, dset: clips, saveDir: join(tmp, "bad"), batchIdx: "12" }),
-      /options\.batchIdx 12 is out of range/,
+      /options\.batchIdx 12 is out of range: the dataset has 12 clips/,
     );
 
     const rep = join(tmp, "report");
