@@ -15,6 +15,8 @@ export type ClipMetric = "mean" | "max" | "sparsity";
 export interface DatasetReportOptions {
   /** Output folder (default `feature_analysis`). */
   saveDir?: string;
+  /** Replace a report of another run in `saveDir` (default: refuse, naming it). */
+  overwrite?: boolean;
   /** Layers to report (default: every layer of the run), in this order. */
   layers?: readonly string[];
   /** Logarithmic histogram counts. */

@@ -13,9 +13,10 @@
  * @module
  */
 
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import { OutputSet } from "../core/atomic.ts";
+import { claimOutputs } from "../core/run_slot.ts";
 import { layerFileStem } from "../core/file_stem.ts";
 import { type HealthFlag, healthFlags } from "../stats/health.ts";
 import type { LayerDatasetStats } from "../stats/dataset_statistics.ts";
@@ -122,6 +123,13 @@ export async function analyzeDataset(
     }
     layers = options.layers.map((n) => stats.layers.find((l) => l.name === n)!);
   }
+  await claimOutputs(options.saveDir ?? "feature_analysis", ["dataset_summary.json"], {
+    key: { source: resolve(runDir) },
+    records: () => ["dataset_summary.json"],
+    keyOf: (r) => ({ source: resolve(String(r.source ?? "")) }),
+    overwrite: options.overwrite,
+    hint: "pass another options.saveDir to keep both, or options.overwrite to replace it",
+  });
   const out = await OutputSet.open(options.saveDir ?? "feature_analysis");
   const names: string[] = [];
   const figures: DatasetSummary["figures"] = {};
@@ -256,7 +264,7 @@ export async function analyzeDataset(
     }
     const summary: DatasetSummary = {
       format: "feature-inspector/dataset-analysis v1",
-      source: runDir,
+      source: resolve(runDir),
       clips: stats.clips,
       method: {
         metric,

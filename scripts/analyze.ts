@@ -139,6 +139,7 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
       const s = await analyzeDataset(runDir, {
         saveDir: output.saveDir,
         layers: output.layers,
+        overwrite: output.overwrite,
         logCounts: analyze.logCounts,
         sortChannels: analyze.sortChannels,
         onProgress: common.quiet ? undefined : (line) => console.error(line),
