@@ -410,8 +410,40 @@ export const CHANNEL_SORT_KEYS: readonly ChannelSortKey[] = [
   "sparsity",
 ];
 
+/** What {@linkcode channelStatsSpec} draws: a layer's per-channel statistics. */
+export interface ChannelChartInput {
+  /** `channels`: C. */
+  geometry: { channels: number };
+  /** Frames the statistics are over. */
+  frames: number;
+  /** The layer mean (dashed line). */
+  summary: { mean: number };
+  /** Per channel; `min` is drawn with `withMin`. */
+  channels: {
+    mean: readonly number[];
+    std: readonly number[];
+    max: readonly number[];
+    sparsity: readonly number[];
+    min?: readonly number[];
+  };
+  /** Dead channels, drawn in red. */
+  deadChannels: readonly number[];
+}
+
+/** Options of {@linkcode channelStatsSpec}. */
+export interface ChannelChartOptions {
+  /** Channel order (default `index`). */
+  sortBy?: ChannelSortKey;
+  /** Add a per-channel minimum panel. */
+  withMin?: boolean;
+  /** What the statistics are over, for the subtitle (default `N saved frames`). */
+  over?: string;
+  /** What makes a channel dead, for the subtitle (default `all zero`). */
+  deadMeaning?: string;
+}
+
 /**
- * Per-channel mean, std, max and sparsity as four aligned bar charts; dead channels in red.
+ * Per-channel mean, std, (min,) max and sparsity as aligned bar charts; dead channels in red.
  *
  * @example Usage
  * ```ts ignore
@@ -421,10 +453,11 @@ export const CHANNEL_SORT_KEYS: readonly ChannelSortKey[] = [
  */
 export function channelStatsSpec(
   name: string,
-  s: LayerStatistics,
-  options: { sortBy?: ChannelSortKey } = {},
+  s: ChannelChartInput,
+  options: ChannelChartOptions = {},
 ): VegaSpec {
   const sortBy = options.sortBy ?? "index";
+  const withMin = options.withMin === true && s.channels.min !== undefined;
   const C = s.geometry.channels;
   const dead = new Set(s.deadChannels);
   const rows = Array.from({ length: C }, (_, c) => ({
@@ -433,6 +466,7 @@ export function channelStatsSpec(
     mean: finiteOrNull(s.channels.mean[c]),
     std: finiteOrNull(s.channels.std[c]),
     max: finiteOrNull(s.channels.max[c]),
+    ...(withMin ? { min: finiteOrNull(s.channels.min![c] ?? NaN) } : {}),
     sparsity: s.channels.sparsity[c],
     dead: dead.has(c),
   }));
@@ -444,12 +478,14 @@ export function channelStatsSpec(
   const H = 120, gap = 62;
   const step = Math.ceil(C / 48);
   const labelValues = C <= 64 ? order : order.filter((_, i) => i % step === 0);
-  const metrics: [keyof typeof rows[0], string, string][] = [
+  const metrics: [keyof typeof rows[0] | "min", string, string][] = [
     ["mean", "mean", "mean activation"],
     ["std", "std", "standard deviation"],
+    ...(withMin ? [["min", "min", "minimum"] as ["min", string, string]] : []),
     ["max", "max", "maximum"],
     ["sparsity", "sparsity", "fraction of exact zeros"],
   ];
+  const last = metrics.length - 1;
   const panels = metrics.map(([field, title, sub], k) =>
     panel({
       x: 0,
@@ -478,7 +514,7 @@ export function channelStatsSpec(
           labelAlign: C > 32 ? "right" : "center",
           labelBaseline: C > 32 ? "middle" : "top",
           labelPadding: C > 32 ? 4 : 2,
-          title: k === 3
+          title: k === last
             ? (sortBy === "index" ? "channel" : `channel (sorted by ${sortBy}, descending)`)
             : undefined,
         },
@@ -554,20 +590,20 @@ export function channelStatsSpec(
     })
   );
   const deadText = s.deadChannels.length
-    ? `${s.deadChannels.length} dead channel${
-      s.deadChannels.length === 1 ? "" : "s"
-    } (all zero, red): ${s.deadChannels.slice(0, 20).join(", ")}${
-      s.deadChannels.length > 20 ? ", …" : ""
-    }`
+    ? `${s.deadChannels.length} dead channel${s.deadChannels.length === 1 ? "" : "s"} (${
+      options.deadMeaning ?? "all zero"
+    }, red): ${s.deadChannels.slice(0, 20).join(", ")}${s.deadChannels.length > 20 ? ", …" : ""}`
     : "no dead channels";
   return figure({
     title: `${name} — per-channel statistics`,
     subtitle: [
-      `${C} channels over ${s.frames} saved frame${s.frames === 1 ? "" : "s"} · ${deadText}`,
+      `${C} channels over ${
+        options.over ?? `${s.frames} saved frame${s.frames === 1 ? "" : "s"}`
+      } · ${deadText}`,
       `shaded band in sparsity: healthy 30–70 % · sorted by ${sortBy}`,
     ],
     width: W,
-    height: 4 * H + 3 * gap,
+    height: metrics.length * H + last * gap,
     data: [{ name: "ch", values: rows }],
     marks: panels,
   });

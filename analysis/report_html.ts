@@ -9,9 +9,37 @@
 import type { AnalysisSummary } from "./_types.ts";
 import { bandPercent } from "../stats/health.ts";
 
-const esc = (s: unknown): string =>
-  String(s).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+/**
+ * HTML-escape a value for text and attribute content.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeHtml } from "./report_html.ts";
+ * assert.equal(escapeHtml('a<"b">'), "a&lt;&quot;b&quot;&gt;");
+ * ```
+ */
+export function escapeHtml(s: unknown): string {
+  return String(s).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
     .replaceAll('"', "&quot;");
+}
+const esc = escapeHtml;
+
+/**
+ * A number for a report table: 4 significant digits, an exponent for tiny or huge values, `–`
+ * for none.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportNumber } from "./report_html.ts";
+ * assert.equal(reportNumber(0.123456), "0.1235");
+ * assert.equal(reportNumber(null), "–");
+ * ```
+ */
+export function reportNumber(v: number | null | undefined): string {
+  return num(v);
+}
 
 const num = (v: number | null | undefined): string => {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
@@ -23,7 +51,8 @@ const num = (v: number | null | undefined): string => {
 const pct = (v: number): string => bandPercent(v);
 const anchor = (name: string): string => `layer-${name.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
 
-const CSS = `
+/** The report pages' style sheet (inline in each page). */
+export const REPORT_CSS: string = `
 :root { --fg:#1f2430; --muted:#6b7280; --line:#e5e7eb; --bg:#fafafa; --warn:#b45309; --warnbg:#fff7e6;
   --err:#b91c1c; --errbg:#fdecec; --ok:#047857; --okbg:#e8f6f0; --accent:#3b6fb6; }
 * { box-sizing: border-box; }
@@ -209,7 +238,7 @@ ${l.files.map((f) => figureTag(s, f, f)).join("\n")}
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Feature analysis — ${esc(s.source)}</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <header>

@@ -104,6 +104,7 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
         size,
         ep,
         saveDir: join(tmp, `ds${r}`),
+        saveFrames: false,
       });
       if (r > 0) whole.push(clips / ((performance.now() - t) / 1000));
     }

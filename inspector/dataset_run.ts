@@ -7,7 +7,9 @@
  * order and gives the numbers of one unsharded run, bit for bit.
  *
  * Outputs in `saveDir`: `dataset_stats.json` (per layer and per channel over the dataset),
- * `clips.jsonl` (one line per clip: per-layer mean, max and sparsity) and `dataset_state.json`.
+ * `clips.jsonl` (one line per clip: its file, per-layer mean, max and sparsity),
+ * `dataset_state.json`, and `frames/features.npy` + `.json`: the frames of `options.batchIdx`
+ * (clip indices across the dataset) and `options.timestep`, as a normal run saves them.
  *
  * @module
  */
@@ -30,6 +32,8 @@ import { resolveDataset } from "./datasets.ts";
 import { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts";
 import { parseLayoutFlags } from "./feature_map_inspector.ts";
 import { loadOnnxModel } from "./onnx_model.ts";
+import { saveDatasetFrames } from "./_dataset_frames.ts";
+import { parseIndexSpec } from "./layout.ts";
 import { DEFAULT_MODEL, frameSizeFor, type InspectOptions, loadBatch } from "./run_inspect.ts";
 
 /** Format tag of `dataset_state.json`. */
@@ -43,6 +47,11 @@ export interface DatasetOptions extends InspectOptions {
   resume?: boolean;
   /** Progress: called after each batch. */
   onProgress?: (p: DatasetProgress) => void;
+  /**
+   * Save the frames of `batchIdx` (clip indices across the dataset) and `timestep` into
+   * `frames/` after the pass (default true; each batch holding such a clip runs once more).
+   */
+  saveFrames?: boolean;
   /** Stop after this many batches of this call (tests: a run killed midway). */
   stopAfter?: number;
 }
@@ -85,6 +94,12 @@ export interface DatasetResult {
   stats: string;
   /** The state. */
   state: DatasetState;
+  /**
+   * `frames/features.npy`: the frames of `options.batchIdx` (clip indices across the dataset)
+   * and `options.timestep`, as a normal run writes them; null when no asked-for clip is in the
+   * shard, or the run stopped before its end.
+   */
+  frames: string | null;
 }
 
 /**
@@ -108,6 +123,17 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   const B = options.batchSize ?? 2;
   if (all.length === 0) throw new InspectorError(`${dataset.dir} holds no clips: add clips`);
   const total = Math.ceil(all.length / B);
+  // The saved frames' indices, checked before the pass (clip indices across the dataset).
+  try {
+    parseIndexSpec(options.batchIdx ?? "0", { count: all.length, flag: "options.batchIdx" });
+    parseIndexSpec(options.timestep ?? "0", {
+      count: options.maxLen ?? 8,
+      flag: "options.timestep",
+    });
+  } catch (err) {
+    if (!(err instanceof InspectorError)) throw err;
+    throw new InspectorError(err.message.replace("the batch has", "the dataset has"));
+  }
   const first = Math.floor((si * total) / sn), end = Math.floor(((si + 1) * total) / sn);
   const key = {
     model_sha256: graph.sha256,
@@ -218,7 +244,8 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       parts.push(p);
     }
     for (let b = 0; b < n; b++) {
-      lines.push(JSON.stringify({ clip: all[firstClip + b].id, layers: perClip[b] }));
+      const c = all[firstClip + b];
+      lines.push(JSON.stringify({ clip: c.id, file: c.dir, layers: perClip[b] }));
     }
     state.partials.push(parts);
     state.batches.done = k + 1;
@@ -242,7 +269,22 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   }
   const stats = join(saveDir, "dataset_stats.json");
   await writeAtomic(stats, JSON.stringify(statsFile(state), null, 1));
-  return { stats, state };
+  let frames: string | null = null;
+  if (state.complete && options.saveFrames !== false) {
+    frames = await saveDatasetFrames(insp, {
+      saveDir,
+      clips: all.length,
+      batchSize: B,
+      batches: [first, end],
+      time: options.maxLen ?? 8,
+      batchIdx: options.batchIdx,
+      timestep: options.timestep,
+      name: options.name,
+      dtype: options.dtype,
+      load,
+    });
+  }
+  return { stats, state, frames };
 }
 
 /**

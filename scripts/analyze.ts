@@ -7,6 +7,7 @@
 
 import { intFlag, runMain } from "./cli_args.ts";
 import { analyzeFeatures, type AnalyzeOptions } from "../analysis/analyze.ts";
+import { analyzeDataset, datasetRunDir } from "../analysis/dataset_report.ts";
 import { CHANNEL_SORT_KEYS } from "../analysis/charts_layer.ts";
 import { InspectorError } from "../core/errors.ts";
 import {
@@ -92,18 +93,23 @@ export const ANALYZE_COMMAND = defineCommand({
   name: "analyze",
   header: `feature-inspector analyze — charts, statistics and health flags of saved features
 
-Usage: deno task analyze FILE.npy [flags]`,
+Usage: deno task analyze FILE.npy [flags]
+       deno task analyze RUN_DIR [flags]   (a dataset-mode run: inspect --all_clips)`,
   footer: `Writes <layer>_distribution.png, <layer>_channel_stats.png, <layer>_spatial_patterns.png,
 layer_comparison.png, temporal.png (several frames or a manifest with whole-sequence
 statistics), gaze_alignment.csv/.png and gaze_alignment_frames.png (when the manifest has
-gaze), summary.json and index.html. Kebab-case aliases work too (--save-dir ...).`,
+gaze), summary.json and index.html. On a dataset-mode run folder (dataset_stats.json):
+<layer>_dataset_distribution.png, <layer>_dataset_channels.png, clip_outliers.png,
+outliers.csv, dataset_summary.json and index.html (and frames/ for its saved frames).
+Kebab-case aliases work too (--save-dir ...).`,
   positionals: {
     max: 1,
     entries: [{
       label: "FILE.npy",
       help: [
         "the structured features file written by inspect (its FILE.json",
-        "manifest is used when it is beside it; the .npy alone is enough)",
+        "manifest is used when it is beside it; the .npy alone is enough),",
+        "or the folder of an inspect --all_clips run (dataset report)",
       ],
     }],
     check: (p) => {
@@ -152,6 +158,29 @@ export async function analyzeCommand(args: readonly string[]): Promise<void> {
     }
     const file = parsed.positionals[0];
     const { output, analyze, common } = parsed.options;
+    const runDir = await datasetRunDir(file);
+    if (runDir !== null) {
+      const s = await analyzeDataset(runDir, {
+        saveDir: output.saveDir,
+        layers: output.layers,
+        overwrite: output.overwrite,
+        logCounts: analyze.logCounts,
+        sortChannels: analyze.sortChannels,
+        onProgress: common.quiet ? undefined : (line) => console.error(line),
+      });
+      for (const [name, l] of Object.entries(s.layers)) {
+        console.log(
+          `${name}: ${l.dead_count}/${l.channels} channels dead over the dataset, ` +
+            `${l.outliers.flagged} outlier clip${l.outliers.flagged === 1 ? "" : "s"}`,
+        );
+      }
+      for (const o of s.outliers.slice(0, 10)) {
+        console.log(`  outlier ${o.layer}: ${o.clip} (${o.file}) z ${o.z.toFixed(2)}`);
+      }
+      for (const f of s.flags) console.log(`  [${f.level}] ${f.layer}: ${f.message}`);
+      console.log(`report: ${output.saveDir}/index.html (${s.files.length} files)`);
+      return;
+    }
     const summary = await analyzeFeatures(file, {
       saveDir: output.saveDir,
       layers: output.layers,

@@ -93,6 +93,7 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
         onProgress: progressPrinter(),
       });
       printLine(`dataset statistics: ${r.stats}`);
+      if (r.frames) printLine(`saved frames: ${r.frames} (deno task analyze ${r.frames})`);
       return;
     }
     if (dataset.shard !== undefined || dataset.resume) {

@@ -33,7 +33,8 @@ export const datasetGroup: OptionGroup<DatasetFlagOptions> = defineGroup("datase
   all_clips: flag.boolean({
     help: [
       "dataset mode: run every clip in batches of --batch_size and write dataset_stats.json",
-      "(per layer and channel over all clips) and clips.jsonl (per clip)",
+      "(per layer and channel over all clips) and clips.jsonl (per clip); the frames of",
+      "--batch_idx (clip indices across the dataset) and --timestep go to frames/features.npy",
     ],
   }),
   shard: flag.custom({
