@@ -23,7 +23,7 @@ import { type FeaturesFile, readFeatures } from "../core/run_folder.ts";
 import { OutputSet } from "../core/atomic.ts";
 import { claimOutputs } from "../core/run_slot.ts";
 import { layerFileStem } from "../core/file_stem.ts";
-import { profileTime } from "../core/profile.ts";
+import { profileMark, profileTime } from "../core/profile.ts";
 import { reduceRows } from "../stats/moments.ts";
 import { createReducer } from "../shaders/reduce.ts";
 import {
@@ -688,6 +688,7 @@ export async function analyzeFeatures(
       series.add(layer, run);
     }
 
+    profileMark("analyze.layers_done");
     progress("drawing layer_comparison.png");
     await profileTime(
       "analyze.charts",
@@ -740,6 +741,7 @@ export async function analyzeFeatures(
     };
     await profileTime("analyze.report", () => writeReport(summary, files));
     await profileTime("analyze.commit", () => out.commit());
+    profileMark("analyze.written");
     progress(`wrote ${files.names.length} files to ${out.dir}`);
     return summary;
   } catch (err) {

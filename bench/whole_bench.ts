@@ -136,7 +136,7 @@ export function parseTimeVerbose(
   text: string,
 ): { maxRssBytes: number | null; wallMs: number | null } {
   const rss = text.match(/Maximum resident set size \(kbytes\):\s*(\d+)/);
-  const wall = text.match(/Elapsed \(wall clock\) time[^:]*:\s*([\d:.]+)/);
+  const wall = text.match(/Elapsed \(wall clock\) time.*?:\s*([\d:.]+)\s*$/m);
   let wallMs: number | null = null;
   if (wall) {
     const parts = wall[1].split(":").map(Number);
@@ -179,30 +179,37 @@ export function parseTreePeak(text: string, exclude: readonly number[] = []): nu
 
 /**
  * The phases a command printed with `FEATURE_INSPECTOR_PROFILE=1`: this project's
- * `profile: PHASE MS ms (N calls)` and `profile: mark NAME at MS ms` (as `mark NAME`), and the
- * toolkit's `profile: NAME MS ms` (milliseconds since its start).
+ * `profile: PHASE MS ms (N calls)` and `profile: mark NAME at MS ms, rss R MiB` (as `mark NAME`
+ * and `rss NAME`, in MiB), and the toolkit's `profile: NAME MS ms, rss R MiB` (since its start;
+ * its rss is the peak so far).
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseProfile } from "./whole_bench.ts";
  * const p = parseProfile(
- *   "note: x\nprofile: mark main at 84 ms\nprofile: render.svg 214 ms (26 calls)\n" +
+ *   "note: x\nprofile: mark main at 84 ms, rss 60 MiB\nprofile: render.svg 214 ms (26 calls)\n" +
  *     "profile: layer conv1 4908 ms\n",
  * );
- * assert.deepEqual(p, { "mark main": 84, "render.svg": 214, "layer conv1": 4908 });
+ * assert.deepEqual(p, { "mark main": 84, "rss main": 60, "render.svg": 214, "layer conv1": 4908 });
  * ```
  */
 export function parseProfile(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    const mark = line.match(/^profile: mark (.+) at ([\d.]+) ms$/);
+    const mark = line.match(/^profile: mark (.+) at ([\d.]+) ms(?:, rss ([\d.]+) MiB)?$/);
     if (mark) {
       out[`mark ${mark[1]}`] = Number(mark[2]);
+      if (mark[3] !== undefined) out[`rss ${mark[1]}`] = Number(mark[3]);
       continue;
     }
-    const phase = line.match(/^profile: (.+?) ([\d.]+) ms(?: \(\d+ calls\))?$/);
-    if (phase) out[phase[1]] = Number(phase[2]);
+    const phase = line.match(
+      /^profile: (.+?) ([\d.]+) ms(?: \(\d+ calls\))?(?:, rss ([\d.]+) MiB)?$/,
+    );
+    if (phase) {
+      out[phase[1]] = Number(phase[2]);
+      if (phase[3] !== undefined) out[`rss ${phase[1]}`] = Number(phase[3]);
+    }
   }
   return out;
 }
@@ -424,10 +431,11 @@ export async function benchWhole(options: WholeBenchOptions = {}): Promise<Whole
   const python = torchPython(options.python);
   if (!python) {
     return {
-      skipped:
-        `${
-          options.python ?? "neither python3 on PATH nor /usr/bin/python3"
-        } imports torch, torchvision, matplotlib and seaborn, which the PyTorch toolkit ` +
+      skipped: `${
+        options.python
+          ? `${options.python} does not import`
+          : "neither python3 on PATH nor /usr/bin/python3 imports"
+      } torch, torchvision, matplotlib and seaborn, which the PyTorch toolkit ` +
         "(bench/torch_toolkit) needs; install them (Debian: python3-torch python3-torchvision " +
         "python3-matplotlib python3-seaborn) or pass --no_whole",
       rows: [],

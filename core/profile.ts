@@ -17,7 +17,7 @@ interface Phase {
 }
 
 const phases = new Map<string, Phase>();
-const marks: [string, number][] = [];
+const marks: [string, number, number | null][] = [];
 
 /**
  * Add `ms` milliseconds to the total of `phase`.
@@ -66,18 +66,23 @@ export function profileTime<T>(phase: string, fn: () => T): T {
 }
 
 /**
- * Note the time since the process started under `name`.
+ * Note the time since the process started under `name`, and the process's resident memory then
+ * (`Deno.memoryUsage().rss`, the current value, not a peak).
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { profileLines, profileMark } from "./profile.ts";
  * profileMark("example.mark");
- * assert.match(profileLines().join("\n"), /^profile: mark example\.mark at \d+ ms$/m);
+ * assert.match(profileLines().join("\n"), /^profile: mark example\.mark at \d+ ms, rss \d+ MiB$/m);
  * ```
  */
 export function profileMark(name: string): void {
-  marks.push([name, performance.now()]);
+  let rss: number | null = null;
+  try {
+    rss = Deno.memoryUsage().rss;
+  } catch { /* not available here */ }
+  marks.push([name, performance.now(), rss]);
 }
 
 /**
@@ -96,7 +101,7 @@ export function profilePhases(): Record<string, { ms: number; calls: number }> {
 
 /**
  * The marks, then the phases, as the `profile:` lines a command prints
- * (`profile: mark NAME at MS ms`, `profile: PHASE MS ms (N calls)`).
+ * (`profile: mark NAME at MS ms, rss MIB MiB`, `profile: PHASE MS ms (N calls)`).
  *
  * @example Usage
  * ```ts
@@ -108,7 +113,10 @@ export function profilePhases(): Record<string, { ms: number; calls: number }> {
  */
 export function profileLines(): string[] {
   return [
-    ...marks.map(([n, at]) => `profile: mark ${n} at ${at.toFixed(0)} ms`),
+    ...marks.map(([n, at, rss]) =>
+      `profile: mark ${n} at ${at.toFixed(0)} ms` +
+      (rss === null ? "" : `, rss ${(rss / 2 ** 20).toFixed(0)} MiB`)
+    ),
     ...[...phases].map(([k, v]) => `profile: ${k} ${v.ms.toFixed(0)} ms (${v.calls} calls)`),
   ];
 }

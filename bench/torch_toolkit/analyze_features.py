@@ -22,9 +22,13 @@ _PROFILE = os.environ.get("FEATURE_INSPECTOR_PROFILE") == "1"
 
 
 def phase(name):
-    """With FEATURE_INSPECTOR_PROFILE=1: print the time since start to stderr."""
+    """With FEATURE_INSPECTOR_PROFILE=1: print the time since start and the peak RSS so far."""
     if _PROFILE:
-        print(f"profile: {name} {1000 * (time.perf_counter() - _T0):.0f} ms", file=sys.stderr)
+        import resource
+
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        ms = 1000 * (time.perf_counter() - _T0)
+        print(f"profile: {name} {ms:.0f} ms, rss {rss:.0f} MiB", file=sys.stderr)
 
 
 import matplotlib  # noqa: E402
