@@ -23,6 +23,7 @@ import { type FeaturesFile, readFeatures } from "../core/run_folder.ts";
 import { OutputSet } from "../core/atomic.ts";
 import { claimOutputs } from "../core/run_slot.ts";
 import { layerFileStem } from "../core/file_stem.ts";
+import { profileMark, profileTime } from "../core/profile.ts";
 import { reduceRows } from "../stats/moments.ts";
 import { createReducer } from "../shaders/reduce.ts";
 import {
@@ -139,7 +140,10 @@ interface AnalysisRun {
 
 async function openRun(npyPath: string, options: AnalyzeOptions): Promise<AnalysisRun> {
   // A broken manifest is ignored with a warning (core/manifest.ts): to onProgress, else stderr.
-  const file = await readFeatures(npyPath, { onWarning: options.onProgress });
+  const file = await profileTime(
+    "analyze.open",
+    () => readFeatures(npyPath, { onWarning: options.onProgress }),
+  );
   try {
     const all = file.layers;
     if (!all.length) throw new InspectorError(`${npyPath} holds no layers (no fields)`);
@@ -247,7 +251,7 @@ async function layerStatistics(
   });
   if (R * perFrame <= IN_MEMORY_VALUES) {
     // Small enough: this layer's values are read once and held only inside this function.
-    const data = await run.file.readAll(name);
+    const data = await profileTime("analyze.read", () => run.file.readAll(name));
     builder.addFirst(data, 0, await reducer.reduceRows(data, R * C, rowWidth));
     builder.addSecond(data, 0);
   } else {
@@ -255,9 +259,10 @@ async function layerStatistics(
     const per = Math.max(1, Math.floor(CHUNK_VALUES / Math.max(1, perFrame)));
     const chunk = async (first: number): Promise<Float32Array> => {
       const k = Math.min(per, R - first);
-      if (k === 1) return await run.file.readRecord(name, first);
+      const read = (f: number) => profileTime("analyze.read", () => run.file.readRecord(name, f));
+      if (k === 1) return await read(first);
       const out = new Float32Array(k * perFrame);
-      for (let i = 0; i < k; i++) out.set(await run.file.readRecord(name, first + i), i * perFrame);
+      for (let i = 0; i < k; i++) out.set(await read(first + i), i * perFrame);
       return out;
     };
     for (let f = 0; f < R; f += per) {
@@ -811,9 +816,16 @@ export async function analyzeFeatures(
     const scorer = gazeScorerOf(run, options);
     const gazeScored = new Map<string, LayerGaze>();
     for (const name of run.layers) {
-      const layer = await layerStatistics(run, name, reducer, options);
+      // Phases for FEATURE_INSPECTOR_PROFILE (core/profile.ts); statistics include the reads.
+      const layer = await profileTime(
+        "analyze.statistics",
+        () => layerStatistics(run, name, reducer, options),
+      );
       for (const f of layer.flags) allFlags.push({ layer: name, ...f });
-      const layerFiles = await drawLayerCharts(layer, run, opts, files);
+      const layerFiles = await profileTime(
+        "analyze.charts",
+        () => drawLayerCharts(layer, run, opts, files),
+      );
       summaryLayers[name] = layerSummary(layer, run, opts, layerFiles);
       overview.push(layerOverview(layer));
       series.add(layer, run);
@@ -824,12 +836,23 @@ export async function analyzeFeatures(
       ? await writeGaze(scorer, gazeScored, run, files)
       : null;
 
+    profileMark("analyze.layers_done");
     progress("drawing layer_comparison.png");
-    await files.write("layer_comparison.png", await renderVegaPng(layerComparisonSpec(overview)));
+    await profileTime(
+      "analyze.charts",
+      async () =>
+        await files.write(
+          "layer_comparison.png",
+          await renderVegaPng(layerComparisonSpec(overview)),
+        ),
+    );
     const temporal = series.view(run);
     if (temporal) {
       progress("drawing temporal.png");
-      await files.write("temporal.png", await renderVegaPng(temporalSpec(temporal)));
+      await profileTime(
+        "analyze.charts",
+        async () => await files.write("temporal.png", await renderVegaPng(temporalSpec(temporal))),
+      );
     }
 
     const approx = Object.entries(summaryLayers).filter(([, l]) => l.quantile_method).map(([k]) =>
@@ -865,8 +888,9 @@ export async function analyzeFeatures(
         Object.entries(files.figures).map(([f, [w, h]]) => [f, { width: w, height: h, scale: 2 }]),
       ),
     };
-    await writeReport(summary, files);
-    await out.commit();
+    await profileTime("analyze.report", () => writeReport(summary, files));
+    await profileTime("analyze.commit", () => out.commit());
+    profileMark("analyze.written");
     progress(`wrote ${files.names.length} files to ${out.dir}`);
     return summary;
   } catch (err) {

@@ -38,6 +38,7 @@ import {
 } from "./feature_map_inspector.ts";
 import type { GpuMode } from "../shaders/reduce.ts";
 import { formatBytes, memoryCeiling } from "./batch_plan.ts";
+import { profileMark } from "../core/profile.ts";
 
 /** Path of the bundled default model. */
 export const DEFAULT_MODEL: string = fromFileUrl(
@@ -388,6 +389,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   const modelPath = options.checkpoint ?? DEFAULT_MODEL;
   const graph = await loadOnnxModel(modelPath);
   timings.load_model = performance.now() - t;
+  profileMark("inspect.model_loaded");
 
   const size = frameSizeFor(graph, options);
   const layout = parseLayoutFlags(options.layout ?? []);
@@ -434,7 +436,9 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       onInfo: info,
     }).catch(dataFirst);
     timings.session = performance.now() - t;
+    profileMark("inspect.session_created");
     const { batch, batchIdx, timestep } = await loading;
+    profileMark("inspect.data_ready");
     const grids = options.gridChannels ?? 16;
     const stem = options.name ?? defaultStem(batchIdx, timestep);
     await claimOutputs(out.dir, [
@@ -462,6 +466,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;
     timings.reduce = ex.timings.reduce;
+    profileMark("inspect.forward_done");
 
     const gaze: GazePoint[][][] | undefined = batch.clips
       ? batchIdx.map((bb) => timestep.map((tt) => batch.clips!.clips[bb].gaze[tt] ?? []))
@@ -507,11 +512,13 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       });
     }
     timings.png = performance.now() - t;
+    profileMark("inspect.grids_done");
     t = performance.now();
     timings.total = performance.now() - tAll;
     const saved = await insp.saveFeatures({ data, timings, gaze, output: out, name: stem });
     timings.write = performance.now() - t;
     const files = await out.commit();
+    profileMark("inspect.written");
     for (const l of ex.layers) {
       const s = l.stats.summary;
       const flag = l.resolved.folded

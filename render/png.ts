@@ -23,6 +23,7 @@
 import { Buffer } from "node:buffer";
 import { crc32, deflateSync } from "node:zlib";
 import type { RgbaImage } from "../core/image.ts";
+import { profileAdd } from "../core/profile.ts";
 
 export type { RgbaImage };
 
@@ -136,9 +137,11 @@ export function encodePng(image: RgbaImage, options: PngOptions = {}): Uint8Arra
   const rgba = image.data.byteOffset % 4 === 0 ? image.data : image.data.slice();
   const words = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
   const bpp = (options.alpha ?? !allOpaque(words)) ? 4 : 3;
+  const t0 = performance.now();
   const filtered = scratchZeros(height * (width * bpp + 1));
   filterRows(rgba, [width, height], bpp, filtered);
   const idat = deflateSync(filtered, { level: options.level ?? 6 });
+  profileAdd("render.png_encode", performance.now() - t0);
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);

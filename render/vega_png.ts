@@ -16,6 +16,7 @@ import { colormap, type ColormapName, renderChannelTile } from "./colormap.ts";
 import { type FontMeasurer, fontMeasurer } from "./font_metrics.ts";
 import { encodePng } from "./png.ts";
 import { InspectorError } from "../core/errors.ts";
+import { profileTime } from "../core/profile.ts";
 
 /** The font family every chart uses. */
 export const FONT_FAMILY = "DejaVu Sans";
@@ -159,9 +160,9 @@ export async function renderSvgPng(svg: string, options: RenderOptions = {}): Pr
   // throws "recursive use of an object ..."; the original error is the one to report.
   let failed = false;
   try {
-    const image = resvg.render();
+    const image = profileTime("render.resvg_rasterise", () => resvg.render());
     try {
-      return image.asPng();
+      return profileTime("render.resvg_png_encode", () => image.asPng());
     } catch (err) {
       failed = true;
       throw err;
@@ -209,13 +210,17 @@ export type VegaSpec = vega.Spec;
  * ```
  */
 export async function renderVegaSvg(spec: VegaSpec): Promise<string> {
-  await ensureReady();
-  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  await profileTime("render.init", ensureReady);
+  const view = profileTime(
+    "render.vega_parse",
+    () => new vega.View(vega.parse(spec), { renderer: "none" }),
+  );
   try {
+    await profileTime("render.vega_layout", () => view.runAsync());
     // Vega writes `image-rendering: optimizeSpeed; image-rendering: pixelated` for image marks
     // with `smooth: false`; resvg knows only the first, and the second would switch it back to
     // smooth scaling. Keep the first: map-sized heat maps are then scaled as crisp blocks.
-    return (await view.toSVG()).replaceAll(
+    return (await profileTime("render.svg", () => view.toSVG())).replaceAll(
       "image-rendering: optimizeSpeed; image-rendering: pixelated;",
       "image-rendering: optimizeSpeed;",
     );

@@ -1,5 +1,6 @@
 /**
- * `deno task bench [--json] [--runs N] [--ep cpu,wasm,webgpu] [--size 224] [--big_size 1024]`
+ * `deno task bench [--json] [--runs N] [--ep cpu,wasm,webgpu] [--size 224] [--big_size 1024]
+ * [--whole_runs 3] [--no_inspect] [--no_render] [--no_decode] [--no_whole]`
  *
  * Compares, in one process on one generated full-width ResNet-18 video model, the bare forward
  * pass of each backend with the tapped forward pass and the whole `inspect`; see the README's
@@ -22,6 +23,7 @@ import {
 import { BENCH_BACKENDS } from "../bench/inspect_bench.ts";
 import { benchRender, formatRenderBench } from "../bench/render_bench.ts";
 import { benchDecode, formatDecodeBench } from "../bench/decode_bench.ts";
+import { benchWhole, formatWholeTable } from "../bench/whole_bench.ts";
 import { type BackendName, orList } from "../inspector/backends.ts";
 import { commonGroup } from "./options/common.ts";
 
@@ -50,6 +52,14 @@ export type BenchFlagOptions =
     noRender: boolean;
     /** `--no_decode`: skip the video decoder section. */
     noDecode: boolean;
+    /** `--no_inspect`: skip the in-process inspect section (backends, big run, kernels). */
+    noInspect: boolean;
+    /** `--no_whole`: skip the whole-commands section. */
+    noWhole: boolean;
+    /** `--whole_runs N`: measured rounds of the whole-commands section. */
+    wholeRuns?: number;
+    /** `--no_workflow`: skip the all-frames workflow of the whole-commands section. */
+    noWorkflow: boolean;
   };
 
 /**
@@ -127,6 +137,20 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
     help: ["do not time the feature-grid renderers and PNG encoders side by side"],
   }),
   no_decode: flag.boolean({ help: ["do not time the video decoder (frames/s)"] }),
+  no_inspect: flag.boolean({
+    help: ["do not run the in-process inspect section (backends, big run, kernels)"],
+  }),
+  no_whole: flag.boolean({
+    help: ["do not time whole commands against the PyTorch toolkit (bench/whole_bench.ts)"],
+  }),
+  whole_runs: flag.int({
+    metavar: "N",
+    default: "3",
+    help: ["rounds of the whole-commands section, medians (default {default})"],
+  }),
+  no_workflow: flag.boolean({
+    help: ["whole commands: skip the all-frames workflow (16 toolkit runs a round)"],
+  }),
 }, (v) => ({
   json: v.json,
   runs: v.runs,
@@ -143,6 +167,10 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   kernels: !v.no_kernels,
   noRender: v.no_render,
   noDecode: v.no_decode,
+  noInspect: v.no_inspect,
+  noWhole: v.no_whole,
+  wholeRuns: v.whole_runs,
+  noWorkflow: v.no_workflow,
 }));
 
 /** The bench command: its option groups, from which its parser and help are made. */
@@ -164,19 +192,32 @@ if (import.meta.main) {
       console.log(BENCH_HELP);
       return;
     }
-    const { json, saveJson, noRender, noDecode, ...options } = parsed.options.bench;
-    const inspect = await runBench({ ...options, onInfo: (line) => console.error(line) });
+    const {
+      json,
+      saveJson,
+      noRender,
+      noDecode,
+      noInspect,
+      noWhole,
+      wholeRuns,
+      noWorkflow,
+      ...options
+    } = parsed.options.bench;
+    const onInfo = (line: string) => console.error(line);
+    const inspect = noInspect ? null : await runBench({ ...options, onInfo });
     const render = noRender ? null : await benchRender();
     const decode = noDecode ? null : await benchDecode();
-    const report = { ...inspect, render, decode };
+    const whole = noWhole ? null : await benchWhole({ runs: wholeRuns, noWorkflow, onInfo });
+    const report = { ...inspect, render, decode, whole };
     if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
     console.log(
       json ? JSON.stringify(report, null, 2) : [
-        formatBenchTable(inspect),
+        ...(inspect ? [formatBenchTable(inspect)] : []),
         ...(render
           ? ["", "renderers, side by side (bench/render_bench.ts)", formatRenderBench(render)]
           : []),
         ...(decode ? ["", formatDecodeBench(decode)] : []),
+        ...(whole ? ["", formatWholeTable(whole)] : []),
       ].join("\n"),
     );
   });

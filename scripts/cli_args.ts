@@ -8,6 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { InspectorError } from "../core/errors.ts";
+import { profileEnabled, profileLines, profileMark } from "../core/profile.ts";
 
 /** A flag: its type, and whether it takes several values. */
 export interface FlagSpec {
@@ -241,6 +242,7 @@ export function isDiagnostic(line: string): boolean {
  * ```
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
+  profileMark("main");
   const { describeError, InspectorError: IE } = await import("../core/errors.ts");
   const { abortAllOutputs } = await import("../core/atomic.ts");
   const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const;
@@ -265,7 +267,16 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
       debug = Boolean(Deno.env.get("FEATURE_INSPECTOR_DEBUG"));
     } catch { /* no env permission: no debug output */ }
     if (!(err instanceof IE) && debug) console.error(err);
+    printProfile();
     Deno.exit(err instanceof IE ? err.exitCode : 1);
   }
+  printProfile();
   Deno.exit(0);
+}
+
+/** With `FEATURE_INSPECTOR_PROFILE=1`: the phase profile (`core/profile.ts`) on stderr. */
+function printProfile(): void {
+  if (!profileEnabled()) return;
+  profileMark("end");
+  for (const line of profileLines()) console.error(line);
 }

@@ -34,7 +34,7 @@ export const COMPILE_INCLUDES: readonly string[] = [
 export const COMPILE_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
-  "--allow-env=FEATURE_INSPECTOR_DATA,FEATURE_INSPECTOR_DEBUG",
+  "--allow-env=FEATURE_INSPECTOR_DATA,FEATURE_INSPECTOR_DEBUG,FEATURE_INSPECTOR_PROFILE",
 ];
 
 /** How long the denort probe and the smoke test of the built binary may run. */

@@ -7,6 +7,7 @@
 
 import { printLine, runMain } from "./cli_args.ts";
 import { InspectorError } from "../core/errors.ts";
+import { profileAdd } from "../core/profile.ts";
 import { type InspectOptions, listLayers, runInspect } from "../inspector/run_inspect.ts";
 import { commandHelp, defineCommand, parseCommand } from "./options/group.ts";
 import { modelGroup } from "./options/model.ts";
@@ -99,7 +100,9 @@ export async function inspectCommand(args: readonly string[]): Promise<void> {
     if (dataset.shard !== undefined || dataset.resume) {
       throw new InspectorError("--shard and --resume work with --all_clips: add --all_clips");
     }
-    await runInspect(opts);
+    const r = await runInspect(opts);
+    // Phase durations for FEATURE_INSPECTOR_PROFILE (core/profile.ts), as the manifest has them.
+    for (const [k, v] of Object.entries(r.timings)) profileAdd(`inspect.${k}`, v);
   }
 }
 

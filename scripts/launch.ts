@@ -34,6 +34,7 @@ export interface LaunchSpec {
 export const COMMAND_ENV: readonly string[] = [
   "FEATURE_INSPECTOR_DATA",
   "FEATURE_INSPECTOR_DEBUG",
+  "FEATURE_INSPECTOR_PROFILE",
   "XDG_RUNTIME_DIR",
 ];
 
