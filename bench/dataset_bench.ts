@@ -14,6 +14,7 @@ import { loadClips } from "../inspector/clips.ts";
 import { runDataset } from "../inspector/dataset_run.ts";
 import { loadOnnxModel } from "../inspector/onnx_model.ts";
 import { createSession, type EpChoice } from "../inspector/runtime.ts";
+import { DEFAULT_LAYERS, FeatureMapInspector } from "../inspector/feature_map_inspector.ts";
 
 /** The dataset section's numbers. */
 export interface DatasetBenchReport {
@@ -21,15 +22,24 @@ export interface DatasetBenchReport {
   setup: { clips: number; maxLen: number; size: number; batchSize: number; ep: string };
   /** Bare forward on pre-decoded batches: clips/s (median of the runs). */
   bareClipsPerSecond: number;
-  /** Dataset mode, whole: clips/s (median of the runs). */
+  /**
+   * The tapped forward of the same batches as dataset mode runs it (every layer's whole-batch
+   * statistics, in the graph on the CPU backends; one frame saved): the floor of dataset mode.
+   */
+  tappedClipsPerSecond: number;
+  /** Dataset mode, whole (model load and session included): clips/s (median of the runs). */
   datasetClipsPerSecond: number;
-  /** dataset / bare. */
+  /** Dataset mode after its first batch (progress callbacks): clips/s (median of the runs). */
+  steadyClipsPerSecond: number;
+  /** steady dataset / bare (the issue's target: >= 0.8). */
   ratio: number;
+  /** steady dataset / tapped forward: how much of decoding and statistics is hidden. */
+  ratioTapped: number;
 }
 
 /** Options of {@linkcode benchDataset}. */
 export interface DatasetBenchOptions {
-  /** Clips to generate (default 16). */
+  /** Clips to generate (default 32). */
   clips?: number;
   /** Frames per clip (default 8). */
   maxLen?: number;
@@ -55,7 +65,7 @@ export interface DatasetBenchOptions {
  * ```
  */
 export async function benchDataset(options: DatasetBenchOptions = {}): Promise<DatasetBenchReport> {
-  const clips = options.clips ?? 16, maxLen = options.maxLen ?? 8, size = options.size ?? 112;
+  const clips = options.clips ?? 32, maxLen = options.maxLen ?? 8, size = options.size ?? 112;
   const B = options.batchSize ?? 4, ep = options.ep ?? "cpu", runs = options.runs ?? 3;
   const tmp = await Deno.makeTempDir({ prefix: "fi_dsbench_" });
   try {
@@ -86,7 +96,9 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
       batches.push({ data: b.data, dims: [...b.shape] });
     }
     await using session = await createSession(await Deno.readFile(model), { ep });
-    const bare: number[] = [], whole: number[] = [];
+    await using insp = await FeatureMapInspector.create(graph, { layers: DEFAULT_LAYERS, ep });
+    insp.setTarget({ batchIdx: 0, timestep: 0 });
+    const bare: number[] = [], tapped: number[] = [], whole: number[] = [], steady: number[] = [];
     for (let r = 0; r <= runs; r++) {
       // Alternating, after one warm-up round of each.
       let t = performance.now();
@@ -96,7 +108,16 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
       }
       if (r > 0) bare.push(clips / ((performance.now() - t) / 1000));
       t = performance.now();
+      for (const b of batches) await insp.extractFeatures(b);
+      if (r > 0) tapped.push(clips / ((performance.now() - t) / 1000));
+      type Mark = { t: number; done: number };
+      let first: Mark | null = null, last: Mark | null = null;
+      t = performance.now();
       await runDataset({
+        onProgress: (p) => {
+          last = { t: performance.now(), done: p.done };
+          first ??= last;
+        },
         checkpoint: model,
         dset: dir,
         batchSize: B,
@@ -107,14 +128,21 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
         saveFrames: false,
       });
       if (r > 0) whole.push(clips / ((performance.now() - t) / 1000));
+      const f = first as Mark | null, l = last as Mark | null;
+      if (r > 0 && f && l && l.done > f.done) steady.push((l.done - f.done) / ((l.t - f.t) / 1000));
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const bareClipsPerSecond = median(bare), datasetClipsPerSecond = median(whole);
+    const tappedClipsPerSecond = median(tapped);
+    const steadyClipsPerSecond = steady.length ? median(steady) : datasetClipsPerSecond;
     return {
       setup: { clips, maxLen, size, batchSize: B, ep },
       bareClipsPerSecond,
+      tappedClipsPerSecond,
       datasetClipsPerSecond,
-      ratio: datasetClipsPerSecond / bareClipsPerSecond,
+      steadyClipsPerSecond,
+      ratio: steadyClipsPerSecond / bareClipsPerSecond,
+      ratioTapped: steadyClipsPerSecond / tappedClipsPerSecond,
     };
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -131,10 +159,14 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
  * const text = formatDatasetBench({
  *   setup: { clips: 32, maxLen: 8, size: 112, batchSize: 4, ep: "cpu" },
  *   bareClipsPerSecond: 10,
- *   datasetClipsPerSecond: 9,
- *   ratio: 0.9,
+ *   tappedClipsPerSecond: 6,
+ *   datasetClipsPerSecond: 4.5,
+ *   steadyClipsPerSecond: 5.4,
+ *   ratio: 0.54,
+ *   ratioTapped: 0.9,
  * });
- * assert.match(text, /0\.90x/);
+ * assert.match(text, /0\.54x \(target >= 0\.8x\)/);
+ * assert.match(text, /0\.90x of the tapped forward/);
  * ```
  */
 export function formatDatasetBench(r: DatasetBenchReport): string {
@@ -145,11 +177,20 @@ export function formatDatasetBench(r: DatasetBenchReport): string {
     `  bare forward (frames decoded beforehand) ${
       r.bareClipsPerSecond.toFixed(1).padStart(7)
     } clips/s`,
-    `  dataset mode, whole                      ${
+    `  tapped forward (whole-batch statistics)  ${
+      r.tappedClipsPerSecond.toFixed(1).padStart(7)
+    } clips/s`,
+    `  dataset mode, after its first batch      ${
+      r.steadyClipsPerSecond.toFixed(1).padStart(7)
+    } clips/s`,
+    `  dataset mode, whole (load + session too) ${
       r.datasetClipsPerSecond.toFixed(1).padStart(7)
     } clips/s`,
     `  dataset / bare                           ${
       r.ratio.toFixed(2).padStart(7)
     }x (target >= 0.8x)`,
+    `  dataset / tapped forward                 ${
+      r.ratioTapped.toFixed(2).padStart(7)
+    }x of the tapped forward (decoding and statistics hidden behind it)`,
   ].join("\n");
 }

@@ -14,11 +14,12 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
 import {
   addCounts,
-  addFrames,
+  addHistogram,
+  addRowMoments,
   type BatchPartial,
   emptyLayerAccumulator,
   foldPartial,
@@ -82,7 +83,12 @@ export interface DatasetState {
   clips: number;
   /** Accumulators, in network order. */
   layers: LayerAccumulator[];
-  /** Per batch done, per layer: the moments (kept so shards merge exactly). */
+  /**
+   * Per batch done, per layer: the moments (kept so shards merge exactly). On disk they are
+   * appended to `partials.jsonl` beside the state file, one line per batch, so that writing the
+   * state stays the same size whatever the dataset's; {@linkcode readState} reads them back.
+   * A running {@linkcode runDataset} keeps none of them in memory (its state holds `[]`).
+   */
   partials: BatchPartial[][];
   /** True when every batch of the shard is done. */
   complete: boolean;
@@ -92,7 +98,7 @@ export interface DatasetState {
 export interface DatasetResult {
   /** `dataset_stats.json`. */
   stats: string;
-  /** The state. */
+  /** The state (its `partials` are on disk: {@linkcode readState} reads them for a merge). */
   state: DatasetState;
   /**
    * `frames/features.npy`: the frames of `options.batchIdx` (clip indices across the dataset)
@@ -165,8 +171,17 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   }
   await Deno.mkdir(saveDir, { recursive: true });
   const clipsFile = join(saveDir, "clips.jsonl");
-  if (!state) await Deno.writeTextFile(clipsFile, "");
-  else await truncateClipLines(clipsFile, (state.batches.done - state.batches.first) * B, all);
+  const partialsFile = join(saveDir, PARTIALS_FILE);
+  if (!state) {
+    await Deno.writeTextFile(clipsFile, "");
+    await Deno.writeTextFile(partialsFile, "");
+  } else {
+    // A crash may have left the lines of a batch the state does not count.
+    const doneBatches = state.batches.done - state.batches.first;
+    await truncateLines(clipsFile, doneBatches * B);
+    await truncateLines(partialsFile, doneBatches);
+    state.partials = [];
+  }
 
   await using insp = await FeatureMapInspector.create(graph, {
     layers: options.layers && options.layers.length ? options.layers : DEFAULT_LAYERS,
@@ -229,13 +244,18 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       for (let b = 0; b < n; b++) {
         const seen = new Set<number>();
         const own: Float32Array[] = [];
+        const rows: number[] = [];
         for (let t = 0; t < l.layout.timeMap.length; t++) {
           const ti = l.layout.timeMap[t];
           if (seen.has(ti)) continue;
           seen.add(ti);
           own.push(l.frames[b][t]);
+          rows.push(b * l.layout.tensorTime + ti);
         }
-        const p = addFrames(acc, own);
+        // The moments come from the pass's own per-(frame, channel) reductions (in the graph on
+        // the CPU backends); only the histogram reads the values.
+        const p = addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows });
+        addHistogram(acc, own);
         clipParts.push(p);
         perClip[b][l.name] = clipSummary(p);
       }
@@ -247,10 +267,10 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       const c = all[firstClip + b];
       lines.push(JSON.stringify({ clip: c.id, file: c.dir, layers: perClip[b] }));
     }
-    state.partials.push(parts);
     state.batches.done = k + 1;
     state.complete = k + 1 === end;
     await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
+    await Deno.writeTextFile(partialsFile, JSON.stringify(parts) + "\n", { append: true });
     await writeAtomic(statePath, JSON.stringify(state));
     ran++;
     const done = Math.min((k + 1) * B, all.length) - first * B;
@@ -321,6 +341,14 @@ export function mergeShards(states: readonly DatasetState[]): DatasetState {
         `merge: shard ${i}/${n} is not complete: resume it first (options.resume)`,
       );
     }
+    if (i > 0 && s.partials.length !== s.batches.end - s.batches.first) {
+      throw new InspectorError(
+        `merge: shard ${i}/${n} has ${s.partials.length} of its ${
+          s.batches.end - s.batches.first
+        } ` +
+          `batch partials: read each shard's state with readState (it reads partials.jsonl)`,
+      );
+    }
   }
   const merged: DatasetState = structuredClone(sorted[0]);
   for (const s of sorted.slice(1)) {
@@ -381,7 +409,13 @@ export function parseShard(text: string | undefined): [number, number] {
   return [i, n];
 }
 
-/** Read a state file, or null when there is none. */
+/** The file of per-batch partials beside `dataset_state.json`. */
+export const PARTIALS_FILE = "partials.jsonl";
+
+/**
+ * Read a state file, or null when there is none; its batches' partials come from
+ * `partials.jsonl` beside it (the lines of the batches it counts as done).
+ */
 export async function readState(path: string): Promise<DatasetState | null> {
   let text: string;
   try {
@@ -394,6 +428,17 @@ export async function readState(path: string): Promise<DatasetState | null> {
   if (s.format !== DATASET_STATE_FORMAT) {
     throw new InspectorError(`${path} is not a dataset state file: remove it or pick another dir`);
   }
+  const want = s.batches.done - s.batches.first;
+  if (Array.isArray(s.partials) && s.partials.length === want) return s;
+  const lines = (await Deno.readTextFile(join(dirname(path), PARTIALS_FILE)).catch(() => ""))
+    .split("\n").filter((l) => l.length > 0);
+  if (lines.length < want) {
+    throw new InspectorError(
+      `${join(dirname(path), PARTIALS_FILE)} holds ${lines.length} of the ${want} batches of ` +
+        `${path}: rerun this shard into a new options.saveDir`,
+    );
+  }
+  s.partials = lines.slice(0, want).map((l) => JSON.parse(l) as BatchPartial[]);
   return s;
 }
 
@@ -417,12 +462,8 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await Deno.rename(tmp, path);
 }
 
-/** Keep the first `keep` lines of clips.jsonl (a crash may have left a batch's lines). */
-async function truncateClipLines(
-  path: string,
-  keep: number,
-  _all: readonly { id: string }[],
-): Promise<void> {
+/** Keep the first `keep` lines of a `.jsonl` file (a crash may have left a batch's lines). */
+async function truncateLines(path: string, keep: number): Promise<void> {
   const text = await Deno.readTextFile(path).catch(() => "");
   const lines = text.split("\n").filter((l) => l.length > 0).slice(0, keep);
   await Deno.writeTextFile(path, lines.length ? lines.join("\n") + "\n" : "");

@@ -42,6 +42,8 @@ import { checkFileStem, layerFileStem, uniqueFileStems } from "../core/file_stem
 import {
   type ChannelStats,
   channelStatsOf,
+  type RowIndex,
+  type RowMoments,
   summarizeFrames,
   type SummaryStats,
 } from "../stats/moments.ts";
@@ -148,6 +150,11 @@ export interface LayerFeatures {
   frames: Float32Array[][];
   /** Statistics. */
   stats: LayerStats;
+  /**
+   * Moments of every (tensor frame, channel) run of the whole batch (frames numbered
+   * `b * tensorTime + t'`), and how they are numbered: the exact inputs of the statistics above.
+   */
+  rows: { moments: RowMoments; index: RowIndex };
 }
 
 /** Result of {@linkcode FeatureMapInspector.extractFeatures}. */
@@ -590,6 +597,7 @@ export class FeatureMapInspector implements AsyncDisposable {
         layout,
         frames: st.frames,
         stats: { summary, channels, perFrame },
+        rows: { moments: st.m!, index },
       });
     }
     return layers;

@@ -1,6 +1,6 @@
 /**
  * `deno task bench [--json] [--runs N] [--ep cpu,wasm,webgpu] [--size 224] [--big_size 1024]
- * [--whole_runs 3] [--no_inspect] [--no_render] [--no_decode] [--no_whole]`
+ * [--whole_runs 3] [--no_inspect] [--no_render] [--no_decode] [--no_dataset] [--no_whole]`
  *
  * Compares, in one process on one generated full-width ResNet-18 video model, the bare forward
  * pass of each backend with the tapped forward pass and the whole `inspect`; see the README's
@@ -24,6 +24,7 @@ import { BENCH_BACKENDS } from "../bench/inspect_bench.ts";
 import { benchRender, formatRenderBench } from "../bench/render_bench.ts";
 import { benchDecode, formatDecodeBench } from "../bench/decode_bench.ts";
 import { benchWhole, formatWholeTable } from "../bench/whole_bench.ts";
+import { benchDataset, formatDatasetBench } from "../bench/dataset_bench.ts";
 import { type BackendName, orList } from "../inspector/backends.ts";
 import { commonGroup } from "./options/common.ts";
 
@@ -54,6 +55,8 @@ export type BenchFlagOptions =
     noDecode: boolean;
     /** `--no_inspect`: skip the in-process inspect section (backends, big run, kernels). */
     noInspect: boolean;
+    /** `--no_dataset`: skip the dataset-mode section. */
+    noDataset: boolean;
     /** `--no_whole`: skip the whole-commands section. */
     noWhole: boolean;
     /** `--whole_runs N`: measured rounds of the whole-commands section. */
@@ -140,6 +143,9 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   no_inspect: flag.boolean({
     help: ["do not run the in-process inspect section (backends, big run, kernels)"],
   }),
+  no_dataset: flag.boolean({
+    help: ["do not time dataset mode against the bare forward (bench/dataset_bench.ts)"],
+  }),
   no_whole: flag.boolean({
     help: ["do not time whole commands against the PyTorch toolkit (bench/whole_bench.ts)"],
   }),
@@ -168,6 +174,7 @@ export const benchGroup: OptionGroup<BenchFlagOptions> = defineGroup("bench", {
   noRender: v.no_render,
   noDecode: v.no_decode,
   noInspect: v.no_inspect,
+  noDataset: v.no_dataset,
   noWhole: v.no_whole,
   wholeRuns: v.whole_runs,
   noWorkflow: v.no_workflow,
@@ -198,6 +205,7 @@ if (import.meta.main) {
       noRender,
       noDecode,
       noInspect,
+      noDataset,
       noWhole,
       wholeRuns,
       noWorkflow,
@@ -207,8 +215,9 @@ if (import.meta.main) {
     const inspect = noInspect ? null : await runBench({ ...options, onInfo });
     const render = noRender ? null : await benchRender();
     const decode = noDecode ? null : await benchDecode();
+    const dataset = noDataset ? null : await benchDataset();
     const whole = noWhole ? null : await benchWhole({ runs: wholeRuns, noWorkflow, onInfo });
-    const report = { ...inspect, render, decode, whole };
+    const report = { ...inspect, render, decode, dataset, whole };
     if (saveJson) await Deno.writeTextFile(saveJson, JSON.stringify(report, null, 2));
     console.log(
       json ? JSON.stringify(report, null, 2) : [
@@ -217,6 +226,7 @@ if (import.meta.main) {
           ? ["", "renderers, side by side (bench/render_bench.ts)", formatRenderBench(render)]
           : []),
         ...(decode ? ["", formatDecodeBench(decode)] : []),
+        ...(dataset ? ["", formatDatasetBench(dataset)] : []),
         ...(whole ? ["", formatWholeTable(whole)] : []),
       ].join("\n"),
     );

@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
-import { mergeShards, readState, statsFile } from "../inspector/dataset_run.ts";
+import { mergeShards, PARTIALS_FILE, readState, statsFile } from "../inspector/dataset_run.ts";
 import { runMain } from "./cli_args.ts";
 import { commandHelp, defineCommand, defineGroup, parseCommand } from "./options/group.ts";
 import { DEFAULT_SAVE_DIRS, saveDirFlag } from "./options/output.ts";
@@ -66,7 +66,14 @@ async function main(argv: string[]): Promise<void> {
     lines.push(...text.split("\n").filter((l) => l.length > 0));
   }
   await Deno.writeTextFile(join(out, "clips.jsonl"), lines.length ? lines.join("\n") + "\n" : "");
-  await Deno.writeTextFile(join(out, "dataset_state.json"), JSON.stringify(merged));
+  await Deno.writeTextFile(
+    join(out, PARTIALS_FILE),
+    merged.partials.map((p) => JSON.stringify(p) + "\n").join(""),
+  );
+  await Deno.writeTextFile(
+    join(out, "dataset_state.json"),
+    JSON.stringify({ ...merged, partials: [] }),
+  );
   await Deno.writeTextFile(
     join(out, "dataset_stats.json"),
     JSON.stringify(statsFile(merged), null, 1),

@@ -16,6 +16,7 @@
  */
 
 import { InspectorError } from "../core/errors.ts";
+import type { RowIndex, RowMoments } from "./moments.ts";
 
 /** Half-octave bins of |x| per side: 2^(k/2) for k in [-40, 48]. */
 const LOW = -40, HIGH = 48;
@@ -199,7 +200,6 @@ export function addFrames(
         if (v === 0) zeros++;
         if (v < lo) lo = v;
         if (v > hi) hi = v;
-        acc.histogram[histBin(v)]++;
       }
     }
     const mean = n > 0 ? sum / n : 0;
@@ -222,7 +222,146 @@ export function addFrames(
       if (acc.max[c] === null || hi > acc.max[c]!) acc.max[c] = hi;
     }
   }
+  addHistogram(acc, frames);
   acc.frames += frames.length;
+  return part;
+}
+
+/** Bin of each float32 bit pattern's top 12 bits (sign, exponent, 3 mantissa bits), or -1. */
+const BIN_OF_TOP12: Int16Array = (() => {
+  const lut = new Int16Array(1 << 12);
+  const u = new Uint32Array(1), f = new Float32Array(u.buffer);
+  for (let top = 0; top < lut.length; top++) {
+    const e = (top >>> 3) & 255;
+    // Exponent 0 (zero or denormal), 255 (Inf/NaN), and the eighth of an octave holding the
+    // sqrt(2) edge (mantissa 0x3504f3, top bits 011) are decided value by value.
+    if (e === 0 || e === 255 || (top & 7) === (SQRT2_MANTISSA >>> 20)) {
+      lut[top] = -1;
+      continue;
+    }
+    u[0] = top << 20;
+    const lo = histBin(f[0]);
+    u[0] = (top << 20) | 0xfffff;
+    lut[top] = histBin(f[0]) === lo ? lo : -1;
+  }
+  return lut;
+})();
+
+/**
+ * Add every finite value of `frames` to `acc`'s fixed-edge histogram (the one histogram
+ * implementation: {@linkcode addFrames} and {@linkcode addRowMoments}' callers use it). Bins come
+ * from a table of the top 12 bits of each float32, so one table read per value; the few bit
+ * patterns whose bin depends on more bits go through {@linkcode histBin}.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addHistogram, emptyLayerAccumulator, HIST_BINS, histBin } from "./dataset_statistics.ts";
+ * const acc = emptyLayerAccumulator("x", { channels: 1, spatial: 4 });
+ * addHistogram(acc, [new Float32Array([0, 1, -1, 1.5]), new Float32Array([NaN, 0, 1.4, 1e-30])]);
+ * assert.equal(acc.histogram[histBin(0)], 2);
+ * assert.equal(acc.histogram[histBin(1)], 2); // 1 and 1.4 in [2^0, 2^0.5)
+ * assert.equal(acc.histogram[histBin(1.5)], 1);
+ * assert.equal(acc.histogram.reduce((a, b) => a + b, 0), 7); // NaN left out
+ * assert.equal(acc.histogram.length, HIST_BINS);
+ * ```
+ */
+export function addHistogram(acc: LayerAccumulator, frames: readonly Float32Array[]): void {
+  const h = new Float64Array(HIST_BINS);
+  const lut = BIN_OF_TOP12;
+  for (const f of frames) {
+    const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
+    for (let i = 0; i < bits.length; i++) {
+      const w = bits[i];
+      const k = lut[w >>> 20];
+      if (k >= 0) h[k]++;
+      else if ((w & 0x7fffffff) === 0) h[SIDE]++;
+      else if ((w & 0x7f800000) !== 0x7f800000) h[histBin(f[i])]++;
+    }
+  }
+  for (let k = 0; k < HIST_BINS; k++) acc.histogram[k] += h[k];
+}
+
+/**
+ * Like {@linkcode addFrames}, from per-(frame, channel) row moments (`stats/moments.ts`, as the
+ * tapped forward computes them, e.g. inside the ONNX graph) instead of the values: the counts,
+ * moments, min, max, zeros and non-finite counts of the given tensor frames go into `acc` and the
+ * returned partial (rows merged in frame order by Chan et al.'s merge). The histogram is not
+ * touched: add the frames' values with {@linkcode addHistogram}.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addRowMoments, emptyLayerAccumulator } from "./dataset_statistics.ts";
+ * import { reduceRows } from "./moments.ts";
+ * // Two frames of 2 channels x 2 values, frame-major rows (frame f, channel c) = f * 2 + c.
+ * const m = reduceRows(new Float32Array([1, 3, 0, 0, 5, 7, 0, 2]), 4, 2);
+ * const acc = emptyLayerAccumulator("x", { channels: 2, spatial: 2 });
+ * const p = addRowMoments(acc, m, {
+ *   index: { frames: 2, channels: 2, rowOf: (f, c) => f * 2 + c },
+ *   frames: [0, 1],
+ * });
+ * assert.deepEqual(p.mean, [4, 0.5]);
+ * assert.deepEqual(p.m2, [20, 3]);
+ * assert.deepEqual(acc.max, [7, 2]);
+ * assert.deepEqual(acc.zeros, [0, 3]);
+ * ```
+ */
+export function addRowMoments(
+  acc: LayerAccumulator,
+  moments: RowMoments,
+  options: { index: RowIndex; frames: readonly number[] },
+): Required<BatchPartial> {
+  const C = acc.channels, S = acc.spatial;
+  if (options.index.channels !== C || moments.width !== S) {
+    throw new InspectorError(
+      `layer ${acc.name}: rows of ${options.index.channels}x${moments.width} values, expected ` +
+        `${C}x${S}; keep options.size and the model the same for the whole dataset`,
+    );
+  }
+  const part: Required<BatchPartial> = {
+    count: new Array(C).fill(0),
+    mean: new Array(C).fill(0),
+    m2: new Array(C).fill(0),
+    max: new Array(C).fill(-Infinity),
+    zeros: new Array(C).fill(0),
+  };
+  for (let c = 0; c < C; c++) {
+    let n = 0, mean = 0, m2 = 0, zeros = 0, bad = 0;
+    let lo = Infinity, hi = -Infinity;
+    for (const f of options.frames) {
+      const r = options.index.rowOf(f, c);
+      const nb = S - moments.nonfinite[r];
+      zeros += moments.zeros[r];
+      bad += moments.nonfinite[r];
+      if (nb <= 0) continue;
+      const mb = moments.sum[r] / nb;
+      if (n === 0) {
+        n = nb;
+        mean = mb;
+        m2 = moments.m2[r];
+      } else {
+        const t = n + nb, d = mb - mean;
+        mean += d * (nb / t);
+        m2 += moments.m2[r] + d * d * (n * nb / t);
+        n = t;
+      }
+      if (moments.min[r] < lo) lo = moments.min[r];
+      if (moments.max[r] > hi) hi = moments.max[r];
+    }
+    part.count[c] = n;
+    part.mean[c] = mean;
+    part.m2[c] = m2;
+    part.max[c] = hi;
+    part.zeros[c] = zeros;
+    acc.zeros[c] += zeros;
+    acc.nonfinite[c] += bad;
+    if (n > 0) {
+      if (acc.min[c] === null || lo < acc.min[c]!) acc.min[c] = lo;
+      if (acc.max[c] === null || hi > acc.max[c]!) acc.max[c] = hi;
+    }
+  }
+  acc.frames += options.frames.length;
   return part;
 }
 

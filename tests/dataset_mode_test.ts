@@ -5,7 +5,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodePng } from "../render/png.ts";
 import { prng } from "../stats/prng.ts";
-import { mergeShards, runDataset, statsFile } from "../inspector/dataset_run.ts";
+import {
+  type DatasetState,
+  mergeShards,
+  PARTIALS_FILE,
+  readState,
+  runDataset,
+  statsFile,
+} from "../inspector/dataset_run.ts";
 import { runInspect } from "../inspector/run_inspect.ts";
 import { haveNumpy, python, ROOT, skip } from "./helpers.ts";
 
@@ -87,13 +94,24 @@ Deno.test("dataset: 64 clips (folders + mp4): stats equal NumPy; 4 shards merged
     assert.equal(clipLines.length, CLIPS);
 
     // 4 shards, merged: the same numbers, bit for bit.
-    const shards = [];
+    const shards: DatasetState[] = [];
     for (let i = 3; i >= 0; i--) {
-      shards.push(
-        (await runDataset({ ...OPTS, dset: clips, shard: `${i}/4`, saveDir: join(tmp, `s${i}`) }))
-          .state,
-      );
+      const r = await runDataset({
+        ...OPTS,
+        dset: clips,
+        shard: `${i}/4`,
+        saveDir: join(tmp, `s${i}`),
+      });
+      // The running state keeps no partials in memory: they are in partials.jsonl, one line a batch.
+      assert.deepEqual(r.state.partials, []);
+      const lines = (await Deno.readTextFile(join(tmp, `s${i}`, PARTIALS_FILE))).trim().split("\n");
+      assert.equal(lines.length, r.state.batches.end - r.state.batches.first);
+      shards.push((await readState(join(tmp, `s${i}`, "dataset_state.json")))!);
     }
+    assert.throws(
+      () => mergeShards(shards.map((s) => ({ ...s, partials: [] }))),
+      /readState/,
+    );
     assert.deepEqual(statsFile(mergeShards(shards)).layers, s1.layers);
     // The same through `deno task merge`'s script.
     const merge = await new Deno.Command(Deno.execPath(), {
