@@ -94,6 +94,8 @@ export interface InspectorOptions {
   ep?: EpChoice;
   /** CPU threads for the wasm/cpu EPs. */
   threads?: number;
+  /** Less memory, slower forward (see `runtime.ts` `CreateSessionOptions.lean`; default false). */
+  lean?: boolean;
   /** Where statistics are computed (default `auto`). */
   gpu?: GpuMode;
   /** Output folder for `saveFeatures`/`visualizeFeatureMaps` (default `out`). */
@@ -345,6 +347,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     const sessionOptions = {
       ep: options.ep ?? "auto",
       threads: options.threads,
+      lean: options.lean,
       onInfo: options.onInfo,
     };
     const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics

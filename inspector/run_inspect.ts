@@ -433,6 +433,8 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       name: options.name,
       dtype: options.dtype,
       budgetBytes: options.memoryBudgetMiB ? options.memoryBudgetMiB * 2 ** 20 : undefined,
+      // One batch: the session's start and memory weigh more than the forward's speed.
+      lean: true,
       onInfo: info,
     }).catch(dataFirst);
     timings.session = performance.now() - t;
