@@ -48,7 +48,7 @@ import {
   type TemporalPoint,
   temporalSpec,
 } from "./charts_overview.ts";
-import { renderVegaPng } from "../render/vega_png.ts";
+import { type ChartRenderer, createChartRenderer, type VegaSpec } from "../render/vega_png.ts";
 import { reportHtml } from "./report_html.ts";
 import type { AnalysisSummary, AnalyzeOptions, LayerSummary, RowReducer } from "./_types.ts";
 
@@ -259,12 +259,34 @@ async function layerStatistics(
 // ---------------------------------------------------------------------------------------------
 // Step 3: charts
 
-/** Collects the report's files (under temporary names) and the pixel size of every PNG. */
+/**
+ * Collects the report's files (under temporary names) and the pixel size of every PNG. Charts
+ * given to {@linkcode ReportFiles.chart} are drawn on the renderer's workers while the next layer
+ * is read; {@linkcode ReportFiles.settle} waits for them.
+ */
 class ReportFiles {
   readonly names: string[] = [];
   readonly figures: Record<string, [number, number]> = Object.create(null);
   readonly #stems = new Set<string>();
-  constructor(readonly out: OutputSet) {}
+  #pending: Promise<void>[] = [];
+  constructor(readonly out: OutputSet, readonly charts: ChartRenderer) {}
+
+  /** Start drawing `spec` into `name` (in the report's file order); written once drawn. */
+  chart(name: string, spec: VegaSpec): void {
+    this.names.push(name);
+    this.figures[name] = [0, 0];
+    const job = this.charts.render(spec).then((png) => this.#store(name, png));
+    job.catch(() => {}); // reported by settle()
+    this.#pending.push(job);
+  }
+
+  /** Wait for every chart started so far; throws the first failure once all have ended. */
+  async settle(): Promise<void> {
+    const jobs = this.#pending;
+    this.#pending = [];
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
 
   /**
    * The file stem of a layer's charts, unique in this report: layers whose names map to one stem
@@ -279,8 +301,12 @@ class ReportFiles {
   }
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
-    await this.out.writeFile(name, bytes);
     this.names.push(name);
+    await this.#store(name, bytes);
+  }
+
+  async #store(name: string, bytes: Uint8Array): Promise<void> {
+    await this.out.writeFile(name, bytes);
     if (name.endsWith(".png")) {
       // PNG IHDR: width and height (big-endian) at bytes 16 and 20.
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -305,19 +331,10 @@ async function drawLayerCharts(
     spatial ? `${stem}_spatial_patterns.png` : `${stem}_values.png`,
   ];
   options.onProgress?.(`${name}: drawing ${layerFiles.join(", ")}`);
-  await files.write(
-    layerFiles[0],
-    await renderVegaPng(distributionSpec(name, stats, { logCounts: options.logCounts })),
-  );
-  await files.write(
-    layerFiles[1],
-    await renderVegaPng(channelStatsSpec(name, stats, { sortBy: options.sortChannels })),
-  );
+  files.chart(layerFiles[0], distributionSpec(name, stats, { logCounts: options.logCounts }));
+  files.chart(layerFiles[1], channelStatsSpec(name, stats, { sortBy: options.sortChannels }));
   if (spatial) {
-    await files.write(
-      layerFiles[2],
-      await renderVegaPng(spatialSpec(name, stats, { gaze: run.gaze })),
-    );
+    files.chart(layerFiles[2], spatialSpec(name, stats, { gaze: run.gaze }));
   } else {
     // Mean of each entry over the saved frames, as bars or lines.
     const data = await run.file.readAll(name);
@@ -327,13 +344,13 @@ async function drawLayerCharts(
       for (let i = 0; i < per; i++) mean[i] += data[r * per + i] / run.records;
     }
     const shape = run.file.field(name).shape;
-    await files.write(
+    files.chart(
       layerFiles[2],
-      await renderVegaPng(valuesChartSpec(mean, layer.kind, {
+      valuesChartSpec(mean, layer.kind, {
         title: `${name}: values`,
         subtitle: `shape (${shape.join(", ")}), mean over ${run.records} saved frame` +
           (run.records === 1 ? "" : "s"),
-      })),
+      }),
     );
   }
   return layerFiles;
@@ -660,7 +677,8 @@ export async function analyzeFeatures(
     await close();
     throw err;
   }
-  const files = new ReportFiles(out);
+  const charts = createChartRenderer();
+  const files = new ReportFiles(out, charts);
   try {
     // No prototype: a layer may be called `__proto__` or `constructor`.
     const summaryLayers: Record<string, LayerSummary> = Object.create(null);
@@ -677,12 +695,13 @@ export async function analyzeFeatures(
     }
 
     progress("drawing layer_comparison.png");
-    await files.write("layer_comparison.png", await renderVegaPng(layerComparisonSpec(overview)));
+    files.chart("layer_comparison.png", layerComparisonSpec(overview));
     const temporal = series.view(run);
     if (temporal) {
       progress("drawing temporal.png");
-      await files.write("temporal.png", await renderVegaPng(temporalSpec(temporal)));
+      files.chart("temporal.png", temporalSpec(temporal));
     }
+    await files.settle();
 
     const approx = Object.entries(summaryLayers).filter(([, l]) => l.quantile_method).map(([k]) =>
       k
@@ -721,9 +740,11 @@ export async function analyzeFeatures(
     progress(`wrote ${files.names.length} files to ${out.dir}`);
     return summary;
   } catch (err) {
+    await files.settle().catch(() => {}); // no chart file may appear after the abort
     await out.abort();
     throw err;
   } finally {
+    charts.close();
     await close();
   }
 }
