@@ -30,6 +30,13 @@ function freeQuietly(obj: { free(): void }, failed: boolean): void {
   }
 }
 
+/** Whether every pixel is opaque (the usual case: charts are drawn on an opaque background). */
+function allOpaque(px: Uint8Array): boolean {
+  const words = new Uint32Array(px.buffer, px.byteOffset, px.byteLength >>> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] < 0xff000000) return false;
+  return true;
+}
+
 /** Turn resvg's premultiplied RGBA into straight RGBA, in place (opaque pixels are unchanged). */
 function unpremultiply(px: Uint8Array): void {
   for (let i = 3; i < px.length; i += 4) {
@@ -65,8 +72,9 @@ export function rasterizeSvg(svg: string, fonts: Uint8Array[], job: RasterJob): 
     try {
       const width = image.width, height = image.height;
       const data = image.pixels;
-      unpremultiply(data);
-      return encodePng({ data, width, height });
+      const opaque = allOpaque(data);
+      if (!opaque) unpremultiply(data);
+      return encodePng({ data, width, height }, { alpha: !opaque });
     } catch (err) {
       failed = true;
       throw err;
