@@ -677,7 +677,7 @@ export async function analyzeFeatures(
     await close();
     throw err;
   }
-  const charts = createChartRenderer();
+  const charts = createChartRenderer({ workers: options.chartWorkers });
   const files = new ReportFiles(out, charts);
   try {
     // No prototype: a layer may be called `__proto__` or `constructor`.
