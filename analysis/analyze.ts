@@ -159,14 +159,36 @@ async function openRun(npyPath: string, options: AnalyzeOptions): Promise<Analys
   }
 }
 
+/**
+ * `gpu: "auto"` leaves runs of fewer values than this (64 MiB of float32) to the CPU reference:
+ * it reduces them in milliseconds, while starting a WebGPU adapter and device costs more time
+ * (and, on a software adapter, some 90 MB of driver) than the kernels could save.
+ */
+export const AUTO_GPU_MIN_VALUES = 1 << 24;
+
 /** The row reducer of the options, and how to release it. */
 async function openReducer(
   options: AnalyzeOptions,
   progress: (message: string) => void,
+  run: AnalysisRun,
 ): Promise<{ reducer: RowReducer; close: () => Promise<void> }> {
   if (options.reducer) return { reducer: options.reducer, close: async () => {} };
   if (options.gpu === "off") {
     return { reducer: { reduceRows, where: "cpu (reference)" }, close: async () => {} };
+  }
+  const values = run.layers.reduce(
+    (n, l) => n + run.records * run.file.field(l).shape.reduce((a, b) => a * b, 1),
+    0,
+  );
+  if ((options.gpu ?? "auto") === "auto" && values < AUTO_GPU_MIN_VALUES) {
+    return {
+      reducer: {
+        reduceRows,
+        where: `cpu (reference: --gpu auto uses the GPU for runs of ${AUTO_GPU_MIN_VALUES} ` +
+          `values or more, this one has ${values})`,
+      },
+      close: async () => {},
+    };
   }
   const r = await createReducer({ gpu: options.gpu ?? "auto", onInfo: progress });
   const info = r.info;
@@ -669,7 +691,7 @@ export async function analyzeFeatures(
   });
   const run = await openRun(npyPath, options);
   using _file = run.file;
-  const { reducer, close } = await openReducer(options, progress);
+  const { reducer, close } = await openReducer(options, progress, run);
   let out: OutputSet;
   try {
     out = await OutputSet.open(options.saveDir ?? "feature_analysis");
