@@ -50,7 +50,21 @@ function unpremultiply(px: Uint8Array): void {
   }
 }
 
-/** Rasterise `svg` to PNG bytes (resvg must be initialised on this thread). */
+/**
+ * Rasterise `svg` to PNG bytes (resvg must be initialised on this thread).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rasterizeSvg } from "./_raster.ts";
+ * import { loadRenderAssets, renderSvgPng } from "./vega_png.ts";
+ * const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="4"/>';
+ * await renderSvgPng(svg); // initialises resvg on this thread
+ * const { fonts } = await loadRenderAssets();
+ * const png = rasterizeSvg(svg, fonts, { scale: 2, background: "white" });
+ * assert.equal(new DataView(png.buffer).getUint32(16), 16); // 16 px wide
+ * ```
+ */
 export function rasterizeSvg(svg: string, fonts: Uint8Array[], job: RasterJob): Uint8Array {
   const resvg = new Resvg(svg, {
     fitTo: { mode: "zoom", value: job.scale },

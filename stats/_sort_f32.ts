@@ -13,7 +13,18 @@ const RADIX_MIN = 2048;
 
 let scratch = new Uint32Array(0);
 
-/** Sort `values` ascending in place, in the built-in sort's order; returns `values`. */
+/**
+ * Sort `values` ascending in place, in the built-in sort's order; returns `values`.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sortFloat32 } from "./_sort_f32.ts";
+ * const a = Float32Array.from({ length: 5000 }, (_, i) => (i * 7919) % 5000 - 2500);
+ * assert.deepEqual(sortFloat32(a.slice()), a.slice().sort());
+ * assert.deepEqual([...sortFloat32(new Float32Array([2, 0, -0, NaN, -1]))], [-1, -0, 0, 2, NaN]);
+ * ```
+ */
 export function sortFloat32(values: Float32Array): Float32Array {
   const n = values.length;
   if (n < RADIX_MIN) return values.sort();
