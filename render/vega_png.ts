@@ -283,6 +283,13 @@ class PooledChartRenderer implements ChartRenderer {
 
   constructor(workers: number) {
     this.#wanted = workers;
+    // Start the workers now: their start-up (a Deno isolate, resvg's glue) overlaps with whatever
+    // the caller computes before its first chart.
+    if (workers > 0) {
+      ensureReady().then((ready) => {
+        if (!this.#closed) this.#start(ready);
+      }).catch(() => {}); // render() reports the error
+    }
   }
 
   get workers(): number {
