@@ -46,6 +46,12 @@ export interface AnalyzeOptions {
    * width / 16, rounded). Used only when the manifest has gaze points.
    */
   gazeSigma?: number;
+  /**
+   * Worker threads that rasterise the charts while the next layer is read (default: one per CPU
+   * core, at most 4; 0: all on the calling thread, the least memory). Each worker holds its own
+   * resvg WASM instance, about 100-150 MB at the report's chart sizes.
+   */
+  chartWorkers?: number;
   /** Progress messages (one line each). */
   onProgress?: (message: string) => void;
 }

@@ -50,7 +50,7 @@ import {
   type TemporalPoint,
   temporalSpec,
 } from "./charts_overview.ts";
-import { renderVegaPng } from "../render/vega_png.ts";
+import { type ChartRenderer, createChartRenderer, type VegaSpec } from "../render/vega_png.ts";
 import { reportHtml } from "./report_html.ts";
 import {
   bestAligned,
@@ -193,14 +193,36 @@ async function openRun(npyPath: string, options: AnalyzeOptions): Promise<Analys
   }
 }
 
+/**
+ * `gpu: "auto"` leaves runs of fewer values than this (64 MiB of float32) to the CPU reference:
+ * it reduces them in milliseconds, while starting a WebGPU adapter and device costs more time
+ * (and, on a software adapter, some 90 MB of driver) than the kernels could save.
+ */
+export const AUTO_GPU_MIN_VALUES = 1 << 24;
+
 /** The row reducer of the options, and how to release it. */
 async function openReducer(
   options: AnalyzeOptions,
   progress: (message: string) => void,
+  run: AnalysisRun,
 ): Promise<{ reducer: RowReducer; close: () => Promise<void> }> {
   if (options.reducer) return { reducer: options.reducer, close: async () => {} };
   if (options.gpu === "off") {
     return { reducer: { reduceRows, where: "cpu (reference)" }, close: async () => {} };
+  }
+  const values = run.layers.reduce(
+    (n, l) => n + run.records * run.file.field(l).shape.reduce((a, b) => a * b, 1),
+    0,
+  );
+  if ((options.gpu ?? "auto") === "auto" && values < AUTO_GPU_MIN_VALUES) {
+    return {
+      reducer: {
+        reduceRows,
+        where: `cpu (reference: --gpu auto uses the GPU for runs of ${AUTO_GPU_MIN_VALUES} ` +
+          `values or more, this one has ${values})`,
+      },
+      close: async () => {},
+    };
   }
   const r = await createReducer({ gpu: options.gpu ?? "auto", onInfo: progress });
   const info = r.info;
@@ -294,12 +316,34 @@ async function layerStatistics(
 // ---------------------------------------------------------------------------------------------
 // Step 3: charts
 
-/** Collects the report's files (under temporary names) and the pixel size of every PNG. */
+/**
+ * Collects the report's files (under temporary names) and the pixel size of every PNG. Charts
+ * given to {@linkcode ReportFiles.chart} are drawn on the renderer's workers while the next layer
+ * is read; {@linkcode ReportFiles.settle} waits for them.
+ */
 class ReportFiles {
   readonly names: string[] = [];
   readonly figures: Record<string, [number, number]> = Object.create(null);
   readonly #stems = new Set<string>();
-  constructor(readonly out: OutputSet) {}
+  #pending: Promise<void>[] = [];
+  constructor(readonly out: OutputSet, readonly charts: ChartRenderer) {}
+
+  /** Start drawing `spec` into `name` (in the report's file order); written once drawn. */
+  chart(name: string, spec: VegaSpec): void {
+    this.names.push(name);
+    this.figures[name] = [0, 0];
+    const job = this.charts.render(spec).then((png) => this.#store(name, png));
+    job.catch(() => {}); // reported by settle()
+    this.#pending.push(job);
+  }
+
+  /** Wait for every chart started so far; throws the first failure once all have ended. */
+  async settle(): Promise<void> {
+    const jobs = this.#pending;
+    this.#pending = [];
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
 
   /**
    * The file stem of a layer's charts, unique in this report: layers whose names map to one stem
@@ -314,8 +358,12 @@ class ReportFiles {
   }
 
   async write(name: string, bytes: Uint8Array): Promise<void> {
-    await this.out.writeFile(name, bytes);
     this.names.push(name);
+    await this.#store(name, bytes);
+  }
+
+  async #store(name: string, bytes: Uint8Array): Promise<void> {
+    await this.out.writeFile(name, bytes);
     if (name.endsWith(".png")) {
       // PNG IHDR: width and height (big-endian) at bytes 16 and 20.
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -340,19 +388,10 @@ async function drawLayerCharts(
     spatial ? `${stem}_spatial_patterns.png` : `${stem}_values.png`,
   ];
   options.onProgress?.(`${name}: drawing ${layerFiles.join(", ")}`);
-  await files.write(
-    layerFiles[0],
-    await renderVegaPng(distributionSpec(name, stats, { logCounts: options.logCounts })),
-  );
-  await files.write(
-    layerFiles[1],
-    await renderVegaPng(channelStatsSpec(name, stats, { sortBy: options.sortChannels })),
-  );
+  files.chart(layerFiles[0], distributionSpec(name, stats, { logCounts: options.logCounts }));
+  files.chart(layerFiles[1], channelStatsSpec(name, stats, { sortBy: options.sortChannels }));
   if (spatial) {
-    await files.write(
-      layerFiles[2],
-      await renderVegaPng(spatialSpec(name, stats, { gaze: run.gaze })),
-    );
+    files.chart(layerFiles[2], spatialSpec(name, stats, { gaze: run.gaze }));
   } else {
     // Mean of each entry over the saved frames, as bars or lines.
     const data = await run.file.readAll(name);
@@ -362,13 +401,13 @@ async function drawLayerCharts(
       for (let i = 0; i < per; i++) mean[i] += data[r * per + i] / run.records;
     }
     const shape = run.file.field(name).shape;
-    await files.write(
+    files.chart(
       layerFiles[2],
-      await renderVegaPng(valuesChartSpec(mean, layer.kind, {
+      valuesChartSpec(mean, layer.kind, {
         title: `${name}: values`,
         subtitle: `shape (${shape.join(", ")}), mean over ${run.records} saved frame` +
           (run.records === 1 ? "" : "s"),
-      })),
+      }),
     );
   }
   return layerFiles;
@@ -454,7 +493,7 @@ async function writeGaze(
     files: ["gaze_alignment.csv", "gaze_alignment.png"],
   };
   await files.write("gaze_alignment.csv", new TextEncoder().encode(gazeAlignmentCsv(layers)));
-  await files.write("gaze_alignment.png", await renderVegaPng(gazeAlignmentSpec(g)));
+  files.chart("gaze_alignment.png", gazeAlignmentSpec(g));
   const top = best ? scored.get(best.layer) : undefined;
   if (best && top?.frames) {
     const geo = layerGeometry(run.file.field(best.layer).shape);
@@ -471,12 +510,12 @@ async function writeGaze(
         scores: scores[best.kind],
       };
     };
-    await files.write(
+    files.chart(
       "gaze_alignment_frames.png",
-      await renderVegaPng(gazeFramesSpec(best, {
+      gazeFramesSpec(best, {
         best: await overlay(top.frames.best),
         worst: await overlay(top.frames.worst),
-      })),
+      }),
     );
     g.files.push("gaze_alignment_frames.png");
   }
@@ -798,7 +837,7 @@ export async function analyzeFeatures(
   });
   const run = await openRun(npyPath, options);
   using _file = run.file;
-  const { reducer, close } = await openReducer(options, progress);
+  const { reducer, close } = await openReducer(options, progress, run);
   let out: OutputSet;
   try {
     out = await OutputSet.open(options.saveDir ?? "feature_analysis");
@@ -806,7 +845,8 @@ export async function analyzeFeatures(
     await close();
     throw err;
   }
-  const files = new ReportFiles(out);
+  const charts = createChartRenderer({ workers: options.chartWorkers });
+  const files = new ReportFiles(out, charts);
   try {
     // No prototype: a layer may be called `__proto__` or `constructor`.
     const summaryLayers: Record<string, LayerSummary> = Object.create(null);
@@ -838,22 +878,13 @@ export async function analyzeFeatures(
 
     profileMark("analyze.layers_done");
     progress("drawing layer_comparison.png");
-    await profileTime(
-      "analyze.charts",
-      async () =>
-        await files.write(
-          "layer_comparison.png",
-          await renderVegaPng(layerComparisonSpec(overview)),
-        ),
-    );
+    files.chart("layer_comparison.png", layerComparisonSpec(overview));
     const temporal = series.view(run);
     if (temporal) {
       progress("drawing temporal.png");
-      await profileTime(
-        "analyze.charts",
-        async () => await files.write("temporal.png", await renderVegaPng(temporalSpec(temporal))),
-      );
+      files.chart("temporal.png", temporalSpec(temporal));
     }
+    await files.settle();
 
     const approx = Object.entries(summaryLayers).filter(([, l]) => l.quantile_method).map(([k]) =>
       k
@@ -894,9 +925,11 @@ export async function analyzeFeatures(
     progress(`wrote ${files.names.length} files to ${out.dir}`);
     return summary;
   } catch (err) {
+    await files.settle().catch(() => {}); // no chart file may appear after the abort
     await out.abort();
     throw err;
   } finally {
+    charts.close();
     await close();
   }
 }

@@ -4,7 +4,9 @@
  * - PNG encoding: `encodePng` (`render/png.ts`, hand-written over native zlib, at the default
  *   level 6 and at level 2 as the feature grid uses it) against the pngjs library
  *   (`_pngjs_png.ts`), on the pixels of a feature grid, of a chart and of a heat-map image as
- *   charts embed it. Each encoding is decoded back and compared with the input.
+ *   charts embed it; and, for the chart, resvg's own `asPng()` on the same rendered pixels, which
+ *   `renderSvgPng` used before it took resvg's pixels to `encodePng`. Each encoding is decoded
+ *   back and compared with the input.
  * - Feature grids: `renderFeatureGrid` (`render/feature_grid.ts`, direct rasteriser) against the
  *   SVG + resvg renderer (`_svg_feature_grid.ts`), on layer-like shapes with `inspect`'s default
  *   16 channels shown, with the share of pixels that differ visibly (> 32 levels) between the two.
@@ -19,7 +21,15 @@ import { decodeImage } from "../inspector/image_io.ts";
 import type { RgbaImage } from "../core/image.ts";
 import { encodePng } from "../render/png.ts";
 import { renderFeatureGrid } from "../render/feature_grid.ts";
-import { heatmapDataUrl, renderVegaPng, type VegaSpec } from "../render/vega_png.ts";
+import {
+  FONT_FAMILY,
+  heatmapDataUrl,
+  loadRenderAssets,
+  renderVegaPng,
+  renderVegaSvg,
+  type VegaSpec,
+} from "../render/vega_png.ts";
+import { Resvg } from "npm:@resvg/resvg-wasm@2.6.2";
 import { encodePngPngjs } from "./_pngjs_png.ts";
 import { renderFeatureGridSvg } from "./_svg_feature_grid.ts";
 import { timeIt } from "./_timing.ts";
@@ -253,6 +263,33 @@ export async function benchRender(options: RenderBenchOptions = {}): Promise<Ren
         samePixels: samePixels(png, image),
       });
     }
+  }
+  // resvg's own PNG encoder on the chart's rendered pixels (renderVegaPng above initialised it).
+  const chart = figures[1][1];
+  const resvg = new Resvg(await renderVegaSvg(chartSpec()), {
+    fitTo: { mode: "zoom", value: 2 },
+    background: "white",
+    font: {
+      fontBuffers: (await loadRenderAssets()).fonts,
+      loadSystemFonts: false,
+      defaultFontFamily: FONT_FAMILY,
+      sansSerifFamily: FONT_FAMILY,
+    },
+  });
+  const rendered = resvg.render();
+  try {
+    const png = rendered.asPng();
+    report.png.push({
+      figure: figures[1][0],
+      size: [chart.width, chart.height],
+      encoder: "resvg asPng (before)",
+      ms: 1000 * await timeIt(() => rendered.asPng(), minSeconds),
+      bytes: png.length,
+      samePixels: samePixels(png, chart),
+    });
+  } finally {
+    rendered.free();
+    resvg.free();
   }
   return report;
 }

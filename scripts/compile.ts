@@ -28,6 +28,7 @@ export const COMPILE_INCLUDES: readonly string[] = [
   "fixtures/resnet18_video.onnx",
   "fixtures/clips",
   "inspector/decode_worker.ts",
+  "render/_raster_worker.ts",
 ];
 
 /** Permissions baked into the binary: no network, no subprocesses, no FFI. */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { sortFloat32 } from "./_sort_f32.ts";
 import { prng } from "./prng.ts";
 import {
   type ChannelStats,
@@ -509,7 +510,7 @@ export class LayerStatisticsBuilder {
     const summary = mergeMoments(m, Array.from({ length: R * C }, (_, i) => i));
     const channels = channelStatsOf(m, index, allFrames);
     const sorted = this.#values.subarray(0, this.#kept);
-    sorted.sort();
+    sortFloat32(sorted); // = sorted.sort(), by a linear-time radix sort
     const q = (p: number): number => quantileSorted(sorted, p);
     const quantiles: Quantiles = {
       p1: q(0.01),
