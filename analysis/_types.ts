@@ -48,8 +48,9 @@ export interface AnalyzeOptions {
   gazeSigma?: number;
   /**
    * Worker threads that rasterise the charts while the next layer is read (default: one per CPU
-   * core, at most 4; 0: all on the calling thread, the least memory). Each worker holds its own
-   * resvg WASM instance, about 100-150 MB at the report's chart sizes.
+   * core but one, at most 4, and 0 on one or two cores; 0: all on the calling thread, the least
+   * memory). Each worker holds its own resvg WASM instance, about 100-150 MB at the report's
+   * chart sizes.
    */
   chartWorkers?: number;
   /** Progress messages (one line each). */

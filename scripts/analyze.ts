@@ -25,11 +25,12 @@ import { commonGroup } from "./options/common.ts";
 /** What analyze's own flags parse to: the chart part of {@linkcode AnalyzeOptions}. */
 export type AnalyzeChartOptions = Pick<
   AnalyzeOptions,
-  "logCounts" | "sortChannels" | "bins" | "gpu" | "gazeSigma"
+  "logCounts" | "sortChannels" | "bins" | "gpu" | "gazeSigma" | "chartWorkers"
 >;
 
 /**
- * Analyze's own group: `--log_counts`, `--sort_channels`, `--bins`, `--gpu`, `--gaze_sigma`.
+ * Analyze's own group: `--log_counts`, `--sort_channels`, `--bins`, `--gpu`, `--gaze_sigma`,
+ * `--chart_workers`.
  *
  * @example Usage
  * ```ts
@@ -80,12 +81,22 @@ export const analyzeGroup: OptionGroup<AnalyzeChartOptions> = defineGroup("analy
       return v;
     },
   }),
+  chart_workers: flag.int({
+    metavar: "N",
+    default: "cores - 1, at most 4; 0 on 2 cores",
+    min: 0,
+    help: [
+      "worker threads that draw the charts while the next layer is read",
+      "(default {default}); each costs about 100 MiB, 0 uses the least memory",
+    ],
+  }),
 }, (v) => ({
   logCounts: v.log_counts,
   sortChannels: v.sort_channels,
   bins: v.bins,
   gpu: v.gpu,
   gazeSigma: v.gaze_sigma,
+  chartWorkers: v.chart_workers,
 }));
 
 /** The analyze command: its option groups, from which its parser and help are made. */

@@ -221,6 +221,7 @@ Deno.test("parse: kebab aliases, multi-value flags, typed values, one-line error
     bins: 30,
     gpu: undefined,
     gazeSigma: undefined,
+    chartWorkers: undefined,
   });
   const gz = parseCommand(["f.npy", "--gaze-sigma", "8"], ANALYZE_COMMAND);
   assert.ok(!gz.help && !gz.version);
