@@ -29,6 +29,7 @@ import {
   saliencyScores,
   upsampleBilinear,
 } from "../stats/saliency.ts";
+import { channelMap, gazePixels } from "../stats/gaze_frames.ts";
 
 /** Channels averaged into the `topk` map (the strongest by mean activation). */
 export const GAZE_TOPK = 4;
@@ -228,13 +229,7 @@ export function gazeGrid(
   };
 }
 
-/** Gaze points in [0, 1] as pixels of a `width x height` grid; points off the frame dropped. */
-function toPixels(gaze: readonly GazePoint[], width: number, height: number): Fixation[] {
-  return gaze.filter((g) => g.x >= 0 && g.x <= 1 && g.y >= 0 && g.y <= 1).map((g) => ({
-    x: Math.min(width - 1, Math.floor(g.x * width)),
-    y: Math.min(height - 1, Math.floor(g.y * height)),
-  }));
-}
+const toPixels = gazePixels;
 
 /** Layer geometry as the scorer needs it. */
 export interface GazeLayerShape {
@@ -248,52 +243,8 @@ export interface GazeLayerShape {
   width: number;
 }
 
-/**
- * The channel map of one frame `(C, D, H, W)`: the mean over `channels` (all when null) and depth
- * of the finite values; positions without any get the map's finite mean (0 if none).
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { channelMap } from "./gaze_alignment.ts";
- * const m = channelMap(new Float32Array([1, 2, 3, 6]), { channels: 2, depth: 1, height: 1, width: 2 }, null);
- * assert.deepEqual([...m], [2, 4]);
- * ```
- */
-export function channelMap(
-  frame: Float32Array,
-  shape: GazeLayerShape,
-  channels: readonly number[] | null,
-): Float32Array {
-  const { depth: D, height: H, width: W } = shape;
-  const hw = H * W, row = D * hw;
-  const sum = new Float64Array(hw), cnt = new Float64Array(hw);
-  const list = channels ?? Array.from({ length: shape.channels }, (_, c) => c);
-  for (const c of list) {
-    for (let d = 0; d < D; d++) {
-      const off = c * row + d * hw;
-      for (let p = 0; p < hw; p++) {
-        const v = frame[off + p];
-        if (Number.isFinite(v)) {
-          sum[p] += v;
-          cnt[p]++;
-        }
-      }
-    }
-  }
-  const out = new Float32Array(hw);
-  let s = 0, n = 0;
-  for (let p = 0; p < hw; p++) {
-    if (cnt[p]) {
-      out[p] = sum[p] / cnt[p];
-      s += out[p];
-      n++;
-    }
-  }
-  const fill = n ? s / n : 0;
-  for (let p = 0; p < hw; p++) if (!cnt[p]) out[p] = fill;
-  return out;
-}
+/** {@linkcode channelMap} of `stats/gaze_frames.ts` (shared with dataset mode). */
+export { channelMap };
 
 const mean = (xs: (number | null)[]): number | null => {
   let s = 0, n = 0;

@@ -7,9 +7,22 @@
  * order and gives the numbers of one unsharded run, bit for bit.
  *
  * Outputs in `saveDir`: `dataset_stats.json` (per layer and per channel over the dataset),
- * `clips.jsonl` (one line per clip: its file, per-layer mean, max and sparsity),
+ * `clips.jsonl` (one line per clip: its file, per-layer mean, max and sparsity, and for a clip with
+ * gaze the per-layer gaze-alignment means),
  * `dataset_state.json`, and `frames/features.npy` + `.json`: the frames of `options.batchIdx`
  * (clip indices across the dataset) and `options.timestep`, as a normal run saves them.
+ *
+ * Gaze alignment: for every clip with gaze (`gaze.csv`) and every spatial layer, each frame's
+ * channel-mean map is scored against that frame's gaze (NSS, AUC-Judd, CC, SIM, the code of
+ * `analyze`: `stats/saliency.ts`, `stats/gaze_frames.ts`) on a grid of at most
+ * {@linkcode DATASET_GAZE_SIDE} pixels on the long side of the frame size the pass ran at
+ * (maps upsampled bilinearly, fixations blurred with sigma = frame width / 16, rounded, frame
+ * pixels), and against the gaze of another frame of the same batch as the shuffled baseline
+ * (the batch's frames with gaze in clip-then-time order, frame i against frame
+ * i + ceil(m / 2) mod m; none when the batch has one such frame). Only the channel mean is scored
+ * (no top-k map: the strongest channels are only known after the pass). The sums (sum, sum of
+ * squares, count) per layer and metric are kept per batch, so shards and resumed runs give the
+ * numbers of one run, bit for bit.
  *
  * @module
  */
@@ -28,6 +41,22 @@ import {
   layerDatasetStats,
   mergePartials,
 } from "../stats/dataset_statistics.ts";
+import {
+  addGazeScores,
+  channelMap,
+  DATASET_GAZE_SIDE,
+  emptyGazeSums,
+  type GazeMapShape,
+  type GazeMetricStats,
+  type GazeSums,
+  gazeSumsStats,
+  gridMap,
+  type PreparedGaze,
+  prepareGaze,
+  type ScoringGrid,
+  scoringGrid,
+} from "../stats/gaze_frames.ts";
+import { saliencyScores } from "../stats/saliency.ts";
 import { listClips } from "./clips.ts";
 import { resolveDataset } from "./datasets.ts";
 import { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts";
@@ -152,7 +181,12 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     resize: options.resize ?? null,
     crop: options.crop ?? null,
     layers: options.layers ?? null,
+    gaze: { map: "mean", max_side: DATASET_GAZE_SIDE, sigma: "frame width / 16, rounded" },
   };
+  const grid = scoringGrid(
+    typeof size === "number" ? { width: size, height: size } : size,
+    { maxSide: DATASET_GAZE_SIDE },
+  );
   const statePath = join(saveDir, "dataset_state.json");
   let state: DatasetState | null = await readState(statePath);
   if (state && !options.resume) {
@@ -237,6 +271,8 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     const lines: string[] = [];
     const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] = Array
       .from({ length: n }, () => ({}));
+    const gazeFrames = batchGaze(batch.clips?.clips.slice(0, n).map((c) => c.gaze) ?? [], grid);
+    const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
     for (const [j, l] of ex.layers.entries()) {
       const acc = state.layers[j];
       // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
@@ -259,13 +295,38 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
         clipParts.push(p);
         perClip[b][l.name] = clipSummary(p);
       }
-      const p = mergePartials(clipParts);
+      const p: BatchPartial = mergePartials(clipParts);
+      const shape = gazeShape(l.layout.frameShape);
+      if (shape && gazeFrames.length) {
+        const sums = emptyGazeSums();
+        const m = gazeFrames.length, off = Math.ceil(m / 2);
+        for (const [i, f] of gazeFrames.entries()) {
+          const frame = l.frames[f.b]?.[f.t];
+          if (!frame) continue;
+          const map = gridMap(channelMap(frame, shape, null), {
+            h: shape.height,
+            w: shape.width,
+          }, grid);
+          const own = saliencyScores(map, f.gaze.fixations, f.gaze.density);
+          const d = m > 1 ? gazeFrames[(i + off) % m].gaze : null;
+          const shuf = d ? saliencyScores(map, d.fixations, d.density) : null;
+          addGazeScores(sums, own, shuf);
+          addGazeScores(clipGaze[f.b][l.name] ??= emptyGazeSums(), own, shuf);
+        }
+        if (sums.frames) p.gaze = sums;
+      }
       foldPartial(acc, p);
       parts.push(p);
     }
     for (let b = 0; b < n; b++) {
       const c = all[firstClip + b];
-      lines.push(JSON.stringify({ clip: c.id, file: c.dir, layers: perClip[b] }));
+      const g = Object.entries(clipGaze[b]);
+      lines.push(JSON.stringify({
+        clip: c.id,
+        file: c.dir,
+        layers: perClip[b],
+        ...(g.length ? { gaze: Object.fromEntries(g.map(([k, v]) => [k, clipGazeMeans(v)])) } : {}),
+      }));
     }
     state.batches.done = k + 1;
     state.complete = k + 1 === end;
@@ -376,14 +437,87 @@ export function statsFile(
   clips: number;
   shard: string;
   complete: boolean;
-  layers: LayerDatasetStats[];
+  gaze: DatasetGazeInfo | null;
+  layers: (LayerDatasetStats & { gaze?: LayerGazeStats })[];
 } {
+  const scored = state.layers.some((l) => l.gaze);
+  const size = state.key.size as number | { width: number; height: number };
+  const grid = scoringGrid(
+    typeof size === "number" ? { width: size, height: size } : size,
+    { maxSide: DATASET_GAZE_SIDE },
+  );
   return {
     format: "feature-inspector/dataset-stats",
     clips: state.clips,
     shard: `${state.shard[0]}/${state.shard[1]}`,
     complete: state.complete,
-    layers: state.layers.map(layerDatasetStats),
+    gaze: scored ? { map: "mean", grid, shuffle: GAZE_SHUFFLE } : null,
+    layers: state.layers.map((acc) => {
+      const s: LayerDatasetStats & { gaze?: LayerGazeStats } = layerDatasetStats(acc);
+      if (acc.gaze) s.gaze = { frames: acc.gaze.frames, metrics: gazeSumsStats(acc.gaze) };
+      return s;
+    }),
+  };
+}
+
+/** How the shuffled baseline of dataset mode is drawn, in words. */
+export const GAZE_SHUFFLE: string =
+  "each frame's map against the gaze of another frame of its batch (the batch's frames with " +
+  "gaze in clip-then-time order; frame i against frame i + ceil(m / 2) mod m)";
+
+/** The gaze section of `dataset_stats.json`: what was scored, on which grid. */
+export interface DatasetGazeInfo {
+  /** The map scored: the channel mean. */
+  map: string;
+  /** The scoring grid (frame size the pass ran at, scaled to the long side cap) and blur. */
+  grid: ScoringGrid;
+  /** The shuffled baseline. */
+  shuffle: string;
+}
+
+/** A layer's gaze alignment over the dataset. */
+export interface LayerGazeStats {
+  /** Frames scored. */
+  frames: number;
+  /** Per metric: mean ± std, and the shuffled baseline's. */
+  metrics: Record<"nss" | "auc" | "cc" | "sim", GazeMetricStats>;
+}
+
+/** `(C, H, W)` or `(C, D, H, W)` as a scorer shape; null when not spatial (a vector layer). */
+function gazeShape(frameShape: readonly number[]): GazeMapShape | null {
+  if (frameShape.length < 3) return null;
+  const H = frameShape[frameShape.length - 2], W = frameShape[frameShape.length - 1];
+  if (H * W <= 1) return null;
+  const depth = frameShape.slice(1, -2).reduce((a, b) => a * b, 1);
+  return { channels: frameShape[0], depth, height: H, width: W };
+}
+
+/** The batch's frames with gaze inside the frame, in clip-then-time order. */
+function batchGaze(
+  gaze: readonly (readonly { x: number; y: number }[])[][],
+  grid: ScoringGrid,
+): { b: number; t: number; gaze: PreparedGaze }[] {
+  const out: { b: number; t: number; gaze: PreparedGaze }[] = [];
+  for (const [b, clip] of gaze.entries()) {
+    for (const [t, pts] of clip.entries()) {
+      const g = prepareGaze(pts ?? [], grid);
+      if (g) out.push({ b, t, gaze: g });
+    }
+  }
+  return out;
+}
+
+/** A clip's per-layer gaze means for `clips.jsonl`. */
+function clipGazeMeans(s: GazeSums): Record<string, number | null> {
+  const r = gazeSumsStats(s);
+  return {
+    frames: s.frames,
+    nss: r.nss.mean,
+    auc: r.auc.mean,
+    cc: r.cc.mean,
+    sim: r.sim.mean,
+    nss_shuffled: r.nss.shuffled_mean,
+    auc_shuffled: r.auc.shuffled_mean,
   };
 }
 
@@ -444,7 +578,7 @@ export async function readState(path: string): Promise<DatasetState | null> {
 
 /** A clip's summary over all channels from its partial: mean, max, sparsity. */
 function clipSummary(
-  p: Required<BatchPartial>,
+  p: Required<Omit<BatchPartial, "gaze">>,
 ): { mean: number; max: number | null; sparsity: number } {
   let n = 0, sum = 0, zeros = 0, max = -Infinity;
   for (let c = 0; c < p.count.length; c++) {

@@ -17,6 +17,7 @@
 
 import { InspectorError } from "../core/errors.ts";
 import type { RowIndex, RowMoments } from "./moments.ts";
+import { addGazeSums, emptyGazeSums, type GazeSums } from "./gaze_frames.ts";
 
 /** Half-octave bins of |x| per side: 2^(k/2) for k in [-40, 48]. */
 const LOW = -40, HIGH = 48;
@@ -85,6 +86,8 @@ export interface BatchPartial {
   max?: number[];
   /** Exact zeros per channel; not needed for the merge. */
   zeros?: number[];
+  /** Gaze-alignment sums of the batch (dataset mode, spatial layers of clips with gaze). */
+  gaze?: GazeSums;
 }
 
 /** A layer's dataset statistics so far (JSON-safe: plain arrays of float64 numbers). */
@@ -113,6 +116,8 @@ export interface LayerAccumulator {
   nonfinite: number[];
   /** Counts per histogram bin, over all channels. */
   histogram: number[];
+  /** Gaze-alignment sums so far (folded from the batch partials; absent when none scored). */
+  gaze?: GazeSums;
 }
 
 /**
@@ -168,9 +173,9 @@ export function emptyLayerAccumulator(
 export function addFrames(
   acc: LayerAccumulator,
   frames: readonly Float32Array[],
-): Required<BatchPartial> {
+): Required<Omit<BatchPartial, "gaze">> {
   const C = acc.channels, S = acc.spatial;
-  const part: Required<BatchPartial> = {
+  const part: Required<Omit<BatchPartial, "gaze">> = {
     count: new Array(C).fill(0),
     mean: new Array(C).fill(0),
     m2: new Array(C).fill(0),
@@ -311,7 +316,7 @@ export function addRowMoments(
   acc: LayerAccumulator,
   moments: RowMoments,
   options: { index: RowIndex; frames: readonly number[] },
-): Required<BatchPartial> {
+): Required<Omit<BatchPartial, "gaze">> {
   const C = acc.channels, S = acc.spatial;
   if (options.index.channels !== C || moments.width !== S) {
     throw new InspectorError(
@@ -319,7 +324,7 @@ export function addRowMoments(
         `${C}x${S}; keep options.size and the model the same for the whole dataset`,
     );
   }
-  const part: Required<BatchPartial> = {
+  const part: Required<Omit<BatchPartial, "gaze">> = {
     count: new Array(C).fill(0),
     mean: new Array(C).fill(0),
     m2: new Array(C).fill(0),
@@ -366,7 +371,7 @@ export function addRowMoments(
 }
 
 /**
- * Fold a batch partial into `acc` (Chan et al.'s merge; an empty side is copied, not computed,
+ * Fold a batch partial into `acc` (its gaze sums added, when any; Chan et al.'s merge; an empty side is copied, not computed,
  * so the fold of one partial is that partial's bits).
  *
  * @example Usage
@@ -380,6 +385,7 @@ export function addRowMoments(
  * ```
  */
 export function foldPartial(acc: LayerAccumulator, part: BatchPartial): void {
+  if (part.gaze) addGazeSums(acc.gaze ??= emptyGazeSums(), part.gaze);
   for (let c = 0; c < acc.channels; c++) {
     const nb = part.count[c];
     if (nb === 0) continue;
