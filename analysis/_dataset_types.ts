@@ -93,10 +93,48 @@ export interface DatasetSummary {
   flags: (HealthFlag & { layer: string })[];
   /** Flagged (clip, layer) pairs, largest `|z|` first. */
   outliers: (ClipOutlier & { layer: string })[];
+  /** Gaze alignment over every clip with gaze (dataset mode), or null when none was scored. */
+  gaze: DatasetGazeSummary | null;
   /** The saved frames' report (`frames/index.html`), when written. */
   frames: { npy: string; report: string } | null;
   /** Files written. */
   files: string[];
   /** PNG sizes (2x pixels). */
   figures: Record<string, { width: number; height: number; scale: number }>;
+}
+
+/** A metric's dataset mean ± std over the scored frames and the shuffled baseline's. */
+export interface DatasetGazeMetric {
+  /** Mean over the frames where it is defined. */
+  mean: number | null;
+  /** Population std. */
+  std: number | null;
+  /** Frames where it is defined. */
+  n: number;
+  /** Mean of the shuffled-gaze baseline. */
+  shuffled_mean: number | null;
+  /** Its population std. */
+  shuffled_std: number | null;
+  /** Frames of the baseline. */
+  shuffled_n: number;
+}
+
+/** The gaze section of `dataset_summary.json`. */
+export interface DatasetGazeSummary {
+  /** The map scored (`mean`: the channel mean). */
+  map: string;
+  /** Frame size of the pass, scoring grid and blur sigma (frame and grid pixels). */
+  frame: { width: number; height: number };
+  /** See `frame`. */
+  grid: { width: number; height: number; sigma: number; sigma_grid: number };
+  /** How the shuffled baseline was drawn. */
+  shuffle: string;
+  /** Metric definitions. */
+  method: string;
+  /** Per scored layer, in network order: frames scored and per metric. */
+  layers: Record<string, { frames: number; metrics: Record<string, DatasetGazeMetric> }>;
+  /** The layer with the highest mean NSS, or null. */
+  best: { layer: string; nss: number } | null;
+  /** The chart (`gaze_alignment.png`). */
+  file: string;
 }

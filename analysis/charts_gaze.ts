@@ -40,6 +40,16 @@ const SERIES = [
   `${KIND_LABEL.topk}, shuffled gaze`,
 ];
 
+/** Options of {@linkcode gazeAlignmentSpec}. */
+export interface GazeAlignmentSpecOptions {
+  /** The map kinds drawn (default both; dataset mode scores the channel mean only). */
+  kinds?: readonly GazeMapKind[];
+  /** What was scored, for the subtitle (default `N saved frames with gaze`). */
+  over?: string;
+  /** Figure title (default `Gaze alignment by layer`). */
+  title?: string;
+}
+
 /**
  * `gaze_alignment.png`: one panel per metric, layers on the x axis in the order given (network
  * order).
@@ -58,11 +68,21 @@ const SERIES = [
  * assert.equal((spec.marks ?? []).length, 4);
  * ```
  */
-export function gazeAlignmentSpec(g: GazeAlignment): VegaSpec {
+export function gazeAlignmentSpec(
+  g: GazeAlignment,
+  options: GazeAlignmentSpecOptions = {},
+): VegaSpec {
   const names = g.layers.map((l) => l.layer);
   const rows: VegaObject[] = [];
+  const drawn = options.kinds ?? GAZE_MAP_KINDS;
+  const ks = GAZE_MAP_KINDS.map((_, k) => k).filter((k) => drawn.includes(GAZE_MAP_KINDS[k]));
+  const series = [...ks.map((k) => SERIES[k]), ...ks.map((k) => SERIES[k + 2])];
+  const colors = [COLORS.primary, COLORS.accent, "#9aa5b8", "#c7a69b"];
+  const seriesColors = [...ks.map((k) => colors[k]), ...ks.map((k) => colors[k + 2])];
+  const seriesDash = [...ks.map(() => [1, 0]), ...ks.map(() => [6, 4])];
   for (const l of g.layers) {
     GAZE_MAP_KINDS.forEach((kind, k) => {
+      if (!ks.includes(k)) return;
       for (const metric of GAZE_METRICS) {
         const v = l.kinds[kind][metric];
         rows.push({ layer: l.layer, metric, series: SERIES[k], value: v.value });
@@ -104,13 +124,8 @@ export function gazeAlignmentSpec(g: GazeAlignment): VegaSpec {
           zero: metric !== "auc",
           ...(metric === "auc" ? { domain: [aucLow, 1], nice: false } : {}),
         },
-        {
-          name: "color",
-          type: "ordinal",
-          domain: SERIES,
-          range: [COLORS.primary, COLORS.accent, "#9aa5b8", "#c7a69b"],
-        },
-        { name: "dash", type: "ordinal", domain: SERIES, range: [[1, 0], [1, 0], [6, 4], [6, 4]] },
+        { name: "color", type: "ordinal", domain: series, range: seriesColors },
+        { name: "dash", type: "ordinal", domain: series, range: seriesDash },
       ],
       axes: [
         {
@@ -189,10 +204,11 @@ export function gazeAlignmentSpec(g: GazeAlignment): VegaSpec {
   const best = g.best
     ? ` · best aligned: ${g.best.layer} (${KIND_LABEL[g.best.kind]}, NSS ${fmt(g.best.nss)})`
     : "";
+  const over = options.over ?? `${g.frames} saved frame${g.frames === 1 ? "" : "s"} with gaze`;
   return figure({
-    title: "Gaze alignment by layer",
+    title: options.title ?? "Gaze alignment by layer",
     subtitle: [
-      `${g.frames} saved frame${g.frames === 1 ? "" : "s"} with gaze · scored at ` +
+      `${over} · scored at ` +
       `${g.grid.width}×${g.grid.height} (frame ${g.grid.frame_width}×${g.grid.frame_height}) · ` +
       `fixation blur sigma ${fmt(g.grid.sigma)} px${best}`,
       `dashed: the same map against other frames' gaze (shuffled baseline) · grey rule: chance`,

@@ -6,6 +6,9 @@
  * dataset (never above zero in any clip) with the health flags; and the clips that drive a layer:
  * robust z-scores of each clip's layer mean from `clips.jsonl`
  * (`(x - median) / (1.4826 * MAD)`, `|z| > 3.5` flagged, `clip_outliers.png`, `outliers.csv`).
+ * With gaze (a run over clips with `gaze.csv`): `gaze_alignment.png`, each metric (NSS, AUC-Judd,
+ * CC, SIM) of the layers' channel-mean maps by layer, dataset mean over the scored frames, beside
+ * the shuffled-gaze baseline (`gaze` in `dataset_summary.json`, mean ± std per metric).
  * Everything is in `dataset_summary.json` and shown by `index.html`; all files are renamed into
  * place together. When the run saved frames (`frames/features.npy`), the normal report of them is
  * written into the `frames/` subfolder of the report and linked.
@@ -30,9 +33,18 @@ import {
   datasetHistogramRows,
 } from "./charts_dataset.ts";
 import { datasetReportHtml } from "./dataset_report_html.ts";
+import { gazeAlignmentSpec } from "./charts_gaze.ts";
+import {
+  GAZE_METHOD,
+  GAZE_METRICS,
+  type GazeAlignment,
+  type GazeKindScores,
+} from "./gaze_alignment.ts";
 import type {
   ClipMetric,
   ClipOutlier,
+  DatasetGazeMetric,
+  DatasetGazeSummary,
   DatasetLayerSummary,
   DatasetReportOptions,
   DatasetSummary,
@@ -42,6 +54,8 @@ import { analyzeFeatures } from "./analyze.ts";
 export type {
   ClipMetric,
   ClipOutlier,
+  DatasetGazeMetric,
+  DatasetGazeSummary,
   DatasetLayerSummary,
   DatasetReportOptions,
   DatasetSummary,
@@ -102,7 +116,10 @@ export async function analyzeDataset(
   const stats = await readJson(join(runDir, "dataset_stats.json")) as {
     format?: string;
     clips: number;
-    layers: LayerDatasetStats[];
+    gaze?: Omit<DatasetGazeSummary, "method" | "layers" | "best" | "file"> | null;
+    layers: (LayerDatasetStats & {
+      gaze?: { frames: number; metrics: Record<string, DatasetGazeMetric> };
+    })[];
   };
   if (stats.format !== "feature-inspector/dataset-stats" || !Array.isArray(stats.layers)) {
     throw new InspectorError(
@@ -249,6 +266,70 @@ export async function analyzeDataset(
     );
     await write("outliers.csv", new TextEncoder().encode(csv.join("\n") + "\n"));
 
+    let gaze: DatasetGazeSummary | null = null;
+    const scored = layers.filter((l) => l.gaze);
+    if (stats.gaze && scored.length) {
+      progress("drawing gaze_alignment.png");
+      gaze = {
+        ...stats.gaze,
+        method: GAZE_METHOD,
+        layers: Object.fromEntries(scored.map((l) => [l.name, l.gaze!])),
+        best: null,
+        file: "gaze_alignment.png",
+      };
+      for (const l of scored) {
+        const v = l.gaze!.metrics.nss?.mean;
+        if (typeof v === "number" && (!gaze.best || v > gaze.best.nss)) {
+          gaze.best = { layer: l.name, nss: v };
+        }
+      }
+      const none = Object.fromEntries(
+        GAZE_METRICS.map((m) => [m, { value: null, shuffled: null }]),
+      ) as GazeKindScores;
+      const frames = scored.reduce((a, l) => Math.max(a, l.gaze!.frames), 0);
+      const g = stats.gaze;
+      const chart: GazeAlignment = {
+        grid: {
+          frame_width: g.frame.width,
+          frame_height: g.frame.height,
+          frame_size_source: "the dataset pass",
+          ...g.grid,
+          sigma_source: "default: frame width / 16, rounded",
+        },
+        frames,
+        frames_with_gaze: frames,
+        topk: 0,
+        shuffle: g.shuffle,
+        method: GAZE_METHOD,
+        layers: scored.map((l) => ({
+          layer: l.name,
+          map: { height: 0, width: 0 },
+          topk_channels: [],
+          kinds: {
+            mean: Object.fromEntries(GAZE_METRICS.map((m) => [m, {
+              value: l.gaze!.metrics[m]?.mean ?? null,
+              shuffled: l.gaze!.metrics[m]?.shuffled_mean ?? null,
+            }])) as GazeKindScores,
+            topk: none,
+          },
+          best_kind: "mean",
+          best_frame: null,
+          worst_frame: null,
+          per_frame: [],
+        })),
+        best: gaze.best ? { layer: gaze.best.layer, kind: "mean", nss: gaze.best.nss } : null,
+        files: [],
+      };
+      await write(
+        "gaze_alignment.png",
+        await renderVegaPng(gazeAlignmentSpec(chart, {
+          kinds: ["mean"],
+          over: `${frames} frames of the clips with gaze (${stats.clips} clips), dataset means`,
+          title: "Gaze alignment by layer over the dataset",
+        })),
+      );
+    }
+
     let frames: DatasetSummary["frames"] = null;
     const npy = join(runDir, "frames", "features.npy");
     if (options.frames !== false && await isFile(npy)) {
@@ -276,6 +357,7 @@ export async function analyzeDataset(
       layers: summaryLayers,
       flags: allFlags,
       outliers: allOutliers,
+      gaze,
       frames,
       files: [...names, "dataset_summary.json", "index.html"],
       figures,

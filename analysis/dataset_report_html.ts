@@ -1,7 +1,8 @@
 /**
  * The `index.html` of a dataset report: one self-contained page in the style of the `analyze`
  * report (`report_html.ts`): health flags, an overview table with the dead channels per layer,
- * the flagged clips, the clip outlier figure, one section per layer, and a link to the saved
+ * the flagged clips, the clip outlier figure, the gaze alignment (when the clips had gaze), one
+ * section per layer, and a link to the saved
  * frames' report.
  *
  * @module
@@ -86,6 +87,37 @@ ${l.files.map((f) => figureTag(s, f, `${n}: ${f}`)).join("\n")}
 <table><tr><th>clip</th><th>file</th><th>${esc(s.method.metric)}</th><th>z</th><th></th></tr>
 ${tops}</table></section>`;
   }).join("\n");
+  const pm = (v: number | null, sd: number | null): string =>
+    v === null ? "–" : `${num(v)} ± ${num(sd ?? 0)}`;
+  const gaze = s.gaze
+    ? `<section id="gaze"><h2>gaze alignment</h2>
+<p>Each frame's channel-mean map against its gaze, scored at ${s.gaze.grid.width}×${s.gaze.grid.height}
+(frame ${s.gaze.frame.width}×${s.gaze.frame.height}, fixation blur sigma ${
+      num(s.gaze.grid.sigma)
+    } px);
+shuffled: ${esc(s.gaze.shuffle)}.${
+      s.gaze.best
+        ? ` Best aligned: <b>${esc(s.gaze.best.layer)}</b> (NSS ${num(s.gaze.best.nss)}).`
+        : ""
+    }</p>
+${figureTag(s, s.gaze.file, "gaze alignment by layer over the dataset")}
+<table><tr><th>layer</th><th>frames</th><th>NSS</th><th>NSS shuffled</th><th>AUC-Judd</th>` +
+      `<th>AUC shuffled</th><th>CC</th><th>SIM</th></tr>
+${
+        Object.entries(s.gaze.layers).map(([n, l]) => {
+          const m = l.metrics;
+          return `<tr><td><a href="#${anchor(n)}">${
+            esc(n)
+          }</a></td><td class="n">${l.frames}</td>` +
+            `<td class="n">${pm(m.nss.mean, m.nss.std)}</td>` +
+            `<td class="n">${pm(m.nss.shuffled_mean, m.nss.shuffled_std)}</td>` +
+            `<td class="n">${pm(m.auc.mean, m.auc.std)}</td>` +
+            `<td class="n">${pm(m.auc.shuffled_mean, m.auc.shuffled_std)}</td>` +
+            `<td class="n">${pm(m.cc.mean, m.cc.std)}</td>` +
+            `<td class="n">${pm(m.sim.mean, m.sim.std)}</td></tr>`;
+        }).join("\n")
+      }</table></section>`
+    : "";
   const frames = s.frames
     ? `<section><h2>saved frames</h2><p>The frames saved by the run (<code>${
       esc(s.frames.npy)
@@ -106,6 +138,7 @@ ${tops}</table></section>`;
 <nav>${
       names.map((n) => `<a href="#${anchor(n)}">${esc(n)}</a>`).join("")
     }<a href="outliers.csv">outliers.csv</a>` +
+    `${s.gaze ? `<a href="#gaze">gaze alignment</a>` : ""}` +
     `<a href="dataset_summary.json">dataset_summary.json</a>${
       s.frames ? `<a href="${esc(s.frames.report)}">saved frames</a>` : ""
     }</nav></header>
@@ -120,6 +153,7 @@ ${overview}</table></section>
 ${figureTag(s, "clip_outliers.png", "robust z of each clip per layer")}
 <table><tr><th>layer</th><th>clip</th><th>file</th><th>${esc(s.method.metric)}</th><th>z</th></tr>
 ${outlierRows}</table></section>
+${gaze}
 ${frames}
 ${sections}
 </main></body></html>

@@ -451,7 +451,14 @@ export function statsFile(
     clips: state.clips,
     shard: `${state.shard[0]}/${state.shard[1]}`,
     complete: state.complete,
-    gaze: scored ? { map: "mean", grid, shuffle: GAZE_SHUFFLE } : null,
+    gaze: scored
+      ? {
+        map: "mean",
+        frame: typeof size === "number" ? { width: size, height: size } : size,
+        grid,
+        shuffle: GAZE_SHUFFLE,
+      }
+      : null,
     layers: state.layers.map((acc) => {
       const s: LayerDatasetStats & { gaze?: LayerGazeStats } = layerDatasetStats(acc);
       if (acc.gaze) s.gaze = { frames: acc.gaze.frames, metrics: gazeSumsStats(acc.gaze) };
@@ -469,7 +476,9 @@ export const GAZE_SHUFFLE: string =
 export interface DatasetGazeInfo {
   /** The map scored: the channel mean. */
   map: string;
-  /** The scoring grid (frame size the pass ran at, scaled to the long side cap) and blur. */
+  /** The frame size the pass ran at. */
+  frame: { width: number; height: number };
+  /** The scoring grid (that frame size, scaled to the long side cap) and blur. */
   grid: ScoringGrid;
   /** The shuffled baseline. */
   shuffle: string;

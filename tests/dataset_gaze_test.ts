@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodePng } from "../render/png.ts";
 import { mergeShards, readState, runDataset, statsFile } from "../inspector/dataset_run.ts";
+import { analyzeDataset } from "../analysis/dataset_report.ts";
 import { FeatureMapInspector } from "../inspector/feature_map_inspector.ts";
 import { loadOnnxModel } from "../inspector/onnx_model.ts";
 import { DEFAULT_MODEL, frameSizeFor, loadBatch } from "../inspector/run_inspect.ts";
@@ -158,6 +159,26 @@ Deno.test("dataset: gaze alignment over every clip: above shuffled, equal to a r
       mergeShards(states).layers.map((l) => l.gaze ?? null),
       two.state.layers.map((l) => l.gaze ?? null),
     );
+
+    // The dataset report: the metric-by-layer chart with the baseline, in the summary and page.
+    const rep = join(tmp, "report");
+    const sum = await analyzeDataset(join(tmp, "one"), {
+      saveDir: rep,
+      layers: ["maxpool", "layer1", "layer2"],
+      frames: false,
+    });
+    assert.ok(sum.gaze, "gaze section");
+    assert.deepEqual(Object.keys(sum.gaze.layers), ["maxpool", "layer1", "layer2"]);
+    assert.equal(sum.gaze.best?.layer, "layer2");
+    assert.equal(
+      sum.gaze.layers.layer1.metrics.nss.mean,
+      s1.layers.find((l: { name: string }) => l.name === "layer1").gaze.metrics.nss.mean,
+    );
+    assert.ok(sum.files.includes("gaze_alignment.png"));
+    assert.ok(sum.figures["gaze_alignment.png"].width > 400);
+    const html = await Deno.readTextFile(join(rep, "index.html"));
+    assert.match(html, /gaze_alignment\.png/);
+    assert.match(html, /NSS shuffled/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
