@@ -29,7 +29,7 @@ import {
   saliencyScores,
   upsampleBilinear,
 } from "../stats/saliency.ts";
-import { channelMap, gazePixels } from "../stats/gaze_frames.ts";
+import { channelMap, gazePixels, scoringGrid } from "../stats/gaze_frames.ts";
 
 /** Channels averaged into the `topk` map (the strongest by mean activation). */
 export const GAZE_TOPK = 4;
@@ -213,10 +213,10 @@ export function gazeGrid(
       `options.gazeSigma ${s}: use a positive number of frame pixels (default: frame width / 16)`,
     );
   }
-  const sigma = s ?? Math.max(1, Math.round(frame.width / 16));
-  const scale = Math.min(1, MAX_SCORE_SIDE / Math.max(frame.width, frame.height));
-  const width = Math.max(1, Math.round(frame.width * scale));
-  const height = Math.max(1, Math.round(frame.height * scale));
+  const { width, height, sigma, sigma_grid } = scoringGrid(frame, {
+    maxSide: MAX_SCORE_SIDE,
+    sigma: s,
+  });
   return {
     frame_width: frame.width,
     frame_height: frame.height,
@@ -224,7 +224,7 @@ export function gazeGrid(
     width,
     height,
     sigma,
-    sigma_grid: sigma * width / frame.width,
+    sigma_grid,
     sigma_source: s === undefined ? "default: frame width / 16, rounded" : "options.gazeSigma",
   };
 }

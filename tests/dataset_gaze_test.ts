@@ -1,7 +1,8 @@
 // Dataset-mode gaze alignment (issue 16): clips of a bright square moving over a dark frame with
 // gaze.csv following it. Early layers' channel-mean maps score NSS well above the shuffled
 // baseline; the dataset numbers equal a per-frame recomputation from one extraction of the whole
-// batch with stats/saliency.ts; 2 shards merged equal one run's gaze sums bit for bit.
+// batch with stats/saliency.ts; 2 shards merged and a killed-then-resumed run equal one run's gaze
+// sums bit for bit; the dataset report draws gaze_alignment.png and lists it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodePng } from "../render/png.ts";
@@ -158,6 +159,25 @@ Deno.test("dataset: gaze alignment over every clip: above shuffled, equal to a r
     assert.deepEqual(
       mergeShards(states).layers.map((l) => l.gaze ?? null),
       two.state.layers.map((l) => l.gaze ?? null),
+    );
+
+    // Killed after 1 batch, then resumed: the same gaze sums and clip lines.
+    const killed = join(tmp, "killed");
+    await runDataset({ ...OPTS, batchSize: 2, dset: clips, saveDir: killed, stopAfter: 1 });
+    const resumed = await runDataset({
+      ...OPTS,
+      batchSize: 2,
+      dset: clips,
+      saveDir: killed,
+      resume: true,
+    });
+    assert.deepEqual(
+      resumed.state.layers.map((l) => l.gaze ?? null),
+      two.state.layers.map((l) => l.gaze ?? null),
+    );
+    assert.equal(
+      await Deno.readTextFile(join(killed, "clips.jsonl")),
+      await Deno.readTextFile(join(tmp, "two", "clips.jsonl")),
     );
 
     // The dataset report: the metric-by-layer chart with the baseline, in the summary and page.
