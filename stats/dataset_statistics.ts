@@ -232,21 +232,21 @@ export function addFrames(
   return part;
 }
 
-/** Bin of each float32 bit pattern's top 12 bits (sign, exponent, 3 mantissa bits), or -1. */
-const BIN_OF_TOP12: Int16Array = (() => {
-  const lut = new Int16Array(1 << 12);
+/** Bin of each float32 bit pattern's top 16 bits (sign, exponent, 7 mantissa bits), or -1. */
+const BIN_OF_TOP16: Int16Array = (() => {
+  const lut = new Int16Array(1 << 16);
   const u = new Uint32Array(1), f = new Float32Array(u.buffer);
   for (let top = 0; top < lut.length; top++) {
-    const e = (top >>> 3) & 255;
-    // Exponent 0 (zero or denormal), 255 (Inf/NaN), and the eighth of an octave holding the
-    // sqrt(2) edge (mantissa 0x3504f3, top bits 011) are decided value by value.
-    if (e === 0 || e === 255 || (top & 7) === (SQRT2_MANTISSA >>> 20)) {
+    const e = (top >>> 7) & 255;
+    // Exponent 0 (zero or denormal), 255 (Inf/NaN), and the 1/128 of an octave holding the
+    // sqrt(2) edge (mantissa 0x3504f3) are decided value by value.
+    if (e === 0 || e === 255) {
       lut[top] = -1;
       continue;
     }
-    u[0] = top << 20;
+    u[0] = top << 16;
     const lo = histBin(f[0]);
-    u[0] = (top << 20) | 0xfffff;
+    u[0] = (top << 16) | 0xffff;
     lut[top] = histBin(f[0]) === lo ? lo : -1;
   }
   return lut;
@@ -255,8 +255,8 @@ const BIN_OF_TOP12: Int16Array = (() => {
 /**
  * Add every finite value of `frames` to `acc`'s fixed-edge histogram (the one histogram
  * implementation: {@linkcode addFrames} and {@linkcode addRowMoments}' callers use it). Bins come
- * from a table of the top 12 bits of each float32, so one table read per value; the few bit
- * patterns whose bin depends on more bits go through {@linkcode histBin}.
+ * from a table of the top 16 bits of each float32, so one table read per value; zeros, denormals
+ * and the 1/128 of an octave next to each sqrt(2) edge go through {@linkcode histBin}.
  *
  * @example Usage
  * ```ts
@@ -273,12 +273,12 @@ const BIN_OF_TOP12: Int16Array = (() => {
  */
 export function addHistogram(acc: LayerAccumulator, frames: readonly Float32Array[]): void {
   const h = new Float64Array(HIST_BINS);
-  const lut = BIN_OF_TOP12;
+  const lut = BIN_OF_TOP16;
   for (const f of frames) {
     const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
     for (let i = 0; i < bits.length; i++) {
       const w = bits[i];
-      const k = lut[w >>> 20];
+      const k = lut[w >>> 16];
       if (k >= 0) h[k]++;
       else if ((w & 0x7fffffff) === 0) h[SIDE]++;
       else if ((w & 0x7f800000) !== 0x7f800000) h[histBin(f[i])]++;

@@ -8,7 +8,7 @@ import {
 } from "../stats/dataset_statistics.ts";
 import { prng } from "../stats/prng.ts";
 
-Deno.test("addHistogram (table of the top 12 bits) bins every float32 as histBin does", () => {
+Deno.test("addHistogram (table of the top 16 bits) bins every float32 as histBin does", () => {
   const rand = prng(7);
   const bits = new Uint32Array(1 << 20);
   for (let i = 0; i < bits.length; i++) bits[i] = (rand() * 2 ** 32) >>> 0;
