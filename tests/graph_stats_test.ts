@@ -233,3 +233,22 @@ Deno.test("graph stats: a split batch runs its planned passes in the graph, same
     }
   }
 });
+
+Deno.test("graph stats: the taps' node groups run in reverse network order (first tap freed first)", async () => {
+  const graph = await loadOnnxModel(join(ROOT, "fixtures", "resnet18_video.onnx"));
+  const tensors = [graph.nodes[2].outputs[0], graph.nodes[5].outputs[0], graph.nodes[9].outputs[0]];
+  const model = buildStatsModel(graph, tensors)!;
+  const names: string[] = (model.additions.node ?? []).map((n) => (n as { name: string }).name);
+  const firstOf = (k: number) => names.findIndex((n) => n.includes(`tap${k}/`));
+  const lastOf = (k: number) => names.findLastIndex((n) => n.includes(`tap${k}/`));
+  // Each tap's nodes are contiguous, and tap 0 (the earliest tensor) comes last, so that
+  // onnxruntime's reverse depth-first order from the last leaf reduces it right after it is made.
+  for (const k of [0, 1, 2]) {
+    assert.ok(firstOf(k) >= 0);
+    assert.equal(
+      names.slice(firstOf(k), lastOf(k) + 1).every((n) => n.includes(`tap${k}/`)),
+      true,
+    );
+  }
+  assert.ok(lastOf(2) < firstOf(1) && lastOf(1) < firstOf(0));
+});
