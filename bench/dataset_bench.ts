@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { median } from "./_timing.ts";
 import { encodePng } from "../render/png.ts";
 import { prng } from "../stats/prng.ts";
 import { loadClips } from "../inspector/clips.ts";
@@ -131,7 +132,6 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
       const f = first as Mark | null, l = last as Mark | null;
       if (r > 0 && f && l && l.done > f.done) steady.push((l.done - f.done) / ((l.t - f.t) / 1000));
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const bareClipsPerSecond = median(bare), datasetClipsPerSecond = median(whole);
     const tappedClipsPerSecond = median(tapped);
     const steadyClipsPerSecond = steady.length ? median(steady) : datasetClipsPerSecond;

@@ -30,6 +30,7 @@ import { runInspect } from "../inspector/run_inspect.ts";
 import { benchReductions, type BenchReport as ReductionReport } from "./reductions.ts";
 import { InspectorError } from "../core/errors.ts";
 import { formatBytes } from "../inspector/batch_plan.ts";
+import { loadAverage, median, shell } from "./_timing.ts";
 
 /**
  * The backends the bench measures, in its order: the table's (`backends.ts`), native CPU first
@@ -173,39 +174,20 @@ export interface BenchReport {
   reductions: ReductionBench | null;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function procShell(command: string): string | null {
-  try {
-    const out = new Deno.Command("sh", { args: ["-c", command], stderr: "null" }).outputSync();
-    return out.success ? new TextDecoder().decode(out.stdout) : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Peak resident memory of this process since the last reset (Linux `VmHWM`), bytes. Deno asks
  * for `--allow-all` to open `/proc/<pid>` itself, so a `sh` subprocess (`--allow-run`) reads it.
  */
-function loadAverage(): number | null {
-  const v = Number(procShell("cat /proc/loadavg")?.split(" ")[0]);
-  return Number.isFinite(v) ? v : null;
-}
 
 function rssStatus(): { peak: number; current: number } | null {
-  const status = procShell(`cat /proc/${Deno.pid}/status`);
+  const status = shell(`cat /proc/${Deno.pid}/status`);
   const hwm = status?.match(/VmHWM:\s+(\d+) kB/), rss = status?.match(/VmRSS:\s+(\d+) kB/);
   return hwm && rss ? { peak: Number(hwm[1]) * 1024, current: Number(rss[1]) * 1024 } : null;
 }
 
 /** Reset the peak-RSS counter to the current RSS (Linux `clear_refs` 5); false when impossible. */
 function resetPeakRss(): boolean {
-  return procShell(`echo 5 > /proc/${Deno.pid}/clear_refs`) !== null;
+  return shell(`echo 5 > /proc/${Deno.pid}/clear_refs`) !== null;
 }
 
 async function measure(

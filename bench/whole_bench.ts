@@ -22,6 +22,9 @@
 
 import { join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import { loadAverage, median, shell } from "./_timing.ts";
+
+export { median } from "./_timing.ts";
 
 /** Options of {@linkcode benchWhole}. */
 export interface WholeBenchOptions {
@@ -97,24 +100,6 @@ export interface WholeBenchReport {
   commands?: Record<string, CommandFigure>;
   /** The table rows. */
   rows: WholeRow[];
-}
-
-/**
- * Median of numbers (the mean of the two middle ones for an even count); NaN for none.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { median } from "./whole_bench.ts";
- * assert.equal(median([3, 1, 2]), 2);
- * assert.equal(median([4, 1, 3, 2]), 2.5);
- * ```
- */
-export function median(xs: readonly number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**
@@ -322,21 +307,7 @@ while [ -d /proc/$r ]; do
   sleep 0.05
 done`;
 
-function sh(command: string): string | null {
-  try {
-    const out = new Deno.Command("sh", { args: ["-c", command], stderr: "null" }).outputSync();
-    return out.success ? new TextDecoder().decode(out.stdout) : null;
-  } catch {
-    return null;
-  }
-}
-
-function loadAverage(): number | null {
-  const v = Number(sh("cat /proc/loadavg")?.split(" ")[0]);
-  return Number.isFinite(v) ? v : null;
-}
-
-const HAVE_GNU_TIME = sh("/usr/bin/time -v true 2>&1 | grep -q 'Maximum resident' && echo y") ===
+const HAVE_GNU_TIME = shell("/usr/bin/time -v true 2>&1 | grep -q 'Maximum resident' && echo y") ===
   "y\n";
 
 /** Run one command as a process tree and measure it; throws with its last stderr line on failure. */
