@@ -9,10 +9,16 @@
  */
 
 import { bandPercent } from "../stats/health.ts";
-import { escapeHtml as esc, REPORT_CSS, reportNumber as num } from "./report_html.ts";
+import {
+  escapeHtml as esc,
+  healthFlagRows,
+  layerAnchor,
+  REPORT_CSS,
+  reportNumber as num,
+} from "./report_html.ts";
 import type { DatasetSummary } from "./_dataset_types.ts";
 
-const anchor = (name: string): string => `layer-${name.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
+const anchor = layerAnchor;
 
 function figureTag(s: DatasetSummary, file: string, alt: string): string {
   const size = s.figures[file];
@@ -36,13 +42,10 @@ function figureTag(s: DatasetSummary, file: string, alt: string): string {
  */
 export function datasetReportHtml(s: DatasetSummary): string {
   const names = Object.keys(s.layers);
-  const flagRows = s.flags.length
-    ? s.flags.map((f) =>
-      `<tr class="${esc(f.level)}"><td><span class="badge">${esc(f.level)}</span></td>` +
-      `<td><a href="#${anchor(f.layer)}">${esc(f.layer)}</a></td><td>${esc(f.message)}</td></tr>`
-    ).join("\n")
-    : `<tr><td><span class="badge ok">ok</span></td><td>all layers</td>` +
-      `<td>every layer is inside the healthy ranges over the whole dataset.</td></tr>`;
+  const flagRows = healthFlagRows(
+    s.flags,
+    "every layer is inside the healthy ranges over the whole dataset.",
+  );
   const overview = names.map((n) => {
     const l = s.layers[n];
     return `<tr><td><a href="#${anchor(n)}">${esc(n)}</a></td><td class="n">${l.channels}</td>` +

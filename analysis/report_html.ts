@@ -49,7 +49,45 @@ const num = (v: number | null | undefined): string => {
 };
 // Sparsity with the health check's rule: a flagged value never prints as inside the band.
 const pct = (v: number): string => bandPercent(v);
-const anchor = (name: string): string => `layer-${name.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
+/**
+ * The `id` of a layer's section in a report page.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { layerAnchor } from "./report_html.ts";
+ * assert.equal(layerAnchor("layer1.0/conv"), "layer-layer1-0-conv");
+ * ```
+ */
+export function layerAnchor(name: string): string {
+  return `layer-${name.replace(/[^A-Za-z0-9_-]+/g, "-")}`;
+}
+const anchor = layerAnchor;
+
+/**
+ * The health-flag table rows of a report page (each links to its layer's section), or one "ok"
+ * row saying `ok` when there is no flag.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { healthFlagRows } from "./report_html.ts";
+ * const rows = healthFlagRows([{ level: "warn", layer: "conv1", message: "dense" }], "fine");
+ * assert.match(rows, /href="#layer-conv1"/);
+ * assert.match(healthFlagRows([], "fine"), /badge ok.*fine/);
+ * ```
+ */
+export function healthFlagRows(
+  flags: readonly { level: string; layer: string; message: string }[],
+  ok: string,
+): string {
+  return flags.length
+    ? flags.map((f) =>
+      `<tr class="${esc(f.level)}"><td><span class="badge">${esc(f.level)}</span></td>` +
+      `<td><a href="#${anchor(f.layer)}">${esc(f.layer)}</a></td><td>${esc(f.message)}</td></tr>`
+    ).join("\n")
+    : `<tr><td><span class="badge ok">ok</span></td><td>all layers</td><td>${ok}</td></tr>`;
+}
 
 /** The report pages' style sheet (inline in each page). */
 export const REPORT_CSS: string = `
@@ -153,13 +191,10 @@ ${g.files.filter((f) => f.endsWith(".png")).map((f) => figureTag(s, f, f)).join(
  */
 export function reportHtml(s: AnalysisSummary): string {
   const names = Object.keys(s.layers);
-  const flagRows = s.flags.length
-    ? s.flags.map((f) =>
-      `<tr class="${esc(f.level)}"><td><span class="badge">${esc(f.level)}</span></td>` +
-      `<td><a href="#${anchor(f.layer)}">${esc(f.layer)}</a></td><td>${esc(f.message)}</td></tr>`
-    ).join("\n")
-    : `<tr><td><span class="badge ok">ok</span></td><td>all layers</td>` +
-      `<td>every layer is inside the healthy ranges (mean 0.1–2.0, sparsity 30–70 %, no dead channels, no NaN/Inf).</td></tr>`;
+  const flagRows = healthFlagRows(
+    s.flags,
+    "every layer is inside the healthy ranges (mean 0.1–2.0, sparsity 30–70 %, no dead channels, no NaN/Inf).",
+  );
   const overviewRows = names.map((n) => {
     const l = s.layers[n];
     const worst = l.flags.some((f) => f.level === "error")

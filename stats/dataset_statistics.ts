@@ -215,21 +215,31 @@ export function addFrames(
         if (Number.isFinite(v)) m2 += (v - mean) * (v - mean);
       }
     }
-    part.count[c] = n;
-    part.mean[c] = mean;
-    part.m2[c] = m2;
-    part.max[c] = hi;
-    part.zeros[c] = zeros;
-    acc.zeros[c] += zeros;
-    acc.nonfinite[c] += bad;
-    if (n > 0) {
-      if (acc.min[c] === null || lo < acc.min[c]!) acc.min[c] = lo;
-      if (acc.max[c] === null || hi > acc.max[c]!) acc.max[c] = hi;
-    }
+    storeChannel(acc, part, c, { n, mean, m2, lo, hi, zeros, bad });
   }
   addHistogram(acc, frames);
   acc.frames += frames.length;
   return part;
+}
+
+/** One channel's batch figures into the partial and the order-free parts of `acc`. */
+function storeChannel(
+  acc: LayerAccumulator,
+  part: Required<Omit<BatchPartial, "gaze">>,
+  c: number,
+  v: { n: number; mean: number; m2: number; lo: number; hi: number; zeros: number; bad: number },
+): void {
+  part.count[c] = v.n;
+  part.mean[c] = v.mean;
+  part.m2[c] = v.m2;
+  part.max[c] = v.hi;
+  part.zeros[c] = v.zeros;
+  acc.zeros[c] += v.zeros;
+  acc.nonfinite[c] += v.bad;
+  if (v.n > 0) {
+    if (acc.min[c] === null || v.lo < acc.min[c]!) acc.min[c] = v.lo;
+    if (acc.max[c] === null || v.hi > acc.max[c]!) acc.max[c] = v.hi;
+  }
 }
 
 /** Bin of each float32 bit pattern's top 16 bits (sign, exponent, 7 mantissa bits), or -1. */
@@ -354,17 +364,7 @@ export function addRowMoments(
       if (moments.min[r] < lo) lo = moments.min[r];
       if (moments.max[r] > hi) hi = moments.max[r];
     }
-    part.count[c] = n;
-    part.mean[c] = mean;
-    part.m2[c] = m2;
-    part.max[c] = hi;
-    part.zeros[c] = zeros;
-    acc.zeros[c] += zeros;
-    acc.nonfinite[c] += bad;
-    if (n > 0) {
-      if (acc.min[c] === null || lo < acc.min[c]!) acc.min[c] = lo;
-      if (acc.max[c] === null || hi > acc.max[c]!) acc.max[c] = hi;
-    }
+    storeChannel(acc, part, c, { n, mean, m2, lo, hi, zeros, bad });
   }
   acc.frames += options.frames.length;
   return part;
