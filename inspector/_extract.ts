@@ -101,6 +101,11 @@ export interface ExtractionPlan {
   splitFrames: boolean;
   /** Memory to aim for per pass. */
   budgetBytes: number | undefined;
+  /**
+   * Lean passes: a one-pass batch runs instead in passes of about this many tapped bytes each
+   * (see {@linkcode runPasses}); null: one pass.
+   */
+  passBytes: number | null;
 }
 
 /** Options of {@linkcode planPasses}. */
@@ -117,6 +122,8 @@ export interface PlanOptions {
   outputsOnGpu: boolean;
   /** Memory to aim for per pass. */
   budgetBytes?: number;
+  /** Run a one-pass batch in lean passes of about this many tapped bytes (default: one pass). */
+  passBytes?: number;
 }
 
 /**
@@ -155,6 +162,7 @@ export function planPasses(
     onePass: inGraph && (folded || fitsOnePass(mainFeed.data.byteLength, options.budgetBytes)),
     splitFrames: !folded && options.layerTensors.every((t) => engine.swapped.get(t) !== true),
     budgetBytes: options.budgetBytes,
+    passBytes: options.passBytes ?? null,
   };
 }
 
@@ -212,21 +220,39 @@ function runInGraph(
   });
 }
 
+/** Tapped bytes a lean pass aims at (`PlanOptions.passBytes` of a lean inspector): 16 MiB. */
+export const LEAN_PASS_BYTES: number = 16 * 2 ** 20;
+
+/** What {@linkcode runPasses} ran. */
+export interface PassesDone {
+  /** Every delivered pass, in order. */
+  chunks: BatchChunk[];
+  /** A note on a split for memory, or null. */
+  note: string | null;
+  /** The passes are lean ones (`ExtractionPlan.passBytes`), not a split for the memory budget. */
+  lean: boolean;
+}
+
 /**
  * Step 2: run every forward pass of the plan, handing each pass's outputs to `onPass` (which
- * disposes them). A small batch with in-graph statistics runs as one pass; when that pass fails,
- * or the batch is big, the passes run through `forwardInChunks` (whole tensors, or in-graph
+ * reads them with {@linkcode runPass} and returns what it read). A small batch with in-graph
+ * statistics runs as one pass, or as lean passes when `plan.passBytes` is set; when that fails, or
+ * the batch is big, the passes run through `forwardInChunks` (whole tensors, or in-graph
  * statistics per chunk). Errors other than {@linkcode InspectorError}s become one-line ones.
  */
 export async function runPasses(
   engine: PassEngine,
   plan: ExtractionPlan,
-  onPass: (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => Promise<void>,
-): Promise<{ chunks: BatchChunk[]; note: string | null }> {
+  onPass: (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => Promise<PassResult>,
+): Promise<PassesDone> {
   let chunksInGraph = plan.inGraph;
   let inGraphFailure: string | null = null;
-  let done: { chunks: BatchChunk[]; note: string | null } | null = null;
-  if (plan.onePass) {
+  let done: PassesDone | null = null;
+  if (plan.onePass && plan.passBytes !== null && !plan.folded) {
+    // A model with fixed batch or time axes cannot take smaller passes: one pass then.
+    done = await runLeanPasses(engine, plan, onPass).catch(() => null);
+  }
+  if (plan.onePass && !done) {
     // A small batch: one pass.
     const whole: BatchChunk = { clips: [0, plan.B], frames: [0, plan.T] };
     const outputs = await runInGraph(engine, plan, whole, plan.mainFeed).catch((err: Error) => {
@@ -237,14 +263,14 @@ export async function runPasses(
     });
     if (outputs) {
       await onPass(whole, outputs);
-      done = { chunks: [whole], note: null };
+      done = { chunks: [whole], note: null, lean: false };
     }
   }
   try {
     if (!done) {
       const session = await engine.full();
       await engine.reducer(session.device);
-      done = await forwardInChunks(session, plan.feeds, {
+      const chunked = await forwardInChunks(session, plan.feeds, {
         input: plan.main,
         splitFrames: plan.splitFrames,
         verify: plan.tensors,
@@ -253,13 +279,16 @@ export async function runPasses(
         // clips, so such a batch runs in one pass.
         budgetBytes: plan.folded ? Number.POSITIVE_INFINITY : plan.budgetBytes,
         savedFrames: plan.batchIdx.length * plan.timestep.length,
-        onChunk: onPass,
+        onChunk: async (chunk, outputs) => {
+          await onPass(chunk, outputs);
+        },
         // No onInfo: the note comes back in the result, and the inspector reports it once, as
         // its "the batch ran in N forward passes" warning.
         runChunk: chunksInGraph
           ? (chunk, input) => runInGraph(engine, plan, chunk, input)
           : undefined,
       });
+      done = { chunks: chunked.chunks, note: chunked.note, lean: false };
       if (inGraphFailure) {
         engine.onInfo?.(
           `note: the pass with statistics in the graph failed (${inGraphFailure}); whole ` +
@@ -275,6 +304,124 @@ export async function runPasses(
     );
   }
   return done;
+}
+
+/** Tapped bytes per (clip, frame) of a pass, from its layouts. */
+function tapBytesPerFrame(result: PassResult): number {
+  let bytes = 0;
+  for (const { layout } of result.tensors.values()) {
+    bytes += 4 * layout.dims.reduce((a, b) => a * b, 1);
+  }
+  return bytes / Math.max(1, result.window.nb * result.window.nt);
+}
+
+/**
+ * Null when frame 0 of clip 0 has the same statistics (mean, min and max of every channel, to
+ * 1e-4 of its scale) run alone and run among other frames; else what differs.
+ */
+function frameZeroDiffers(
+  alone: PassResult,
+  among: PassResult,
+  layerName: (tensor: string) => string,
+): string | null {
+  for (const [tensor, a] of alone.tensors) {
+    const w = among.tensors.get(tensor);
+    const ia = rowLayout(a.layout).index;
+    const iw = w ? rowLayout(w.layout).index : null;
+    if (!w || !iw || iw.channels !== ia.channels) return `${layerName(tensor)} changes its layout`;
+    const ma = a.moments, mw = w.moments;
+    for (let c = 0; c < ia.channels; c++) {
+      const ra = ia.rowOf(0, c), rw = iw.rowOf(0, c);
+      const scale = Math.max(1, Math.abs(ma.min[ra]), Math.abs(ma.max[ra]));
+      const d = Math.max(
+        Math.abs(ma.sum[ra] / ma.width - mw.sum[rw] / mw.width),
+        Math.abs(ma.min[ra] - mw.min[rw]),
+        Math.abs(ma.max[ra] - mw.max[rw]),
+      );
+      if (!(d <= 1e-4 * scale)) {
+        return `${layerName(tensor)} of frame 0 changes with the other frames in the pass (by ${
+          d.toPrecision(2)
+        })`;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Lean passes of a small batch: `k` frames of one clip each (frames split evenly), or whole
+ * clips, `clips` at a time.
+ */
+function leanChunks(B: number, T: number, k: number, clips: number): BatchChunk[] {
+  const chunks: BatchChunk[] = [];
+  if (k < T) {
+    const n = Math.ceil(T / k);
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < n; i++) {
+        chunks.push({
+          clips: [b, b + 1],
+          frames: [Math.round((i * T) / n), Math.round(((i + 1) * T) / n)],
+        });
+      }
+    }
+  } else {
+    for (let b = 0; b < B; b += clips) {
+      chunks.push({ clips: [b, Math.min(B, b + clips)], frames: [0, T] });
+    }
+  }
+  return chunks;
+}
+
+/**
+ * Lean passes: the batch in passes of about `plan.passBytes` tapped bytes, so that the forward
+ * pass's working memory is a few frames', not the batch's (the statistics are per (frame,
+ * channel) and land where they belong, so the result is the same). A 2D backbone is first run
+ * on frame 0 alone, which measures the bytes per frame and is compared with frame 0 in the first
+ * pass: a model that mixes frames (a temporal shift) then runs in whole clips. Clips are taken
+ * as independent, as in `forwardInChunks`.
+ */
+async function runLeanPasses(
+  engine: PassEngine,
+  plan: ExtractionPlan,
+  onPass: (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => Promise<PassResult>,
+): Promise<PassesDone> {
+  const { B, T } = plan;
+  const budget = plan.passBytes ?? Number.POSITIVE_INFINITY;
+  const timeAxis = plan.mainFeed.dims.length >= 5;
+  const run = (chunk: BatchChunk) =>
+    runInGraph(engine, plan, chunk, sliceBatch(plan.mainFeed, chunk, { timeAxis }));
+  const chunks: BatchChunk[] = [];
+  const deliver = async (chunk: BatchChunk): Promise<PassResult> => {
+    const result = await onPass(chunk, await run(chunk));
+    chunks.push(chunk);
+    return result;
+  };
+  const clipsFor = (perFrame: number) => Math.max(1, Math.floor(budget / (perFrame * T)));
+  if (plan.splitFrames && timeAxis && T > 1) {
+    const probe: BatchChunk = { clips: [0, 1], frames: [0, 1] };
+    const alone = await runPass(engine, plan, { chunk: probe, outputs: await run(probe) });
+    const perFrame = tapBytesPerFrame(alone);
+    const k = Math.min(T, Math.max(2, Math.floor(budget / perFrame)));
+    if (k < T) {
+      const planned = leanChunks(B, T, k, 1);
+      const mixed = frameZeroDiffers(alone, await deliver(planned[0]), engine.layerName);
+      if (mixed === null) {
+        for (const c of planned.slice(1)) await deliver(c);
+        return { chunks, note: null, lean: true };
+      }
+      engine.onInfo?.(`note: ${mixed}; the lean passes take whole clips`);
+      chunks.length = 0;
+    }
+    for (const c of leanChunks(B, T, T, clipsFor(perFrame))) await deliver(c);
+    return { chunks, note: null, lean: true };
+  }
+  // Frames stay together: the first clip measures the others.
+  const first = await deliver({ clips: [0, 1], frames: [0, T] });
+  const rest = leanChunks(B - 1, T, T, clipsFor(tapBytesPerFrame(first)));
+  for (const c of rest) {
+    await deliver({ clips: [c.clips[0] + 1, c.clips[1] + 1], frames: c.frames });
+  }
+  return { chunks, note: null, lean: true };
 }
 
 /** One tensor's share of a pass. */
@@ -518,4 +665,40 @@ export function assertComplete(state: ReadonlyMap<string, TensorState>): void {
       throw new Error(`internal error: not every saved frame of ${tensor} was extracted`);
     }
   }
+}
+
+/**
+ * The model's outputs of the whole batch from those of its passes: one pass's as they are;
+ * passes of whole clips joined along the clip axis (every output's first axis is the pass's
+ * clips); else none (a pass over some frames of a clip says nothing of the clip's output).
+ */
+export function joinModelOutputs(
+  passes: readonly { chunk: BatchChunk; outputs: PassResult["modelOutputs"] }[],
+  batch: { B: number; T: number },
+): Record<string, { dims: number[]; data: Float32Array }> {
+  if (passes.length === 1) return passes[0].outputs ?? {};
+  const sorted = [...passes].sort((a, b) => a.chunk.clips[0] - b.chunk.clips[0]);
+  const first = sorted[0]?.outputs;
+  const wholeClips =
+    sorted.every((p, i) =>
+      p.outputs !== null && p.chunk.frames[0] === 0 && p.chunk.frames[1] === batch.T &&
+      p.chunk.clips[0] === (i === 0 ? 0 : sorted[i - 1].chunk.clips[1])
+    ) && sorted[sorted.length - 1]?.chunk.clips[1] === batch.B;
+  if (!first || !wholeClips) return {};
+  const joined: Record<string, { dims: number[]; data: Float32Array }> = {};
+  for (const name of Object.keys(first)) {
+    const parts = sorted.map((p) => p.outputs![name]);
+    const ok = parts.every((o, i) =>
+      o && o.dims[0] === sorted[i].chunk.clips[1] - sorted[i].chunk.clips[0]
+    );
+    if (!ok) return {};
+    const data = new Float32Array(parts.reduce((a, o) => a + o.data.length, 0));
+    let at = 0;
+    for (const o of parts) {
+      data.set(o.data, at);
+      at += o.data.length;
+    }
+    joined[name] = { dims: [batch.B, ...parts[0].dims.slice(1)], data };
+  }
+  return joined;
 }

@@ -53,8 +53,11 @@ import { type BatchChunk, checkGridBudget } from "./batch_plan.ts";
 import { buildStatsModel, type InGraphTap } from "./graph_stats.ts";
 import {
   assertComplete,
+  joinModelOutputs,
+  LEAN_PASS_BYTES,
   newTensorStates,
   type PassEngine,
+  type PassResult,
   placePass,
   planPasses,
   runPass,
@@ -94,8 +97,15 @@ export interface InspectorOptions {
   ep?: EpChoice;
   /** CPU threads for the wasm/cpu EPs. */
   threads?: number;
-  /** Less memory, slower forward (see `runtime.ts` `CreateSessionOptions.lean`; default false). */
+  /**
+   * Less memory (default false): the session of `runtime.ts` `CreateSessionOptions.lean`, and a
+   * small batch with the statistics in the graph runs in passes of a few frames each (about 16
+   * MiB of tapped tensors, `leanPassBytes`; the numbers are the same). `Extraction.modelOutputs`
+   * is then empty when the passes split a clip's frames.
+   */
   lean?: boolean;
+  /** Tapped bytes a lean pass aims at (default 16 MiB); only with `lean`. */
+  leanPassBytes?: number;
   /** Where statistics are computed (default `auto`). */
   gpu?: GpuMode;
   /** Output folder for `saveFeatures`/`visualizeFeatureMaps` (default `out`). */
@@ -515,10 +525,11 @@ export class FeatureMapInspector implements AsyncDisposable {
       layerTensors: this.layers.map((l) => l.tensor),
       outputsOnGpu: BACKENDS[this.#session.info.ep].capabilities.outputsOnGpu,
       budgetBytes: this.options.budgetBytes,
+      passBytes: this.options.lean ? this.options.leanPassBytes ?? LEAN_PASS_BYTES : undefined,
     });
     const warnings: string[] = [];
     const state = newTensorStates(plan);
-    const modelOutputs: Extraction["modelOutputs"] = {};
+    const outputsOf = new Map<BatchChunk, PassResult["modelOutputs"]>();
     let tReduce = 0;
     let passes = 0;
     const onPass = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
@@ -528,11 +539,15 @@ export class FeatureMapInspector implements AsyncDisposable {
         const result = await runPass(engine, plan, {
           chunk,
           outputs,
-          modelOutputs: passes === 1 ? this.graph.outputs.map((o) => o.name) : undefined,
+          // Lean passes of whole clips give the batch's outputs joined; others only one pass's.
+          modelOutputs: passes === 1 || plan.passBytes !== null
+            ? this.graph.outputs.map((o) => o.name)
+            : undefined,
         });
         this.#fullBytes += placePass(state, plan, result);
         if (result.inGraph) this.#inGraphPasses++;
-        Object.assign(modelOutputs, result.modelOutputs);
+        outputsOf.set(chunk, result.modelOutputs);
+        return result;
       } finally {
         tReduce += performance.now() - t1;
       }
@@ -540,7 +555,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     const t0 = performance.now();
     const done = await runPasses(engine, plan, onPass);
     const tForward = performance.now() - t0 - tReduce;
-    if (done.chunks.length > 1) {
+    if (done.chunks.length > 1 && !done.lean) {
       warnings.push(
         `the batch ran in ${done.chunks.length} forward passes to bound memory` +
           (done.note ? ` (${done.note})` : ""),
@@ -553,7 +568,10 @@ export class FeatureMapInspector implements AsyncDisposable {
       time: T,
       targets: { batchIdx, timestep },
       layers,
-      modelOutputs: done.chunks.length === 1 ? modelOutputs : {},
+      modelOutputs: joinModelOutputs(
+        done.chunks.map((chunk) => ({ chunk, outputs: outputsOf.get(chunk) ?? null })),
+        { B, T },
+      ),
       timings: { forward: tForward, reduce: tReduce },
       passes: done.chunks.length,
       warnings,
