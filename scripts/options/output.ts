@@ -7,25 +7,9 @@
 
 import { defineGroup, type Flag, flag, type OptionGroup } from "./group.ts";
 import type { InspectOptions } from "../../inspector/run_inspect.ts";
+import { DEFAULT_SAVE_DIRS } from "./_save_dirs.ts";
 
-/**
- * Each command's default `--save_dir` (relative to where the user stands). The one list the
- * flags, the help text and the launcher (`scripts/launch.ts`, which grants write access to
- * exactly this folder) read.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { DEFAULT_SAVE_DIRS } from "./output.ts";
- * assert.equal(DEFAULT_SAVE_DIRS.analyze, "feature_analysis");
- * ```
- */
-export const DEFAULT_SAVE_DIRS = {
-  inspect: "out",
-  analyze: "feature_analysis",
-  compare: "comparison",
-  merge: "merged",
-} as const;
+export { DEFAULT_SAVE_DIRS };
 
 /**
  * `--save_dir DIR` with its default folder (`inspect`: out, `analyze`: feature_analysis,
