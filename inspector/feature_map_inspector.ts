@@ -13,6 +13,7 @@ import {
   loadOnnxModel,
   type OnnxGraph,
   parseOnnxModel,
+  releaseModelWeights,
   tapAdditions,
   withExtendedModel,
 } from "./onnx_model.ts";
@@ -353,23 +354,32 @@ export class FeatureMapInspector implements AsyncDisposable {
     // CPU backends compute statistics in the graph. WebGPU keeps whole tensors on the GPU for
     // the WGSL kernels, and so does `--gpu on`.
     const wanted = options.inGraph ?? options.gpu !== "on";
-    const ep = wanted ? (await chooseBackend(options.ep ?? "auto")).ep : null;
+    const chosen = (await chooseBackend(options.ep ?? "auto")).ep;
+    const ep = wanted ? chosen : null;
     const sessionOptions = {
       ep: options.ep ?? "auto",
       threads: options.threads,
       lean: options.lean,
       onInfo: options.onInfo,
     };
+    // Lean on the native backend: onnxruntime reads the weights from the model file itself, and
+    // the JavaScript copy is dropped once the first session holds them.
+    const fromFile = { weightsFromFile: !!options.lean && BACKENDS[chosen].capabilities.native };
+    const open = (bytes: Uint8Array, weightsDir: string | null) =>
+      createSession(bytes, { ...sessionOptions, externalDataDir: weightsDir ?? undefined });
+    const lighten = () => {
+      if (fromFile.weightsFromFile && releaseModelWeights(graph) > 0) {
+        // With --expose-gc (the launcher's V8 flags), give the bytes back before the forward.
+        (globalThis as { gc?: () => void }).gc?.();
+      }
+    };
     const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics
       ? buildStatsModel(graph, tensors)
       : null;
     if (inGraph) {
       try {
-        const session = await withExtendedModel(
-          graph,
-          inGraph.additions,
-          (bytes) => createSession(bytes, sessionOptions),
-        );
+        const session = await withExtendedModel(graph, inGraph.additions, open, fromFile);
+        lighten();
         return new FeatureMapInspector(graph, resolved, session, options, inGraph.taps);
       } catch (err) {
         // An exotic graph onnxruntime cannot extend (a type its reductions do not take...):
@@ -381,11 +391,8 @@ export class FeatureMapInspector implements AsyncDisposable {
         );
       }
     }
-    const session = await withExtendedModel(
-      graph,
-      tapAdditions(graph, tensors),
-      (bytes) => createSession(bytes, sessionOptions),
-    );
+    const session = await withExtendedModel(graph, tapAdditions(graph, tensors), open, fromFile);
+    lighten();
     return new FeatureMapInspector(graph, resolved, session, options, null);
   }
 
@@ -394,7 +401,15 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#fullSession ??= withExtendedModel(
       this.graph,
       tapAdditions(this.graph, [...new Set(this.layers.map((l) => l.tensor))]),
-      (bytes) => createSession(bytes, { ep: this.#session.info.ep, threads: this.options.threads }),
+      (bytes, weightsDir) =>
+        createSession(bytes, {
+          ep: this.#session.info.ep,
+          threads: this.options.threads,
+          externalDataDir: weightsDir ?? undefined,
+        }),
+      {
+        weightsFromFile: !!this.options.lean && BACKENDS[this.#session.info.ep].capabilities.native,
+      },
     );
     return this.#fullSession;
   }

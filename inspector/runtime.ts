@@ -127,6 +127,12 @@ export interface CreateSessionOptions {
   /** External-data files of the model (`location` as written in the model, and bytes); onnxruntime-web only. */
   externalData?: { path: string; data: Uint8Array }[];
   /**
+   * The folder the model's external-data `location`s are relative to, for bytes whose weights
+   * onnxruntime reads from files (`onnx_model.ts` `modelWithFileWeights`); the native `cpu`
+   * backend only (onnxruntime's `session.model_external_initializers_file_folder_path`).
+   */
+  externalDataDir?: string;
+  /**
    * Trade forward speed for memory: graph optimizations stop at onnxruntime's `extended` level,
    * without the layout transforms of `all` that keep a second, blocked (NCHWc) copy of the
    * convolution weights. On the ResNet-18 of the whole-commands bench: about 90 MiB less peak
@@ -246,6 +252,22 @@ export async function createSession(
       );
     }
     sessionOptions.externalData = options.externalData;
+  }
+  if (options.externalDataDir !== undefined) {
+    if (!spec.capabilities.native) {
+      throw new InspectorError(
+        `options.externalDataDir needs the native cpu backend, not ${choice.ep}; give the model ` +
+          "with its weights instead",
+      );
+    }
+    const extra = (sessionOptions.extra ?? {}) as Record<string, Record<string, unknown>>;
+    sessionOptions.extra = {
+      ...extra,
+      session: {
+        ...extra.session,
+        model_external_initializers_file_folder_path: options.externalDataDir,
+      },
+    };
   }
   let session: OrtSessionLike;
   try {
