@@ -252,6 +252,7 @@ export class FeatureMapInspector implements AsyncDisposable {
   #inGraphTaps: InGraphTap[] | null;
   /** A session returning whole tensors, for split batches and fallbacks (lazy when not primary). */
   #fullSession: Promise<ModelSession> | null;
+  #released = false;
   #inGraphPasses = 0;
   #reducer: Reducer | null = null;
   #target: TargetSpec = { batchIdx: 0, timestep: 0 };
@@ -529,6 +530,12 @@ export class FeatureMapInspector implements AsyncDisposable {
    */
   async extractFeatures(batch: BatchInput): Promise<Extraction> {
     if (this.#disposed) throw new Error("FeatureMapInspector was disposed");
+    if (this.#released) {
+      throw new InspectorError(
+        "the sessions were freed by releaseSessions(); create a new FeatureMapInspector to " +
+          "extract again",
+      );
+    }
     const { feeds, B, T } = this.#feeds(batch);
     const batchIdx = toIndexSpec(this.#target.batchIdx, B, "options.batchIdx");
     const timestep = toIndexSpec(this.#target.timestep, T, "options.timestep");
@@ -874,12 +881,41 @@ export class FeatureMapInspector implements AsyncDisposable {
     }
   }
 
+  /**
+   * Free the onnxruntime sessions now and keep the last extraction: `saveFeatures` and
+   * `visualizeFeatureMaps` still work, `extractFeatures` throws. For one-batch runs (what
+   * `runInspect` does after its forward pass): the grids and files are then made without the
+   * session's memory (its weights and arena; about 60 MiB for the bench's ResNet-18).
+   *
+   * @example Usage
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { FeatureMapInspector } from "./feature_map_inspector.ts";
+   * await using insp = await FeatureMapInspector.create("fixtures/resnet18_video.onnx", {
+   *   layers: ["layer1"], ep: "wasm",
+   * });
+   * const frames = { data: new Float32Array(2 * 3 * 32 * 32), dims: [1, 2, 3, 32, 32] };
+   * const ex = await insp.extractFeatures(frames);
+   * await insp.releaseSessions();
+   * assert.equal(insp.lastExtraction, ex);
+   * await assert.rejects(() => insp.extractFeatures(frames), /releaseSessions/);
+   * ```
+   */
+  async releaseSessions(): Promise<void> {
+    if (this.#released || this.#disposed) return;
+    this.#released = true;
+    const full = await this.#fullSession?.catch(() => null);
+    if (full && full !== this.#session) await full[Symbol.asyncDispose]();
+    await this.#session[Symbol.asyncDispose]();
+  }
+
   /** Free the session and GPU resources. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#last = null;
     await this.#reducer?.[Symbol.asyncDispose]();
+    if (this.#released) return;
     const full = await this.#fullSession?.catch(() => null);
     if (full && full !== this.#session) await full[Symbol.asyncDispose]();
     await this.#session[Symbol.asyncDispose]();

@@ -468,6 +468,10 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
     const ex = await insp.extractFeatures(batch.feeds);
     timings.forward = ex.timings.forward;
     timings.reduce = ex.timings.reduce;
+    // One batch: the grids and files need the extraction, not onnxruntime. Free its memory (the
+    // weights, the arena) and the forward's garbage before they are made.
+    await insp.releaseSessions();
+    (globalThis as { gc?: () => void }).gc?.();
     profileMark("inspect.forward_done");
 
     const gaze: GazePoint[][][] | undefined = batch.clips
