@@ -559,12 +559,12 @@ export async function benchWhole(options: WholeBenchOptions = {}): Promise<Whole
       row("inspect wall (1 clip, 1 frame saved, 8 layers)", "inspect", "ms", 0.25),
       row("inspect peak RSS (process tree)", "inspect", "bytes", 0.8),
       ...(HAVE_GNU_TIME
-        ? [row("inspect peak RSS, largest process", "inspect", "largest", null)]
+        ? [row("inspect peak RSS, largest process", "inspect", "largest", 0.8)]
         : []),
       row(`analyze wall (8 layers; ${ourPngs} / ${tkPngs} PNGs)`, "analyze", "ms", 0.15),
       row("analyze peak RSS (process tree)", "analyze", "bytes", 0.8),
       ...(HAVE_GNU_TIME
-        ? [row("analyze peak RSS, largest process", "analyze", "largest", null)]
+        ? [row("analyze peak RSS, largest process", "analyze", "largest", 0.8)]
         : []),
       ...(options.noWorkflow ? [] : [
         row(
