@@ -243,21 +243,34 @@ function storeChannel(
 }
 
 /** Bin of each float32 bit pattern's top 16 bits (sign, exponent, 7 mantissa bits), or -1. */
-const BIN_OF_TOP16: Int16Array = (() => {
-  const lut = new Int16Array(1 << 16);
+/** The table's mark for a value it cannot place. */
+const SLOW = 255;
+
+/**
+ * The bin of every float32 whose top 16 bits decide it ({@linkcode SLOW} otherwise), for
+ * {@linkcode addHistogram}.
+ */
+const BIN_OF_TOP16: Uint8Array = (() => {
+  const lut = new Uint8Array(1 << 16);
   const u = new Uint32Array(1), f = new Float32Array(u.buffer);
   for (let top = 0; top < lut.length; top++) {
     const e = (top >>> 7) & 255;
-    // Exponent 0 (zero or denormal), 255 (Inf/NaN), and the 1/128 of an octave holding the
-    // sqrt(2) edge (mantissa 0x3504f3) are decided value by value.
-    if (e === 0 || e === 255) {
-      lut[top] = -1;
+    if (e === 0) {
+      // Zero or denormal (below 2^-20: the innermost bin). The top 16 bits of +-0 are also those
+      // of the denormals below 2^-133: counted as zeros here, and moved by addHistogram.
+      lut[top] = (top & 0x7fff) === 0 ? SIDE : top >>> 15 ? SIDE - 1 : SIDE + 1;
+      continue;
+    }
+    // Inf/NaN, and the 1/128 of an octave holding the sqrt(2) edge (mantissa 0x3504f3), are
+    // decided value by value.
+    if (e === 255) {
+      lut[top] = SLOW;
       continue;
     }
     u[0] = top << 16;
     const lo = histBin(f[0]);
     u[0] = (top << 16) | 0xffff;
-    lut[top] = histBin(f[0]) === lo ? lo : -1;
+    lut[top] = histBin(f[0]) === lo ? lo : SLOW;
   }
   return lut;
 })();
@@ -265,8 +278,10 @@ const BIN_OF_TOP16: Int16Array = (() => {
 /**
  * Add every finite value of `frames` to `acc`'s fixed-edge histogram (the one histogram
  * implementation: {@linkcode addFrames} and {@linkcode addRowMoments}' callers use it). Bins come
- * from a table of the top 16 bits of each float32, so one table read per value; zeros, denormals
- * and the 1/128 of an octave next to each sqrt(2) edge go through {@linkcode histBin}.
+ * from a byte table of the top 16 bits of each float32, one read per value, counted in four
+ * tables in turn (so that a run of zeros does not wait on its own increments): about 2 ns per
+ * value here, against 3.7 with one table and a branch per zero. Only Inf/NaN and the 1/128 of an
+ * octave next to each sqrt(2) edge go through {@linkcode histBin}.
  *
  * @example Usage
  * ```ts
@@ -282,19 +297,65 @@ const BIN_OF_TOP16: Int16Array = (() => {
  * ```
  */
 export function addHistogram(acc: LayerAccumulator, frames: readonly Float32Array[]): void {
-  const h = new Float64Array(HIST_BINS);
   const lut = BIN_OF_TOP16;
+  // Four count tables taken in turn, SLOW being their last slot; 32-bit counts (a frame holds
+  // under 2^31 values), added up per frame.
+  const h0 = new Uint32Array(SLOW + 1), h1 = new Uint32Array(SLOW + 1);
+  const h2 = new Uint32Array(SLOW + 1), h3 = new Uint32Array(SLOW + 1);
+  const total = acc.histogram;
   for (const f of frames) {
     const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
-    for (let i = 0; i < bits.length; i++) {
-      const w = bits[i];
-      const k = lut[w >>> 16];
-      if (k >= 0) h[k]++;
-      else if ((w & 0x7fffffff) === 0) h[SIDE]++;
-      else if ((w & 0x7f800000) !== 0x7f800000) h[histBin(f[i])]++;
+    const n = bits.length, n4 = n - (n % 4);
+    // Low bits of the values whose top 16 bits are those of +-0: non-zero when a denormal below
+    // 2^-133 was counted as a zero (branch-free: the mask is -1 when the top bits are zero).
+    let tiny = 0;
+    for (let i = 0; i < n4; i += 4) {
+      const a = bits[i], b = bits[i + 1], c = bits[i + 2], d = bits[i + 3];
+      const ka = lut[a >>> 16], kb = lut[b >>> 16], kc = lut[c >>> 16], kd = lut[d >>> 16];
+      h0[ka]++;
+      h1[kb]++;
+      h2[kc]++;
+      h3[kd]++;
+      // A SLOW value (about 1 in 128, counted in the unused last slot) is placed now: bit 8 of
+      // k + 1 is set for SLOW only, so one rarely taken branch per four values.
+      if (((ka + 1) | (kb + 1) | (kc + 1) | (kd + 1)) & 256) {
+        if (ka === SLOW) addSlow(total, a, f[i]);
+        if (kb === SLOW) addSlow(total, b, f[i + 1]);
+        if (kc === SLOW) addSlow(total, c, f[i + 2]);
+        if (kd === SLOW) addSlow(total, d, f[i + 3]);
+      }
+      tiny |= (a & 0xffff & -(((a & 0x7fff0000) - 1) >>> 31)) |
+        (b & 0xffff & -(((b & 0x7fff0000) - 1) >>> 31)) |
+        (c & 0xffff & -(((c & 0x7fff0000) - 1) >>> 31)) |
+        (d & 0xffff & -(((d & 0x7fff0000) - 1) >>> 31));
+    }
+    for (let i = n4; i < n; i++) {
+      const a = bits[i], k = lut[a >>> 16];
+      if (k === SLOW) addSlow(total, a, f[i]);
+      else h0[k]++;
+      tiny |= a & 0xffff & -(((a & 0x7fff0000) - 1) >>> 31);
+    }
+    for (let k = 0; k < HIST_BINS; k++) total[k] += h0[k] + h1[k] + h2[k] + h3[k];
+    // Denormals below 2^-133 were counted as zeros: one more look at this frame, only then.
+    if (tiny !== 0) moveTinyDenormals(total, bits);
+    for (const h of [h0, h1, h2, h3]) h.fill(0);
+  }
+}
+
+/** A value {@linkcode addHistogram}'s table cannot place: by {@linkcode histBin}; Inf/NaN nowhere. */
+function addSlow(total: number[], w: number, x: number): void {
+  if ((w & 0x7f800000) !== 0x7f800000) total[histBin(x)]++;
+}
+
+/** Move the denormals whose top 16 bits are zero from the zero bin to their side's innermost. */
+function moveTinyDenormals(total: number[], bits: Uint32Array): void {
+  for (let i = 0; i < bits.length; i++) {
+    const w = bits[i];
+    if ((w & 0x7fff0000) === 0 && (w & 0xffff) !== 0) {
+      total[SIDE]--;
+      total[w >>> 31 ? SIDE - 1 : SIDE + 1]++;
     }
   }
-  for (let k = 0; k < HIST_BINS; k++) acc.histogram[k] += h[k];
 }
 
 /**
