@@ -29,6 +29,7 @@
 
 import { dirname, join } from "node:path";
 import { InspectorError } from "../core/errors.ts";
+import { profileAdd, profileTime } from "../core/profile.ts";
 import {
   addCounts,
   addHistogram,
@@ -57,14 +58,20 @@ import {
   scoringGrid,
 } from "../stats/gaze_frames.ts";
 import { saliencyScores } from "../stats/saliency.ts";
-import { listClips } from "./clips.ts";
+import { listClips, startDecodeWorkers } from "./clips.ts";
 import { resolveDataset } from "./datasets.ts";
 import { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts";
 import { parseLayoutFlags } from "./feature_map_inspector.ts";
 import { loadOnnxModel } from "./onnx_model.ts";
 import { saveDatasetFrames } from "./_dataset_frames.ts";
 import { parseIndexSpec } from "./layout.ts";
-import { DEFAULT_MODEL, frameSizeFor, type InspectOptions, loadBatch } from "./run_inspect.ts";
+import {
+  DEFAULT_MODEL,
+  frameSizeFor,
+  type InspectOptions,
+  type LoadedBatch,
+  startBatch,
+} from "./run_inspect.ts";
 
 /** Format tag of `dataset_state.json`. */
 export const DATASET_STATE_FORMAT = "feature-inspector/dataset-state";
@@ -232,24 +239,38 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   const t0 = performance.now();
   let ran = 0;
   let k = state ? state.batches.done : first;
-  const load = (kk: number) =>
-    loadBatch(graph, {
+  // The next batch is decoded on a worker thread while this thread runs the forward pass
+  // (onnxruntime-node's run blocks it): its requests are posted before the forward starts.
+  using decoders = startDecodeWorkers(options.workers ?? 1);
+  const start = (kk: number): Promise<{ loaded: Promise<LoadedBatch> }> =>
+    startBatch(graph, {
       ...options,
+      decoders,
       batchSize: Math.min(B, all.length - kk * B),
       firstClip: kk * B,
     }, size);
-  let prefetched: ReturnType<typeof load> | null = null;
+  let prefetched: Promise<{ loaded: Promise<LoadedBatch> }> | null = null;
   for (; k < end; k++) {
     if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
     const firstClip = k * B;
     const n = Math.min(B, all.length - firstClip);
     // The next batch decodes while this one runs (its errors surface when it is reached).
-    const batch = await (prefetched ?? load(k));
+    const batch = await profileTime(
+      "dataset.wait_data",
+      async () => await (await (prefetched ?? start(k))).loaded,
+    );
     prefetched = k + 1 < end && (options.stopAfter === undefined || ran + 1 < options.stopAfter)
-      ? load(k + 1)
+      ? start(k + 1)
       : null;
-    prefetched?.catch(() => {});
-    const ex = await insp.extractFeatures(batch.feeds);
+    if (prefetched) {
+      prefetched.then((l) => l.loaded.catch(() => {}), () => {});
+      await prefetched.catch(() => {});
+    }
+    const ex = await profileTime("dataset.extract", () => insp.extractFeatures(batch.feeds));
+    // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (with the in-graph statistics) and
+    // the reading of its outputs.
+    profileAdd("dataset.forward", ex.timings.forward);
+    profileAdd("dataset.read", ex.timings.reduce);
     if (!state) {
       state = {
         format: DATASET_STATE_FORMAT,
@@ -290,8 +311,11 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
         }
         // The moments come from the pass's own per-(frame, channel) reductions (in the graph on
         // the CPU backends); only the histogram reads the values.
-        const p = addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows });
-        addHistogram(acc, own);
+        const p = profileTime(
+          "dataset.moments",
+          () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
+        );
+        profileTime("dataset.histogram", () => addHistogram(acc, own));
         clipParts.push(p);
         perClip[b][l.name] = clipSummary(p);
       }
@@ -362,7 +386,7 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       timestep: options.timestep,
       name: options.name,
       dtype: options.dtype,
-      load,
+      load: async (kk: number) => await (await start(kk)).loaded,
     });
   }
   return { stats, state, frames };

@@ -207,26 +207,41 @@ export function frameSizeFor(graph: OnnxGraph, options: InspectOptions): number 
   return hw.height === hw.width ? hw.height : hw;
 }
 
+/** Options of {@linkcode loadBatch} and {@linkcode startBatch}. */
+export type LoadBatchOptions = InspectOptions & {
+  /** Started decode workers (their threads decode while the caller's runs a forward pass). */
+  decoders?: DecodeWorkers | null;
+};
+
 /** Load one batch as `inspect` does (clips from `options.dset`, or `.npy` inputs). */
 export async function loadBatch(
   graph: OnnxGraph,
-  options: InspectOptions,
+  options: LoadBatchOptions,
   size: number | FrameSize,
 ): Promise<LoadedBatch> {
-  return await (await startBatch(graph, options, size, null)).loaded;
+  return await (await startBatch(graph, options, size)).loaded;
 }
 
 /**
  * Start loading the batch: the clips are listed and their frames sampled (errors here come
- * first), then `loaded` settles when the frames are decoded, on `decoders` when given, which
- * have their requests by the time this resolves.
+ * first), then `loaded` settles when the frames are decoded, on `options.decoders` when given,
+ * which have their requests by the time this resolves: a forward pass started after it (which
+ * blocks this thread) runs while they decode.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { startBatch } from "./run_inspect.ts";
+ * const next = await startBatch(graph, { dset: "clips", batchSize: 4, decoders }, 112);
+ * await inspector.extractFeatures(current.feeds); // the workers decode meanwhile
+ * const batch = await next.loaded;
+ * ```
  */
-async function startBatch(
+export async function startBatch(
   graph: OnnxGraph,
-  options: InspectOptions,
+  options: LoadBatchOptions,
   size: number | FrameSize,
-  decoders: DecodeWorkers | null,
 ): Promise<{ loaded: Promise<LoadedBatch> }> {
+  const decoders = options.decoders ?? null;
   const hw = typeof size === "number" ? { height: size, width: size } : size;
   const pipeline = framePipelineOf(options, hw);
   if (options.input && options.input.length > 0 && options.dset === undefined) {
@@ -399,7 +414,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
   const tData = performance.now();
   // The batch and the targets in it; their errors are reported before those of the output folder
   // and the session, as if the data were loaded first.
-  const loading = (await startBatch(graph, options, size, decoders)).loaded.then((batch) => {
+  const loading = (await startBatch(graph, { ...options, decoders }, size)).loaded.then((batch) => {
     timings.load_data = performance.now() - tData;
     const dims = mainDims(batch.feeds, graph);
     const B = dims[0], T = dims.length === 5 ? dims[1] : 1;
