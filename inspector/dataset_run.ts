@@ -232,6 +232,8 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     threads: options.threads,
     gpu: options.gpu,
     saveDir,
+    // Every frame of every clip is read (the histogram needs the values).
+    allFrames: true,
     onInfo: options.onInfo,
   });
   insp.setTarget({ batchIdx: "all", timestep: "all" });

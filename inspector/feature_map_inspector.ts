@@ -107,6 +107,13 @@ export interface InspectorOptions {
   lean?: boolean;
   /** Tapped bytes a lean pass aims at (default 16 MiB); only with `lean`. */
   leanPassBytes?: number;
+  /**
+   * Every frame will be kept (dataset mode, `--timestep all --batch_idx all`; default false): the
+   * passes with the statistics in the graph hand back the tapped tensors as they are, and the
+   * frames are cut on the host, instead of onnxruntime gathering them into one more copy of
+   * every tensor. Any target still works.
+   */
+  allFrames?: boolean;
   /** Where statistics are computed (default `auto`). */
   gpu?: GpuMode;
   /** Output folder for `saveFeatures`/`visualizeFeatureMaps` (default `out`). */
@@ -375,7 +382,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       }
     };
     const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics
-      ? buildStatsModel(graph, tensors)
+      ? buildStatsModel(graph, tensors, { wholeFrames: options.allFrames })
       : null;
     if (inGraph) {
       try {

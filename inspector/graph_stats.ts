@@ -60,8 +60,10 @@ export interface InGraphTap {
   tensor: string;
   /** `Shape(x)`, int64. */
   shape: string;
-  /** The gathered frames or clips (the tensor's own element type). */
+  /** The gathered frames or clips (the tensor's own element type); the tensor itself when `whole`. */
   frames: string;
+  /** Built with `wholeFrames`: `frames` is the whole tensor, cut on the host. */
+  whole?: boolean;
   /** Per-row statistics (absent when built with `statistics: false`). */
   stats: InGraphStats | null;
 }
@@ -210,6 +212,12 @@ export interface StatsModel {
 export interface StatsModelOptions {
   /** Add the per-row statistics (default true); false returns only shapes and saved frames. */
   statistics?: boolean;
+  /**
+   * Hand back each tapped tensor as it is instead of gathering the saved frames (default
+   * false): for runs that keep every frame, where the gather would be one more copy of every
+   * tensor; the frames are then cut on the host.
+   */
+  wholeFrames?: boolean;
 }
 
 interface Attr {
@@ -294,8 +302,9 @@ export function buildStatsModel(
     const d0 = node("Slice", [shape, `${P}zero`, `${P}one`], `${p}dim0`);
     const perFrame = node("Equal", [d0, total], `${p}per_frame`);
     const idx = node("Where", [perFrame, selF, selC], `${p}select`);
-    const frames = node("Gather", [tensor, idx], `${p}frames`, [int("axis", 0)]);
-    if (!statistics) return { tensor, shape, frames, stats: null };
+    const whole = options.wholeFrames === true;
+    const frames = whole ? tensor : node("Gather", [tensor, idx], `${p}frames`, [int("axis", 0)]);
+    if (!statistics) return { tensor, shape, frames, whole, stats: null };
     // width = prod(shape[max(2, rank - 2):]) (1 for a rank-2 tensor); rows = the rest. Each
     // row is viewed as (width / W, W) with W its last axis, so that float32 sums run over at
     // most W values and the partial sums are added in float64.
@@ -320,7 +329,7 @@ export function buildStatsModel(
     const toDouble = (v: string) => node("Cast", [v], `${v}_f64`, [int("to", DOUBLE)]);
     const g: TapGraph = { p, x, width, w, node, reduce, toDouble, out: {} };
     for (const k of ACCUMULATOR_NAMES) IN_GRAPH[k].build?.(g);
-    return { tensor, shape, frames, stats: g.out as InGraphStats };
+    return { tensor, shape, frames, whole, stats: g.out as InGraphStats };
   });
   // The taps' node groups go in reverse network order. onnxruntime's default execution order is
   // a reverse depth-first walk from the graph's leaves, the last-added leaf first: so the first
@@ -472,6 +481,13 @@ export async function readInGraphTap(
   const framesOut = outputs[tap.frames];
   if (!framesOut) throw new Error(`internal error: in-graph output ${tap.frames} is missing`);
   const got = { data: framesOut.data ?? await framesOut.download() };
+  if (tap.whole) {
+    const data = got.data;
+    const frames = options.batchIdx.map((b) =>
+      options.timestep.map((t) => extractFrame(data, layout, b, t))
+    );
+    return { layout, moments: m, frames };
+  }
   const perFrameAxis = dims[0] === options.clips * options.frames;
   const per = dims.slice(1).reduce((a, x) => a * x, 1);
   const one = perFrameAxis && layout.kind === "bt_chw"

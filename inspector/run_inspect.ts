@@ -450,6 +450,7 @@ export async function runInspect(options: InspectOptions = {}): Promise<InspectR
       budgetBytes: options.memoryBudgetMiB ? options.memoryBudgetMiB * 2 ** 20 : undefined,
       // One batch: the session's start and memory weigh more than the forward's speed.
       lean: true,
+      allFrames: options.batchIdx === "all" && options.timestep === "all",
       onInfo: info,
     }).catch(dataFirst);
     timings.session = performance.now() - t;

@@ -252,3 +252,36 @@ Deno.test("graph stats: the taps' node groups run in reverse network order (firs
   }
   assert.ok(lastOf(2) < firstOf(1) && lastOf(1) < firstOf(0));
 });
+
+Deno.test("graph stats: allFrames hands back whole tensors, same frames and statistics for any target", async () => {
+  for (const file of MODELS) {
+    const model = join(ROOT, "fixtures", file);
+    const graph = await loadOnnxModel(model);
+    const feeds = batchOf(graph, 4);
+    const layers = file.startsWith("r3d") ? ["stem", "layer2"] : ["conv1", "layer2"];
+    for (
+      const target of [{ batchIdx: "all", timestep: "all" }, { batchIdx: "1", timestep: "0,3" }]
+    ) {
+      const runs = [];
+      for (const allFrames of [false, true]) {
+        await using insp = await FeatureMapInspector.create(graph, {
+          layers,
+          ep: "cpu",
+          allFrames,
+        });
+        insp.setTarget(target);
+        runs.push({
+          ex: await insp.extractFeatures(Object.values(feeds)[0]),
+          red: insp.reductions,
+        });
+      }
+      const [gathered, whole] = runs;
+      assert.equal(whole.red.where, "onnx_graph", `${file}: statistics not in the graph`);
+      for (let k = 0; k < layers.length; k++) {
+        const a = whole.ex.layers[k], b = gathered.ex.layers[k];
+        assert.deepEqual(a.frames, b.frames, `${file} ${a.name} ${target.timestep}`);
+        assert.deepEqual(a.stats.summary, b.stats.summary, `${file} ${a.name}`);
+      }
+    }
+  }
+});
