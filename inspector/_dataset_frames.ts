@@ -87,6 +87,8 @@ export async function saveDatasetFrames(
     const clipsData: Record<string, unknown>[] = new Array(clipIdx.length);
     const savedFrames: Record<string, unknown>[][] = new Array(clipIdx.length);
     let base: Record<string, unknown> = {};
+    // Every frame of the batches holding an asked-for clip (the clips' frames are picked below).
+    insp.setTarget({ batchIdx: "all", timestep: "all" });
     for (const k of batches) {
       const batch = await plan.load(k);
       const ex = await insp.extractFeatures(batch.feeds);

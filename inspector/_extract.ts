@@ -31,6 +31,8 @@ import {
 import type { ChannelOrder } from "./channel_order.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 import { copyRun, emptyMoments, type RowMoments } from "../stats/moments.ts";
+import { reduceRowsHistogram } from "../stats/row_kernel.ts";
+import { HIST_BINS } from "../stats/dataset_statistics.ts";
 import { type Reducer, tensorInput } from "../shaders/reduce.ts";
 import { type BatchChunk, fitsOnePass, forwardInChunks, sliceBatch } from "./batch_plan.ts";
 import {
@@ -58,6 +60,8 @@ export interface PassEngine {
   layerName(tensor: string): string;
   /** The session returning whole tensors. */
   full(): Promise<ModelSession>;
+  /** Count every tapped value into the fixed-edge histogram (`stats/row_kernel.ts`). */
+  histogram?: boolean;
   /** The host reducer (created on first use, on `device` when given). */
   reducer(device: GPUDevice | null): Promise<Reducer>;
   /** The saved frames of one whole output. */
@@ -432,6 +436,8 @@ export interface TensorPass {
   moments: RowMoments;
   /** The saved frames in the pass `[i][j]` (of `bis` x `tis`), or null when none falls in it. */
   frames: Float32Array[][] | null;
+  /** Its values in the pass counted into the fixed-edge bins (`PassEngine.histogram`), or null. */
+  histogram: number[] | null;
 }
 
 /** What one pass gave. */
@@ -527,11 +533,17 @@ export async function runPass(
       const cf = !r && isChannelLast(layout.kind)
         ? toChannelFirst(out.data ?? await out.download(), layout)
         : null;
+      // With a histogram, one pass of the row kernel over the values gives both.
+      const histogram = !r && engine.histogram ? new Array<number>(HIST_BINS).fill(0) : null;
       const moments = r?.moments ??
-        await (await engine.reducer(null)).reduceRows(cf ?? tensorInput(out), [
-          lr.rows,
-          lr.width,
-        ]);
+        (histogram
+          ? reduceRowsHistogram(cf ?? out.data ?? await out.download(), [lr.rows, lr.width], {
+            histogram,
+          })
+          : await (await engine.reducer(null)).reduceRows(cf ?? tensorInput(out), [
+            lr.rows,
+            lr.width,
+          ]));
       // The saved frames that fall in this pass.
       const frames = bis.length && tis.length
         ? r?.frames ??
@@ -539,7 +551,7 @@ export async function runPass(
             ? saved.batchIdx.map((b) => saved.timestep.map((t) => extractFrame(cf, layout, b, t)))
             : await engine.frames(out, layout, saved.batchIdx, saved.timestep))
         : null;
-      tensors.set(tensor, { layout, moments, frames });
+      tensors.set(tensor, { layout, moments, frames, histogram });
     }
     let modelOutputs: PassResult["modelOutputs"] = null;
     if (pass.modelOutputs) {
@@ -566,6 +578,8 @@ export interface TensorState {
   m: RowMoments | null;
   /** Saved frames `[bi][ti]` (empty until their pass ran). */
   frames: Float32Array[][];
+  /** The fixed-edge histogram of the passes so far (`PassEngine.histogram`), or null. */
+  histogram: number[] | null;
 }
 
 /** Empty states for the plan's tensors. */
@@ -576,6 +590,7 @@ export function newTensorStates(plan: ExtractionPlan): Map<string, TensorState> 
       layout: null,
       m: null,
       frames: plan.batchIdx.map(() => plan.timestep.map(() => new Float32Array(0))),
+      histogram: null,
     });
   }
   return state;
@@ -628,8 +643,12 @@ export function placePass(
 ): number {
   const { c0, f0, bis, tis } = result.window;
   let allocated = 0;
-  for (const [tensor, { layout: local, moments: m, frames }] of result.tensors) {
+  for (const [tensor, { layout: local, moments: m, frames, histogram }] of result.tensors) {
     const st = state.get(tensor)!;
+    if (histogram) {
+      if (!st.histogram) st.histogram = histogram;
+      else for (let k = 0; k < histogram.length; k++) st.histogram[k] += histogram[k];
+    }
     if (!st.layout) {
       st.layout = wholeLayout(local, plan.B, plan.T);
       const rl = rowLayout(st.layout);

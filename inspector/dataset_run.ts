@@ -32,7 +32,6 @@ import { InspectorError } from "../core/errors.ts";
 import { profileAdd, profileTime } from "../core/profile.ts";
 import {
   addCounts,
-  addHistogram,
   addRowMoments,
   type BatchPartial,
   emptyLayerAccumulator,
@@ -232,11 +231,10 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     threads: options.threads,
     gpu: options.gpu,
     saveDir,
-    // Every frame of every clip is read (the histogram needs the values).
-    allFrames: true,
+    // Every value is read once, on the host: the moments and the histogram in one pass.
+    histogram: true,
     onInfo: options.onInfo,
   });
-  insp.setTarget({ batchIdx: "all", timestep: "all" });
   const shardClips = Math.min(end * B, all.length) - first * B;
   const t0 = performance.now();
   let ran = 0;
@@ -256,19 +254,30 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
     const firstClip = k * B;
     const n = Math.min(B, all.length - firstClip);
-    // The next batch decodes while this one runs (its errors surface when it is reached).
     const batch = await profileTime(
       "dataset.wait_data",
       async () => await (await (prefetched ?? start(k))).loaded,
     );
-    prefetched = k + 1 < end && (options.stopAfter === undefined || ran + 1 < options.stopAfter)
-      ? start(k + 1)
-      : null;
-    if (prefetched) {
+    prefetched = null;
+    // The next batch decodes while this one is read on the host, once its forward pass (which
+    // keeps every core busy) is done; its errors surface when it is reached.
+    const next = k + 1 < end && (options.stopAfter === undefined || ran + 1 < options.stopAfter);
+    const afterForward = async () => {
+      if (!next) return;
+      prefetched = start(k + 1);
       prefetched.then((l) => l.loaded.catch(() => {}), () => {});
       await prefetched.catch(() => {});
-    }
-    const ex = await profileTime("dataset.extract", () => insp.extractFeatures(batch.feeds));
+    };
+    // Frames are cut only for the clips with gaze (their maps are scored).
+    const gazeFrames = batchGaze(batch.clips?.clips.slice(0, n).map((c) => c.gaze) ?? [], grid);
+    const gazeClips = [...new Set(gazeFrames.map((f) => f.b))];
+    insp.setTarget(
+      gazeClips.length ? { batchIdx: gazeClips, timestep: "all" } : { batchIdx: 0, timestep: 0 },
+    );
+    const ex = await profileTime(
+      "dataset.extract",
+      () => insp.extractFeatures(batch.feeds, { afterForward }),
+    );
     // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (with the in-graph statistics) and
     // the reading of its outputs.
     profileAdd("dataset.forward", ex.timings.forward);
@@ -294,40 +303,34 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     const lines: string[] = [];
     const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] = Array
       .from({ length: n }, () => ({}));
-    const gazeFrames = batchGaze(batch.clips?.clips.slice(0, n).map((c) => c.gaze) ?? [], grid);
     const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
     for (const [j, l] of ex.layers.entries()) {
       const acc = state.layers[j];
       // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
       const clipParts: BatchPartial[] = [];
       for (let b = 0; b < n; b++) {
-        const seen = new Set<number>();
-        const own: Float32Array[] = [];
-        const rows: number[] = [];
-        for (let t = 0; t < l.layout.timeMap.length; t++) {
-          const ti = l.layout.timeMap[t];
-          if (seen.has(ti)) continue;
-          seen.add(ti);
-          own.push(l.frames[b][t]);
-          rows.push(b * l.layout.tensorTime + ti);
-        }
-        // The moments come from the pass's own per-(frame, channel) reductions (in the graph on
-        // the CPU backends); only the histogram reads the values.
+        const rows = Array.from(
+          { length: l.layout.tensorTime },
+          (_, t) => b * l.layout.tensorTime + t,
+        );
+        // The moments and the histogram come from the pass's one read of every value
+        // (`InspectorOptions.histogram`).
         const p = profileTime(
           "dataset.moments",
           () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
         );
-        profileTime("dataset.histogram", () => addHistogram(acc, own));
         clipParts.push(p);
         perClip[b][l.name] = clipSummary(p);
       }
+      if (!l.histogram) throw new Error(`internal error: no histogram for layer ${l.name}`);
+      for (let k = 0; k < l.histogram.length; k++) acc.histogram[k] += l.histogram[k];
       const p: BatchPartial = mergePartials(clipParts);
       const shape = gazeShape(l.layout.frameShape);
       if (shape && gazeFrames.length) {
         const sums = emptyGazeSums();
         const m = gazeFrames.length, off = Math.ceil(m / 2);
         for (const [i, f] of gazeFrames.entries()) {
-          const frame = l.frames[f.b]?.[f.t];
+          const frame = l.frames[gazeClips.indexOf(f.b)]?.[f.t];
           if (!frame) continue;
           const map = gridMap(channelMap(frame, shape, null), {
             h: shape.height,

@@ -135,6 +135,14 @@ export interface InspectorOptions {
    * host (WGSL kernels or the CPU reference, as `gpu` says).
    */
   inGraph?: boolean;
+  /**
+   * Count every tapped value into the fixed-edge histogram of `stats/dataset_statistics.ts`
+   * (`LayerFeatures.histogram`; dataset mode, default false). The passes then return whole
+   * tensors, and the moments and the histogram come from one pass over each tensor on the host
+   * (`stats/row_kernel.ts`), instead of the moments in the graph and a second read for the
+   * histogram.
+   */
+  histogram?: boolean;
 }
 
 /** Which clips and frames to keep. */
@@ -175,6 +183,21 @@ export interface LayerFeatures {
    * `b * tensorTime + t'`), and how they are numbered: the exact inputs of the statistics above.
    */
   rows: { moments: RowMoments; index: RowIndex };
+  /**
+   * With `InspectorOptions.histogram`: every value of the tapped tensor in the batch counted
+   * into the fixed-edge bins of `stats/dataset_statistics.ts` (`histBin`; NaN/Inf left out).
+   */
+  histogram?: number[];
+}
+
+/** Options of {@linkcode FeatureMapInspector.extractFeatures}. */
+export interface ExtractOptions {
+  /**
+   * Called (and awaited) once, when the first forward pass has returned and before its
+   * outputs are read: e.g. to start decoding the next batch while this one is reduced on the
+   * host, on the cores the forward pass kept busy.
+   */
+  afterForward?: () => void | Promise<void>;
 }
 
 /** Result of {@linkcode FeatureMapInspector.extractFeatures}. */
@@ -381,7 +404,7 @@ export class FeatureMapInspector implements AsyncDisposable {
         (globalThis as { gc?: () => void }).gc?.();
       }
     };
-    const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics
+    const inGraph = ep && BACKENDS[ep].capabilities.inGraphStatistics && !options.histogram
       ? buildStatsModel(graph, tensors, { wholeFrames: options.allFrames })
       : null;
     if (inGraph) {
@@ -535,7 +558,7 @@ export class FeatureMapInspector implements AsyncDisposable {
    * Run one forward pass and extract every target frame of every layer, with statistics of
    * the whole batch.
    */
-  async extractFeatures(batch: BatchInput): Promise<Extraction> {
+  async extractFeatures(batch: BatchInput, options: ExtractOptions = {}): Promise<Extraction> {
     if (this.#disposed) throw new Error("FeatureMapInspector was disposed");
     if (this.#released) {
       throw new InspectorError(
@@ -564,6 +587,7 @@ export class FeatureMapInspector implements AsyncDisposable {
     const onPass = async (chunk: BatchChunk, outputs: Record<string, OutputTensor>) => {
       const t1 = performance.now();
       passes++;
+      if (passes === 1) await options.afterForward?.();
       try {
         const result = await runPass(engine, plan, {
           chunk,
@@ -648,6 +672,7 @@ export class FeatureMapInspector implements AsyncDisposable {
         frames: st.frames,
         stats: { summary, channels, perFrame },
         rows: { moments: st.m!, index },
+        ...(st.histogram ? { histogram: st.histogram } : {}),
       });
     }
     return layers;
@@ -670,6 +695,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       },
       layerName: (tensor) => layers.find((l) => l.tensor === tensor)!.name,
       full: () => this.#full(),
+      histogram: this.options.histogram === true,
       reducer: (device) => this.#hostReducer(device),
       frames: (out, layout, batchIdx, timestep) => this.#frames(out, layout, batchIdx, timestep),
       onInfo: this.options.onInfo,

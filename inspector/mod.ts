@@ -21,6 +21,7 @@ export { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts"
 export type {
   BatchInput,
   Extraction,
+  ExtractOptions,
   InspectorOptions,
   LayerFeatures,
   LayerStats,

@@ -30,6 +30,8 @@ export {
 export type { CkaResult, PairMetrics, PairMoments } from "./similarity.ts";
 export { channelStatsOf, mergeMoments, reduceRows, summarizeFrames } from "./moments.ts";
 export type { ChannelStats, RowIndex, RowMoments, SummaryStats } from "./moments.ts";
+export { reduceRowsHistogram } from "./row_kernel.ts";
+export type { RowHistogramOptions } from "./row_kernel.ts";
 export { histogram, histogramEdges } from "./histogram.ts";
 export type { BinScale, Histogram } from "./histogram.ts";
 export { spatialMaps } from "./spatial.ts";
