@@ -278,8 +278,8 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       "dataset.extract",
       () => insp.extractFeatures(batch.feeds, { afterForward }),
     );
-    // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (with the in-graph statistics) and
-    // the reading of its outputs.
+    // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (the tensors handed back) and the
+    // row kernel's read of them.
     profileAdd("dataset.forward", ex.timings.forward);
     profileAdd("dataset.read", ex.timings.reduce);
     if (!state) {

@@ -108,7 +108,7 @@ export interface InspectorOptions {
   /** Tapped bytes a lean pass aims at (default 16 MiB); only with `lean`. */
   leanPassBytes?: number;
   /**
-   * Every frame will be kept (dataset mode, `--timestep all --batch_idx all`; default false): the
+   * Every frame will be kept (`--timestep all --batch_idx all`; default false): the
    * passes with the statistics in the graph hand back the tapped tensors as they are, and the
    * frames are cut on the host, instead of onnxruntime gathering them into one more copy of
    * every tensor. Any target still works.

@@ -4,7 +4,7 @@ import { ACCUMULATOR_NAMES } from "../stats/descriptors.ts";
 import { reduceRows } from "../stats/moments.ts";
 import { reduceRowsHistogram } from "../stats/row_kernel.ts";
 import { prng } from "../stats/prng.ts";
-import { haveNumpy, python, ROOT, skip } from "./helpers.ts";
+import { haveNumpy, python, runScript, skip } from "./helpers.ts";
 
 /** The kernel against the CPU reference (`reduceRows`) and `histBin` on the same values. */
 function compare(data: Float32Array, rows: number, width: number): void {
@@ -84,12 +84,10 @@ Deno.test("row kernel: mean and std per row equal NumPy's float64 ones", async (
 });
 
 Deno.test("row kernel: the embedded bytes are those of stats/row_kernel.wat", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", `${ROOT}scripts/build_wasm.ts`, "--check"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = await runScript("scripts/build_wasm.ts", ["--check"], {
+    permissions: ["--allow-read", "--allow-env"],
+  });
+  assert.equal(r.code, 0, r.stderr);
 });
 
 Deno.test("row kernel: options.histogram must have the bins of histBin", () => {
