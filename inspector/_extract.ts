@@ -558,7 +558,8 @@ export async function runPass(
       modelOutputs = {};
       for (const name of pass.modelOutputs) {
         const t = outputs[name];
-        if (t) modelOutputs[name] = { dims: t.dims, data: t.data ?? await t.download() };
+        // A copy: the session may write the next run into the same arrays (`reuseOutputs`).
+        if (t) modelOutputs[name] = { dims: t.dims, data: (t.data ?? await t.download()).slice() };
       }
     }
     return { window, inGraph: inGraph !== null, tensors, modelOutputs };

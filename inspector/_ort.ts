@@ -32,6 +32,11 @@ export interface OrtSessionLike {
   readonly outputNames: readonly string[];
   /** Run the model. */
   run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
+  /**
+   * Run writing the float32 outputs into the arrays of this session's previous `runReusing`
+   * (the FFI session of `_ort_ffi.ts` only): its outputs are valid until the next such run.
+   */
+  runReusing?(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
   /** Release the session. */
   release(): Promise<void>;
 }

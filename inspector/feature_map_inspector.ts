@@ -392,6 +392,8 @@ export class FeatureMapInspector implements AsyncDisposable {
       threads: options.threads,
       lean: options.lean,
       onInfo: options.onInfo,
+      // Histogram runs read each pass's outputs before the next pass runs.
+      reuseOutputs: !!options.histogram,
     };
     // Lean on the native backend: onnxruntime reads the weights from the model file itself, and
     // the JavaScript copy is dropped once the first session holds them.

@@ -140,6 +140,14 @@ export interface CreateSessionOptions {
    * false.
    */
   lean?: boolean;
+  /**
+   * The CPU outputs of a run are valid only until the next run of this session (default false):
+   * the native `cpu` backend then writes every float32 output into the same arrays run after
+   * run, which saves it an allocation and the page faults of fresh memory per output (dataset
+   * mode, whose statistics read each run's outputs before the next run; see
+   * docs/performance.md). Other backends ignore it.
+   */
+  reuseOutputs?: boolean;
 }
 
 function toFloat32(data: unknown, type: string): Float32Array {
@@ -300,7 +308,7 @@ export async function createSession(
     `backend: ${info.ep} (${info.reason}), ${info.threads} thread${info.threads > 1 ? "s" : ""}` +
       (spec.capabilities.usesAdapter ? `, adapter ${info.adapter}` : ""),
   );
-  return new OrtModelSession(session, ort, info, device);
+  return new OrtModelSession(session, ort, info, device, !!options.reuseOutputs);
 }
 
 class OrtModelSession implements ModelSession {
@@ -313,6 +321,7 @@ class OrtModelSession implements ModelSession {
     private readonly ort: OrtModuleLike,
     readonly info: BackendInfo,
     readonly device: GPUDevice | null,
+    private readonly reuse: boolean,
   ) {
     this.inputNames = [...session.inputNames];
     this.outputNames = [...session.outputNames];
@@ -347,7 +356,9 @@ class OrtModelSession implements ModelSession {
     }
     let raw: Record<string, OrtTensorLike>;
     try {
-      raw = await this.session.run(ortFeeds);
+      raw = this.reuse && this.session.runReusing
+        ? await this.session.runReusing(ortFeeds)
+        : await this.session.run(ortFeeds);
     } catch (err) {
       const shapes = Object.entries(feeds).map(([k, v]) => `${k} (${v.dims.join(", ")})`);
       throw new InspectorError(

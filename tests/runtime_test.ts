@@ -193,6 +193,53 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "runtime: cpu reuseOutputs writes each run into the same arrays, with the values of fresh runs",
+  ignore: !haveNative,
+  async fn() {
+    const { bytes, taps } = await fixtureModel("resnet18_video.onnx");
+    const batch = (clips: string[], frames: number[]) => {
+      const b = fixtureBatch({ frames, size: 64, clips });
+      return { frames: { data: b.data, dims: [...b.shape] } };
+    };
+    const a = batch(CLIPS, [0, 3, 5]), b = batch([...CLIPS].reverse(), [1, 2, 4]);
+    const last = batch(CLIPS.slice(0, 1), [0, 3, 5]); // a smaller last batch: other shapes
+    await using fresh = await createSession(bytes, { ep: "cpu" });
+    await using reusing = await createSession(bytes, { ep: "cpu", reuseOutputs: true });
+    const names = [...taps, "logits"];
+    // Fresh runs: every output is its own array, untouched by later runs.
+    const fa = await fresh.run(a), fb = await fresh.run(b), fl = await fresh.run(last);
+    const fa2 = await fresh.run(a);
+    for (const n of names) {
+      assert.notEqual(fa[n].data, fb[n].data);
+      assert.equal(maxAbsDiff(fa[n].data!, fa2[n].data!), 0, `${n}: a fresh run was overwritten`);
+    }
+    // Reusing runs: from the second run with the same shapes on, the same arrays.
+    const ra = await reusing.run(a);
+    const snapshot = Object.fromEntries(names.map((n) => [n, ra[n].data!.slice()]));
+    const rb = await reusing.run(b);
+    const rb2 = await reusing.run(b);
+    const rl = await reusing.run(last);
+    const ra2 = await reusing.run(a);
+    for (const n of names) {
+      assert.equal(rb[n].data, rb2[n].data, `${n}: not written into the same array`);
+      assert.equal(maxAbsDiff(snapshot[n], fa[n].data!), 0, n);
+      assert.equal(maxAbsDiff(rb2[n].data!, fb[n].data!), 0, n);
+      assert.deepEqual(rl[n].dims, fl[n].dims);
+      assert.equal(maxAbsDiff(rl[n].data!, fl[n].data!), 0, `${n}: smaller last batch`);
+      assert.equal(maxAbsDiff(ra2[n].data!, fa[n].data!), 0, n);
+    }
+    // Garbage between runs (the forward runs off the main thread; nothing it reads may move).
+    for (let k = 0; k < 3; k++) {
+      const junk = Array.from({ length: 20000 }, (_, i) => new Float32Array(i % 16 + 1));
+      const r = await reusing.run(b);
+      assert.equal(maxAbsDiff(r.logits.data!, fb.logits.data!), 0);
+      assert.ok(junk.length > 0);
+    }
+  },
+});
+
 /** Run `feed` in the chunks of a plan and put each frame's activation back at (b, t). */
 async function runChunks(
   s: Awaited<ReturnType<typeof createSession>>,
