@@ -650,23 +650,28 @@ export function placePass(
       if (!st.histogram) st.histogram = histogram;
       else for (let k = 0; k < histogram.length; k++) st.histogram[k] += histogram[k];
     }
+    const lr = rowLayout(local);
+    let inPlace = false;
     if (!st.layout) {
       st.layout = wholeLayout(local, plan.B, plan.T);
       const rl = rowLayout(st.layout);
-      st.m = emptyMoments(rl.rows, rl.width);
       allocated += rl.rows * rl.width * 4;
+      // One pass over the whole batch: its runs are already in place.
+      inPlace = c0 === 0 && f0 === 0 && rl.rows === lr.rows && rl.width === lr.width;
+      st.m = inPlace ? m : emptyMoments(rl.rows, rl.width);
     }
-    const lr = rowLayout(local);
-    const whole = rowLayout(st.layout);
-    const tpLocal = local.tensorTime;
-    for (let lf = 0; lf < lr.index.frames; lf++) {
-      const lb = Math.floor(lf / tpLocal), lt = lf % tpLocal;
-      const gf = (c0 + lb) * st.layout.tensorTime +
-        (local.kind === "b_c_t_hw" || local.kind === "b_chw" || local.kind === "b_hwc"
-          ? lt
-          : f0 + lt);
-      for (let c = 0; c < lr.index.channels; c++) {
-        copyMoment(m, lr.index.rowOf(lf, c), st.m!, whole.index.rowOf(gf, c));
+    if (!inPlace) {
+      const whole = rowLayout(st.layout);
+      const tpLocal = local.tensorTime;
+      for (let lf = 0; lf < lr.index.frames; lf++) {
+        const lb = Math.floor(lf / tpLocal), lt = lf % tpLocal;
+        const gf = (c0 + lb) * st.layout.tensorTime +
+          (local.kind === "b_c_t_hw" || local.kind === "b_chw" || local.kind === "b_hwc"
+            ? lt
+            : f0 + lt);
+        for (let c = 0; c < lr.index.channels; c++) {
+          copyMoment(m, lr.index.rowOf(lf, c), st.m!, whole.index.rowOf(gf, c));
+        }
       }
     }
     if (frames) {

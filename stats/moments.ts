@@ -19,8 +19,7 @@ import {
   CHANNEL_STATISTIC_NAMES,
   type ChannelStats,
   emptyMerged,
-  emptyPart,
-  mergePart,
+  mergeRuns,
   type RowMoments,
   summaryOf,
   type SummaryStats,
@@ -138,12 +137,7 @@ export function copyRun(src: RowMoments, from: number, dst: RowMoments, to: numb
  */
 export function mergeMoments(m: RowMoments, indices: Iterable<number>): SummaryStats {
   const acc = emptyMerged();
-  const part = emptyPart();
-  part.count = m.width;
-  for (const r of indices) {
-    for (const k of ACCUMULATOR_NAMES) part[k] = m[k][r];
-    mergePart(acc, part);
-  }
+  mergeRuns(acc, m, indices);
   return summaryOf(acc);
 }
 
