@@ -32,7 +32,7 @@ import type { ChannelOrder } from "./channel_order.ts";
 import type { FeedTensor, ModelSession, OutputTensor } from "./runtime.ts";
 import { copyRun, emptyMoments, type RowMoments } from "../stats/moments.ts";
 import { reduceRowsHistogram } from "../stats/row_kernel.ts";
-import { HIST_BINS } from "../stats/dataset_statistics.ts";
+import { HIST_BINS, positiveHistogram } from "../stats/dataset_statistics.ts";
 import { type Reducer, tensorInput } from "../shaders/reduce.ts";
 import { type BatchChunk, fitsOnePass, forwardInChunks, sliceBatch } from "./batch_plan.ts";
 import {
@@ -62,6 +62,12 @@ export interface PassEngine {
   full(): Promise<ModelSession>;
   /** Count every tapped value into the fixed-edge histogram (`stats/row_kernel.ts`). */
   histogram?: boolean;
+  /**
+   * Tapped `Relu` outputs whose input is tapped too (output -> input). With `histogram`, such an
+   * output's moments and histogram come from its input's pass over the values (`max(x, 0)`)
+   * instead of a pass of their own, when the input has no NaN/Inf and the same layout.
+   */
+  reluInputs?: ReadonlyMap<string, string>;
   /** The host reducer (created on first use, on `device` when given). */
   reducer(device: GPUDevice | null): Promise<Reducer>;
   /** The saved frames of one whole output. */
@@ -515,7 +521,15 @@ export async function runPass(
       }
     }
     const tensors = new Map<string, TensorPass>();
-    for (const tensor of plan.tensors) {
+    // Relu outputs whose input is read in this pass: derived from the input's values, so last.
+    const reluOf = new Map<string, string>();
+    for (const [y, x] of engine.reluInputs ?? []) {
+      if (engine.histogram && !inGraph && outputs[x] && outputs[y]) reluOf.set(x, y);
+    }
+    const derived = new Map<string, Derived>();
+    const late = new Set(reluOf.values());
+    const order = [...plan.tensors].sort((a, b) => +late.has(a) - +late.has(b));
+    for (const tensor of order) {
       const r = inGraph?.get(tensor);
       const out = outputs[tensor];
       if (!r && !out) throw new Error(`tapped tensor ${tensor} missing from the outputs`);
@@ -534,16 +548,35 @@ export async function runPass(
         ? toChannelFirst(out.data ?? await out.download(), layout)
         : null;
       // With a histogram, one pass of the row kernel over the values gives both.
-      const histogram = !r && engine.histogram ? new Array<number>(HIST_BINS).fill(0) : null;
-      const moments = r?.moments ??
+      const d = derived.get(tensor);
+      const given = d && !cf && d.kind === layout.kind && d.rows === lr.rows && d.width === lr.width
+        ? d
+        : undefined;
+      const histogram = given?.histogram ??
+        (!r && engine.histogram ? new Array<number>(HIST_BINS).fill(0) : null);
+      const relu = reluOf.get(tensor);
+      const positive = relu && !cf && histogram && sameDims(outputs[relu].dims, out.dims)
+        ? emptyMoments(lr.rows, lr.width)
+        : undefined;
+      const moments = r?.moments ?? given?.moments ??
         (histogram
           ? reduceRowsHistogram(cf ?? out.data ?? await out.download(), [lr.rows, lr.width], {
             histogram,
+            positive,
           })
           : await (await engine.reducer(null)).reduceRows(cf ?? tensorInput(out), [
             lr.rows,
             lr.width,
           ]));
+      if (relu && positive && histogram && moments.nonfinite.every((n) => n === 0)) {
+        derived.set(relu, {
+          moments: positive,
+          histogram: positiveHistogram(histogram),
+          kind: layout.kind,
+          rows: lr.rows,
+          width: lr.width,
+        });
+      }
       // The saved frames that fall in this pass.
       const frames = bis.length && tis.length
         ? r?.frames ??
@@ -566,6 +599,19 @@ export async function runPass(
   } finally {
     for (const o of Object.values(outputs)) o.dispose();
   }
+}
+
+/** A Relu output's moments and histogram from its input's pass, in the input's row layout. */
+interface Derived {
+  moments: RowMoments;
+  histogram: number[];
+  kind: LayoutKind;
+  rows: number;
+  width: number;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

@@ -140,7 +140,8 @@ export interface InspectorOptions {
    * (`LayerFeatures.histogram`; dataset mode, default false). The passes then return whole
    * tensors, and the moments and the histogram come from one pass over each tensor on the host
    * (`stats/row_kernel.ts`), instead of the moments in the graph and a second read for the
-   * histogram.
+   * histogram. A tapped `Relu(x)` whose input `x` is tapped too (the conv1 -> relu stem of a
+   * ResNet) gets its moments and histogram from `x`'s pass (`max(x, 0)`, exact for finite `x`).
    */
   histogram?: boolean;
 }
@@ -290,6 +291,8 @@ export class FeatureMapInspector implements AsyncDisposable {
   #swapped: Map<string, boolean>;
   #channelOrder: Map<string, ChannelOrder>;
   #convChannels: number[];
+  /** Tapped Relu outputs whose input is tapped too (output -> input). */
+  #reluInputs: Map<string, string>;
   #disposed = false;
   #frameBytesRead = 0;
   #fullBytes = 0;
@@ -312,6 +315,13 @@ export class FeatureMapInspector implements AsyncDisposable {
     this.#swapped = timeChannelSwaps(graph);
     this.#channelOrder = channelOrders(graph);
     this.#convChannels = convChannelCounts(graph);
+    const tapped = new Set(this.layers.map((l) => l.tensor));
+    this.#reluInputs = new Map(
+      graph.nodes.filter((n) =>
+        n.opType === "Relu" && tapped.has(n.inputs[0]) && tapped.has(n.outputs[0]) &&
+        n.inputs[0] !== n.outputs[0]
+      ).map((n) => [n.outputs[0], n.inputs[0]]),
+    );
     if (session.device) this.#liveBuffers = trackGpuBuffers(session.device);
   }
 
@@ -698,6 +708,7 @@ export class FeatureMapInspector implements AsyncDisposable {
       layerName: (tensor) => layers.find((l) => l.tensor === tensor)!.name,
       full: () => this.#full(),
       histogram: this.options.histogram === true,
+      reluInputs: this.#reluInputs,
       reducer: (device) => this.#hostReducer(device),
       frames: (out, layout, batchIdx, timestep) => this.#frames(out, layout, batchIdx, timestep),
       onInfo: this.options.onInfo,

@@ -69,6 +69,28 @@ export function histBin(x: number): number {
   return bits >>> 31 ? SIDE - 1 - k : SIDE + 1 + k;
 }
 
+/**
+ * The histogram of `max(x, 0)` from the histogram of finite values `x`: positive bins stay,
+ * every value at or below zero lands in the zero bin (a ReLU keeps a positive float32 as it is).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { HIST_BINS, histBin, positiveHistogram } from "./dataset_statistics.ts";
+ * const h = new Array(HIST_BINS).fill(0);
+ * for (const x of [-3, -0.5, 0, 0.25, 2]) h[histBin(x)]++;
+ * const p = positiveHistogram(h);
+ * assert.equal(p[histBin(0)], 3);
+ * assert.equal(p[histBin(2)], 1);
+ * assert.equal(p[histBin(-3)], 0);
+ * ```
+ */
+export function positiveHistogram(histogram: readonly number[]): number[] {
+  const out = new Array<number>(HIST_BINS).fill(0);
+  for (let b = 0; b < HIST_BINS; b++) out[Math.max(b, SIDE)] += histogram[b];
+  return out;
+}
+
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 /** Mantissa bits of sqrt(2) in float32, rounded up: 1.m >= sqrt(2) exactly when m >= this. */

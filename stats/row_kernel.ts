@@ -17,7 +17,12 @@
 
 import { Buffer } from "node:buffer";
 import { ROW_KERNEL_WASM } from "./_row_kernel_wasm.ts";
-import { ACCUMULATOR_NAMES, type AccumulatorName, type RowMoments } from "./descriptors.ts";
+import {
+  ACCUMULATOR_NAMES,
+  type AccumulatorName,
+  ACCUMULATORS,
+  type RowMoments,
+} from "./descriptors.ts";
 import { emptyMoments, reduceRows } from "./moments.ts";
 import { HIST_BINS } from "./dataset_statistics.ts";
 
@@ -35,11 +40,20 @@ const KERNEL_OUTPUTS: readonly AccumulatorName[] = [
 export interface RowHistogramOptions {
   /** Histogram counts ({@linkcode HIST_BINS} bins of `histBin`) the values are added to. */
   histogram: number[];
+  /**
+   * Also fill these moments (`rows` x `width`, as {@linkcode emptyMoments} makes them) with those
+   * of `max(x, 0)`, the values through a ReLU, in the same pass over the values: for a tapped
+   * `Relu(x)` whose input is tapped too. Rows of `x` holding NaN/Inf are left at their empty
+   * values (the result's `nonfinite` says which). Its histogram is {@linkcode positiveHistogram}
+   * of `histogram`.
+   */
+  positive?: RowMoments;
 }
 
 interface Kernel {
   memory: WebAssembly.Memory;
   rows: (data: number, rows: number, width: number, out: number, hist: number) => void;
+  pos_rows: (data: number, rows: number, width: number, out: number) => void;
 }
 
 let kernel: Kernel | null = null;
@@ -49,7 +63,7 @@ function instance(): Kernel {
   const bytes = Buffer.from(ROW_KERNEL_WASM, "base64");
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
   const e = inst.exports as unknown as Kernel;
-  kernel = { memory: e.memory, rows: e.rows };
+  kernel = { memory: e.memory, rows: e.rows, pos_rows: e.pos_rows };
   return kernel;
 }
 
@@ -95,7 +109,8 @@ export function reduceRowsHistogram(
   if (rows === 0 || width === 0) return out;
   const k = instance();
   const block = Math.max(1, Math.floor(BLOCK_VALUES / width));
-  const dataAt = OUT_AT + 8 * KERNEL_OUTPUTS.length * block;
+  const posAt = OUT_AT + 8 * KERNEL_OUTPUTS.length * block;
+  const dataAt = posAt + (options.positive ? 8 * KERNEL_OUTPUTS.length * block : 0);
   const need = dataAt + 4 * block * width;
   if (k.memory.buffer.byteLength < need) {
     k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
@@ -105,6 +120,13 @@ export function reduceRowsHistogram(
   counts.fill(0);
   const values = new Float32Array(mem, dataAt, block * width);
   const res = new Float64Array(mem, OUT_AT, KERNEL_OUTPUTS.length * block);
+  const pos = options.positive;
+  if (pos && (pos.rows !== rows || pos.width !== width)) {
+    throw new RangeError(
+      `options.positive needs ${rows} rows of ${width}, has ${pos.rows} of ${pos.width}`,
+    );
+  }
+  const posRes = new Float64Array(mem, posAt, pos ? KERNEL_OUTPUTS.length * block : 0);
   for (let r0 = 0; r0 < rows; r0 += block) {
     const n = Math.min(block, rows - r0);
     values.set(data.subarray(r0 * width, (r0 + n) * width));
@@ -112,8 +134,16 @@ export function reduceRowsHistogram(
     for (const [j, name] of KERNEL_OUTPUTS.entries()) {
       out[name].set(res.subarray(j * n, j * n + n), r0);
     }
+    if (pos) {
+      // The block is still in cache.
+      k.pos_rows(dataAt, n, width, posAt);
+      for (const [j, name] of KERNEL_OUTPUTS.entries()) {
+        pos[name].set(posRes.subarray(j * n, j * n + n), r0);
+      }
+    }
     for (let r = r0; r < r0 + n; r++) {
       if (out.nonfinite[r] === 0) continue;
+      if (pos) { for (const name of ACCUMULATOR_NAMES) pos[name][r] = ACCUMULATORS[name].empty; }
       // A row with NaN/Inf: the reference's numbers.
       const ref = reduceRows(data.subarray(r * width, (r + 1) * width), 1, width);
       for (const name of ACCUMULATOR_NAMES) out[name][r] = ref[name][0];

@@ -215,4 +215,121 @@
         (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
         (f64.store (local.get $a) (f64.convert_i32_u (local.get $bad)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+  ;; pos_rows(data, rows, width, out): the same six accumulators of max(x, 0) (a ReLU of the
+  ;; values), without the histogram, which the caller derives from the values' own. Only for
+  ;; rows without NaN/Inf (the caller checks the values' nonfinite counts first).
+  (func (export "pos_rows")
+    (param $data i32) (param $rows i32) (param $width i32) (param $out i32)
+    (local $r i32) (local $p i32) (local $end i32) (local $end4 i32) (local $a i32)
+    (local $v v128) (local $s0 v128) (local $s1 v128) (local $mn v128) (local $mx v128)
+    (local $zc v128) (local $mean v128) (local $d v128)
+    (local $sum f64) (local $m2 f64) (local $fmin f32) (local $fmax f32)
+    (local $zeros i32) (local $x f32) (local $dm f64)
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $p
+          (i32.add (local.get $data)
+            (i32.shl (i32.mul (local.get $r) (local.get $width)) (i32.const 2))))
+        (local.set $end (i32.add (local.get $p) (i32.shl (local.get $width) (i32.const 2))))
+        (local.set $end4
+          (i32.add (local.get $p)
+            (i32.shl (i32.and (local.get $width) (i32.const -4)) (i32.const 2))))
+        (local.set $s0 (v128.const f64x2 0 0))
+        (local.set $s1 (v128.const f64x2 0 0))
+        (local.set $mn (v128.const f32x4 inf inf inf inf))
+        (local.set $mx (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $zc (v128.const i32x4 0 0 0 0))
+        (block $simd_done
+          (loop $simd
+            (br_if $simd_done (i32.ge_u (local.get $p) (local.get $end4)))
+            (local.set $v (f32x4.max (v128.load (local.get $p)) (v128.const f32x4 0 0 0 0)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $v))))
+            (local.set $s1
+              (f64x2.add (local.get $s1)
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7
+                    (local.get $v) (local.get $v)))))
+            (local.set $mn (f32x4.min (local.get $mn) (local.get $v)))
+            (local.set $mx (f32x4.max (local.get $mx) (local.get $v)))
+            (local.set $zc
+              (i32x4.sub (local.get $zc) (f32x4.eq (local.get $v) (v128.const f32x4 0 0 0 0))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $simd)))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+        (local.set $sum
+          (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))))
+        (local.set $fmin
+          (f32.min
+            (f32.min (f32x4.extract_lane 0 (local.get $mn)) (f32x4.extract_lane 1 (local.get $mn)))
+            (f32.min (f32x4.extract_lane 2 (local.get $mn)) (f32x4.extract_lane 3 (local.get $mn)))))
+        (local.set $fmax
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
+            (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
+        (local.set $zeros
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $zc)) (i32x4.extract_lane 1 (local.get $zc)))
+            (i32.add (i32x4.extract_lane 2 (local.get $zc)) (i32x4.extract_lane 3 (local.get $zc)))))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $x (f32.max (f32.load (local.get $p)) (f32.const 0)))
+            (local.set $sum (f64.add (local.get $sum) (f64.promote_f32 (local.get $x))))
+            (local.set $fmin (f32.min (local.get $fmin) (local.get $x)))
+            (local.set $fmax (f32.max (local.get $fmax) (local.get $x)))
+            (if (f32.eq (local.get $x) (f32.const 0))
+              (then (local.set $zeros (i32.add (local.get $zeros) (i32.const 1)))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $tail)))
+        ;; The squared deviations from the row's mean, while the row is in cache.
+        (local.set $dm (f64.div (local.get $sum) (f64.convert_i32_u (local.get $width))))
+        (local.set $mean (f64x2.splat (local.get $dm)))
+        (local.set $p
+          (i32.add (local.get $data)
+            (i32.shl (i32.mul (local.get $r) (local.get $width)) (i32.const 2))))
+        (local.set $s0 (v128.const f64x2 0 0))
+        (local.set $s1 (v128.const f64x2 0 0))
+        (block $m2_done
+          (loop $m2
+            (br_if $m2_done (i32.ge_u (local.get $p) (local.get $end4)))
+            (local.set $v (f32x4.max (v128.load (local.get $p)) (v128.const f32x4 0 0 0 0)))
+            (local.set $d (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v)) (local.get $mean)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (local.get $d) (local.get $d))))
+            (local.set $d
+              (f64x2.sub
+                (f64x2.promote_low_f32x4
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7
+                    (local.get $v) (local.get $v)))
+                (local.get $mean)))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (local.get $d) (local.get $d))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $m2)))
+        (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
+        (local.set $m2
+          (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))))
+        (block $m2t_done
+          (loop $m2t
+            (br_if $m2t_done (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $dm
+              (f64.sub (f64.promote_f32 (f32.max (f32.load (local.get $p)) (f32.const 0)))
+                (f64.div (local.get $sum) (f64.convert_i32_u (local.get $width)))))
+            (local.set $m2 (f64.add (local.get $m2) (f64.mul (local.get $dm) (local.get $dm))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $m2t)))
+        ;; Store the row (nonfinite: 0).
+        (local.set $a (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 3))))
+        (f64.store (local.get $a) (local.get $sum))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
+        (f64.store (local.get $a) (local.get $m2))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
+        (f64.store (local.get $a) (f64.promote_f32 (local.get $fmin)))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
+        (f64.store (local.get $a) (f64.promote_f32 (local.get $fmax)))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
+        (f64.store (local.get $a) (f64.convert_i32_u (local.get $zeros)))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $rows) (i32.const 3))))
+        (f64.store (local.get $a) (f64.const 0))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $row)))))

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { HIST_BINS, HIST_EDGES, histBin } from "../stats/dataset_statistics.ts";
-import { ACCUMULATOR_NAMES } from "../stats/descriptors.ts";
-import { reduceRows } from "../stats/moments.ts";
+import { HIST_BINS, HIST_EDGES, histBin, positiveHistogram } from "../stats/dataset_statistics.ts";
+import { ACCUMULATOR_NAMES, type RowMoments } from "../stats/descriptors.ts";
+import { emptyMoments, reduceRows } from "../stats/moments.ts";
 import { reduceRowsHistogram } from "../stats/row_kernel.ts";
 import { prng } from "../stats/prng.ts";
 import { haveNumpy, python, runScript, skip } from "./helpers.ts";
@@ -9,8 +9,43 @@ import { haveNumpy, python, runScript, skip } from "./helpers.ts";
 /** The kernel against the CPU reference (`reduceRows`) and `histBin` on the same values. */
 function compare(data: Float32Array, rows: number, width: number): void {
   const histogram = new Array(HIST_BINS).fill(0);
-  const got = reduceRowsHistogram(data, [rows, width], { histogram });
+  const positive = emptyMoments(rows, width);
+  const got = reduceRowsHistogram(data, [rows, width], { histogram, positive });
   const ref = reduceRows(data, rows, width);
+  close(got, ref, data, rows, width);
+  // options.positive: the moments of max(x, 0) on rows without NaN/Inf, left empty on others.
+  const relu = data.map((v) => Math.max(v, 0));
+  const refPos = reduceRows(relu, rows, width);
+  const empty = emptyMoments(rows, width);
+  for (let r = 0; r < rows; r++) {
+    if (ref.nonfinite[r] === 0) continue;
+    for (const k of ACCUMULATOR_NAMES) refPos[k][r] = empty[k][r];
+    relu.fill(0, r * width, (r + 1) * width);
+  }
+  close(positive, refPos, relu, rows, width);
+  if (ref.nonfinite.every((n) => n === 0)) {
+    const want = new Array(HIST_BINS).fill(0);
+    for (const v of relu) want[histBin(v)]++;
+    assert.deepEqual(positiveHistogram(histogram), want);
+  }
+  const want = new Array(HIST_BINS).fill(0);
+  for (const v of data) if (Number.isFinite(v)) want[histBin(v)]++;
+  assert.deepEqual(histogram, want);
+  // Without options.positive: the same moments.
+  const alone = reduceRowsHistogram(data, [rows, width], {
+    histogram: new Array(HIST_BINS).fill(0),
+  });
+  for (const k of ACCUMULATOR_NAMES) assert.deepEqual(alone[k], got[k]);
+}
+
+/** Each accumulator of `got` equals `ref`'s: exactly, or within float64 rounding for the sums. */
+function close(
+  got: RowMoments,
+  ref: RowMoments,
+  data: Float32Array,
+  rows: number,
+  width: number,
+): void {
   for (const k of ACCUMULATOR_NAMES) {
     for (let r = 0; r < rows; r++) {
       const a = got[k][r], b = ref[k][r];
@@ -27,9 +62,6 @@ function compare(data: Float32Array, rows: number, width: number): void {
       }
     }
   }
-  const want = new Array(HIST_BINS).fill(0);
-  for (const v of data) if (Number.isFinite(v)) want[histBin(v)]++;
-  assert.deepEqual(histogram, want);
 }
 
 Deno.test("row kernel: moments equal reduceRows and bins equal histBin, edges and specials too", () => {
