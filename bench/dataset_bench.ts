@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import process from "node:process";
 import { median } from "./_timing.ts";
 import { encodePng } from "../render/png.ts";
 import { prng } from "../stats/prng.ts";
@@ -17,7 +18,7 @@ import { addHistogram, emptyLayerAccumulator, HIST_BINS } from "../stats/dataset
 import { loadClips } from "../inspector/clips.ts";
 import { runDataset } from "../inspector/dataset_run.ts";
 import { loadOnnxModel } from "../inspector/onnx_model.ts";
-import { createSession, type EpChoice } from "../inspector/runtime.ts";
+import { createSession, type EpChoice, type ModelSession } from "../inspector/runtime.ts";
 import { DEFAULT_LAYERS, FeatureMapInspector } from "../inspector/feature_map_inspector.ts";
 
 /** The dataset section's numbers. */
@@ -40,6 +41,23 @@ export interface DatasetBenchReport {
   ratio: number;
   /** steady dataset / tapped forward: how much of decoding and statistics is hidden. */
   ratioTapped: number;
+  /**
+   * CPU time (`process.cpuUsage`: every thread, all cores) per batch of the bare forward and of
+   * dataset mode after its first batch (medians), and the cores there are: where onnxruntime
+   * already keeps every core busy, decoding and statistics add their CPU time to the wall time.
+   */
+  cpuMsPerBatch: { bare: number; dataset: number; cores: number };
+  /**
+   * The same with a core left over (onnxruntime on `threads` = cores - 1, bare and dataset
+   * alike; cpu backend only, null otherwise), where decoding and statistics run beside the
+   * forward.
+   */
+  spareCore: {
+    threads: number;
+    bareClipsPerSecond: number;
+    steadyClipsPerSecond: number;
+    ratio: number;
+  } | null;
   /**
    * The fused row kernel dataset mode reads every value with (`stats/row_kernel.ts`: moments
    * and histogram in one WebAssembly SIMD pass) against the JavaScript it replaces
@@ -133,12 +151,59 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
     }
     const graph = await loadOnnxModel(model);
     const input = graph.inputs[0].name;
-    const batches = [];
+    const batches: { data: Float32Array; dims: number[] }[] = [];
     for (let k = 0; k * B < clips; k++) {
       const n = Math.min(B, clips - k * B);
       const b = await loadClips(dir, { batchSize: n, maxLen, size, firstClip: k * B });
       batches.push({ data: b.data, dims: [...b.shape] });
     }
+    // CPU time (both cores, every thread of the process) per batch of a timed stretch.
+    const batchesOf = (n: number) => n / B;
+    const cpuMs = (from: NodeJS.CpuUsage) => {
+      const d = process.cpuUsage(from);
+      return (d.user + d.system) / 1000;
+    };
+    const bareRound = async (s: ModelSession) => {
+      const c = process.cpuUsage(), t = performance.now();
+      for (const b of batches) {
+        const out = await s.run({ [input]: b });
+        for (const o of Object.values(out)) o.dispose();
+      }
+      return {
+        clipsPerSecond: clips / ((performance.now() - t) / 1000),
+        cpuMsPerBatch: cpuMs(c) / batchesOf(clips),
+      };
+    };
+    let round = 0;
+    const datasetRound = async (threads?: number) => {
+      type Mark = { t: number; done: number; cpu: NodeJS.CpuUsage };
+      let first: Mark | null = null, last: Mark | null = null;
+      const t = performance.now();
+      await runDataset({
+        onProgress: (p) => {
+          last = { t: performance.now(), done: p.done, cpu: process.cpuUsage() };
+          first ??= last;
+        },
+        checkpoint: model!,
+        dset: dir,
+        batchSize: B,
+        maxLen,
+        size,
+        ep,
+        threads,
+        saveDir: join(tmp, `ds${round++}`),
+        saveFrames: false,
+      });
+      const whole = clips / ((performance.now() - t) / 1000);
+      const f = first as Mark | null, l = last as Mark | null;
+      if (!f || !l || l.done <= f.done) return { whole, steady: null, cpuMsPerBatch: null };
+      const cpu = (l.cpu.user - f.cpu.user + l.cpu.system - f.cpu.system) / 1000;
+      return {
+        whole,
+        steady: (l.done - f.done) / ((l.t - f.t) / 1000),
+        cpuMsPerBatch: cpu / batchesOf(l.done - f.done),
+      };
+    };
     await using session = await createSession(await Deno.readFile(model), { ep });
     // Dataset mode's own extraction: every tapped value read once (moments and histogram).
     await using insp = await FeatureMapInspector.create(graph, {
@@ -148,37 +213,38 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
     });
     insp.setTarget({ batchIdx: 0, timestep: 0 });
     const bare: number[] = [], tapped: number[] = [], whole: number[] = [], steady: number[] = [];
+    const bareCpu: number[] = [], datasetCpu: number[] = [];
     for (let r = 0; r <= runs; r++) {
       // Alternating, after one warm-up round of each.
-      let t = performance.now();
-      for (const b of batches) {
-        const out = await session.run({ [input]: b });
-        for (const o of Object.values(out)) o.dispose();
-      }
-      if (r > 0) bare.push(clips / ((performance.now() - t) / 1000));
-      t = performance.now();
+      const b = await bareRound(session);
+      if (r > 0) bare.push(b.clipsPerSecond), bareCpu.push(b.cpuMsPerBatch);
+      const t = performance.now();
       for (const b of batches) await insp.extractFeatures(b);
       if (r > 0) tapped.push(clips / ((performance.now() - t) / 1000));
-      type Mark = { t: number; done: number };
-      let first: Mark | null = null, last: Mark | null = null;
-      t = performance.now();
-      await runDataset({
-        onProgress: (p) => {
-          last = { t: performance.now(), done: p.done };
-          first ??= last;
-        },
-        checkpoint: model,
-        dset: dir,
-        batchSize: B,
-        maxLen,
-        size,
-        ep,
-        saveDir: join(tmp, `ds${r}`),
-        saveFrames: false,
-      });
-      if (r > 0) whole.push(clips / ((performance.now() - t) / 1000));
-      const f = first as Mark | null, l = last as Mark | null;
-      if (r > 0 && f && l && l.done > f.done) steady.push((l.done - f.done) / ((l.t - f.t) / 1000));
+      const d = await datasetRound();
+      if (r > 0) {
+        whole.push(d.whole);
+        if (d.steady !== null) steady.push(d.steady);
+        if (d.cpuMsPerBatch !== null) datasetCpu.push(d.cpuMsPerBatch);
+      }
+    }
+    // With a core left over: onnxruntime on one thread fewer than the machine has.
+    let spareCore: DatasetBenchReport["spareCore"] = null;
+    const threads = navigator.hardwareConcurrency - 1;
+    if (ep === "cpu" && threads >= 1) {
+      await using s = await createSession(await Deno.readFile(model), { ep, threads });
+      const sb: number[] = [], sd: number[] = [];
+      for (let r = 0; r <= 1; r++) {
+        const b = await bareRound(s);
+        const d = await datasetRound(threads);
+        if (r > 0) sb.push(b.clipsPerSecond), sd.push(d.steady ?? d.whole);
+      }
+      spareCore = {
+        threads,
+        bareClipsPerSecond: median(sb),
+        steadyClipsPerSecond: median(sd),
+        ratio: median(sd) / median(sb),
+      };
     }
     const bareClipsPerSecond = median(bare), datasetClipsPerSecond = median(whole);
     const tappedClipsPerSecond = median(tapped);
@@ -192,6 +258,12 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
       steadyClipsPerSecond,
       ratio: steadyClipsPerSecond / bareClipsPerSecond,
       ratioTapped: steadyClipsPerSecond / tappedClipsPerSecond,
+      cpuMsPerBatch: {
+        bare: median(bareCpu),
+        dataset: datasetCpu.length ? median(datasetCpu) : NaN,
+        cores: navigator.hardwareConcurrency,
+      },
+      spareCore,
       rowKernel,
     };
   } finally {
@@ -214,11 +286,15 @@ export async function benchDataset(options: DatasetBenchOptions = {}): Promise<D
  *   steadyClipsPerSecond: 5.4,
  *   ratio: 0.54,
  *   ratioTapped: 0.9,
+ *   cpuMsPerBatch: { bare: 280, dataset: 390, cores: 2 },
+ *   spareCore: { threads: 1, bareClipsPerSecond: 15, steadyClipsPerSecond: 13.5, ratio: 0.9 },
  *   rowKernel: { wasmNsPerValue: 2, jsNsPerValue: 9 },
  * });
+ * assert.match(text, /CPU time per batch .* 280 ms bare, 390 ms dataset mode \(2 cores\)/);
+ * assert.match(text, /onnxruntime on 1 thread\): .* 0\.90x/);
  * assert.match(text, /0\.54x \(target >= 0\.8x\)/);
  * assert.match(text, /0\.90x of the tapped forward/);
- * assert.match(text, /row kernel .* 2\.00 ns\/value .* 9\.00 ns\/value \(4\.5x\)/);
+ * assert.match(text, /row kernel .* 2\.00 ns\/value, .* 9\.00 ns\/value \(4\.5x\)/);
  * ```
  */
 export function formatDatasetBench(r: DatasetBenchReport): string {
@@ -244,6 +320,18 @@ export function formatDatasetBench(r: DatasetBenchReport): string {
     `  dataset / tapped forward                 ${
       r.ratioTapped.toFixed(2).padStart(7)
     }x of the tapped forward (decoding and statistics hidden behind it)`,
+    `  CPU time per batch (all threads)         ${r.cpuMsPerBatch.bare.toFixed(0)} ms bare, ${
+      r.cpuMsPerBatch.dataset.toFixed(0)
+    } ms dataset mode (${r.cpuMsPerBatch.cores} cores)`,
+    ...(r.spareCore
+      ? [
+        `  a core left over (onnxruntime on ${r.spareCore.threads} thread${
+          r.spareCore.threads > 1 ? "s" : ""
+        }): bare ${r.spareCore.bareClipsPerSecond.toFixed(1)}, dataset ${
+          r.spareCore.steadyClipsPerSecond.toFixed(1)
+        } clips/s, ${r.spareCore.ratio.toFixed(2)}x`,
+      ]
+      : []),
     `  row kernel (moments + histogram, wasm SIMD) ${
       r.rowKernel.wasmNsPerValue.toFixed(2)
     } ns/value, JavaScript reduceRows + addHistogram ${

@@ -239,8 +239,9 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   const t0 = performance.now();
   let ran = 0;
   let k = state ? state.batches.done : first;
-  // The next batch is decoded on a worker thread while this thread runs the forward pass
-  // (onnxruntime-node's run blocks it): its requests are posted before the forward starts.
+  // The next batch is decoded on a worker thread; its requests are posted once this batch's
+  // forward pass is done (`afterForward`): onnxruntime keeps every core busy, and a decoder
+  // beside it slows it down by more than its own work (docs/performance.md, "Dataset mode").
   using decoders = startDecodeWorkers(options.workers ?? 1);
   const start = (kk: number): Promise<{ loaded: Promise<LoadedBatch> }> =>
     startBatch(graph, {
