@@ -692,21 +692,43 @@ async function decodeInWorkers(
   return out;
 }
 
+/** A request a worker has not answered yet. */
+interface Asked {
+  resolve: (data: Float32Array) => void;
+  reject: (err: Error) => void;
+  first: string;
+}
+
+/** Per worker, its unanswered requests in the order they were posted (it answers in order). */
+const asked = new WeakMap<Worker, Asked[]>();
+
 function ask(worker: Worker, req: DecodeRequest): Promise<Float32Array> {
-  return new Promise((resolve, reject) => {
+  let queue = asked.get(worker);
+  if (!queue) {
+    const q: Asked[] = queue = [];
+    asked.set(worker, q);
     worker.onmessage = (e: MessageEvent<DecodeResponse>) => {
+      const p = q.shift();
+      if (!p) return;
       const res = e.data;
-      if (res.ok) resolve(res.data);
-      else if (res.kind === "permission") reject(new Deno.errors.NotCapable(res.message));
-      else if (res.kind === "inspector") reject(new InspectorError(res.message));
-      else if (res.kind === "memory") reject(new RangeError(res.message));
-      else reject(new Error(res.message));
+      if (res.ok) p.resolve(res.data);
+      else if (res.kind === "permission") p.reject(new Deno.errors.NotCapable(res.message));
+      else if (res.kind === "inspector") p.reject(new InspectorError(res.message));
+      else if (res.kind === "memory") p.reject(new RangeError(res.message));
+      else p.reject(new Error(res.message));
     };
-    worker.onmessageerror = () => reject(new Error(`decode worker: unreadable reply`));
+    worker.onmessageerror = () => q.shift()?.reject(new Error(`decode worker: unreadable reply`));
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      reject(new Error(`decode worker failed on ${req.frames[0].path}: ${e.message}`));
+      // A worker that failed answers none of what it holds.
+      for (const p of q.splice(0)) {
+        p.reject(new Error(`decode worker failed on ${p.first}: ${e.message}`));
+      }
     };
+  }
+  const q = queue;
+  return new Promise((resolve, reject) => {
+    q.push({ resolve, reject, first: req.frames[0].path });
     worker.postMessage(req);
   });
 }

@@ -50,8 +50,14 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 
-scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
-  const req = e.data;
+// Requests are decoded one after the other, and answered in the order they came (the caller
+// matches the answers to its requests by that order; memory holds one request's frames).
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (e: MessageEvent<DecodeRequest>): void => {
+  queue = queue.then(() => decode(e.data));
+};
+
+async function decode(req: DecodeRequest): Promise<void> {
   try {
     const plane = req.pipeline
       ? 3 * req.pipeline.size.height * req.pipeline.size.width
@@ -98,4 +104,4 @@ scope.onmessage = async (e: MessageEvent<DecodeRequest>): Promise<void> => {
         : "other",
     });
   }
-};
+}
