@@ -33,8 +33,9 @@ export interface OrtSessionLike {
   /** Run the model. */
   run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
   /**
-   * Run writing the float32 outputs into the arrays of this session's previous `runReusing`
-   * (the FFI session of `_ort_ffi.ts` only): its outputs are valid until the next such run.
+   * Run writing the float32 outputs into arrays of this session's earlier `runReusing` calls,
+   * two sets in turn (the FFI session of `_ort_ffi.ts` only): a run's outputs are valid until
+   * the second such run after it.
    */
   runReusing?(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>>;
   /** Release the session. */

@@ -8,8 +8,8 @@
  * with its 7 tapped tensors handed back, 170-175 ms without; see docs/performance.md). The C API
  * takes preallocated outputs instead: onnxruntime writes each tapped tensor straight into a
  * `Float32Array` we hold. With `reuseOutputs` (a session whose caller is done with a run's
- * outputs before the next run, as dataset mode is) those arrays are the same from one run to the
- * next, so the pages are faulted in once.
+ * outputs before the run after next, as dataset mode is) two sets of arrays serve every run in
+ * turn, so the pages are faulted in once.
  *
  * The library is the one onnxruntime-node ships (`libonnxruntime.so.1`), found by its soname once
  * the binding has loaded it. Where it cannot be opened so (another OS), {@linkcode openFfiOrt}
@@ -290,7 +290,9 @@ class FfiSession implements OrtSessionLike {
   #inputs: NameTable;
   #outputs: NameTable;
   #shapes: OutputShapes | null = null;
-  #kept: (Float32Array | null)[];
+  /** The arrays of reusing runs, two sets used in turn (see `runReusing`). */
+  #kept: (Float32Array | null)[][];
+  #slot = 0;
   #session: Deno.PointerObject | null;
 
   private constructor(private readonly rt: Runtime, session: Deno.PointerObject) {
@@ -299,7 +301,7 @@ class FfiSession implements OrtSessionLike {
     this.outputNames = this.#names(rt.api.SessionGetOutputCount, rt.api.SessionGetOutputName);
     this.#inputs = new NameTable(this.inputNames);
     this.#outputs = new NameTable(this.outputNames);
-    this.#kept = this.outputNames.map(() => null);
+    this.#kept = [0, 1].map(() => this.outputNames.map(() => null));
   }
 
   static create(rt: Runtime, model: Uint8Array, options: Record<string, unknown>): FfiSession {
@@ -359,7 +361,10 @@ class FfiSession implements OrtSessionLike {
     return this.#run(feeds, false);
   }
 
-  /** Run writing the float32 outputs into the arrays of the previous reusing run. */
+  /**
+   * Run writing the float32 outputs into the arrays of the reusing run before the previous one
+   * (two sets in turn): a run's outputs stay valid while the next run computes.
+   */
   runReusing(feeds: Record<string, unknown>): Promise<Record<string, OrtTensorLike>> {
     return this.#run(feeds, true);
   }
@@ -373,6 +378,8 @@ class FfiSession implements OrtSessionLike {
     const values: Deno.PointerObject[] = [];
     const inputs = new BigUint64Array(new ArrayBuffer(8 * Math.max(1, this.inputNames.length)));
     const held: ArrayBufferView[] = [];
+    const kept = this.#kept[this.#slot];
+    if (reuse) this.#slot ^= 1;
     try {
       this.inputNames.forEach((name, i) => {
         const t = feeds[name];
@@ -391,8 +398,8 @@ class FfiSession implements OrtSessionLike {
         const dims = known?.[i];
         if (!dims) return null;
         const n = dims.reduce((a, b) => a * b, 1);
-        const kept = this.#kept[i];
-        const data = reuse && kept && kept.length === n ? kept : new Float32Array(n);
+        const mine = kept[i];
+        const data = reuse && mine && mine.length === n ? mine : new Float32Array(n);
         const v = this.#tensor(data, dims, 1);
         values.push(v);
         outputs[i] = BigInt(Deno.UnsafePointer.value(v));
@@ -417,7 +424,7 @@ class FfiSession implements OrtSessionLike {
         const own = arrays[i];
         const ownDims = known?.[i];
         if (own && ownDims) {
-          if (reuse) this.#kept[i] = own;
+          if (reuse) kept[i] = own;
           dims.push(ownDims);
           result[name] = cpuTensor(own, ownDims, "float32");
           return;
@@ -427,7 +434,7 @@ class FfiSession implements OrtSessionLike {
         const t = this.#read(v);
         // A float32 output is preallocated from the next run on with these input shapes.
         dims.push(t.type === "float32" ? t.dims : null);
-        if (reuse && t.data instanceof Float32Array) this.#kept[i] = t.data;
+        if (reuse && t.data instanceof Float32Array) kept[i] = t.data;
         result[name] = cpuTensor(t.data, t.dims, t.type);
       });
       this.#shapes = { key, dims };
@@ -475,7 +482,7 @@ class FfiSession implements OrtSessionLike {
   release(): Promise<void> {
     if (this.#session) this.rt.api.ReleaseSession.call(this.#session);
     this.#session = null;
-    this.#kept = this.#kept.map(() => null);
+    this.#kept = [0, 1].map(() => this.outputNames.map(() => null));
     return Promise.resolve();
   }
 }

@@ -59,7 +59,7 @@ import {
 import { saliencyScores } from "../stats/saliency.ts";
 import { listClips, startDecodeWorkers } from "./clips.ts";
 import { resolveDataset } from "./datasets.ts";
-import { DEFAULT_LAYERS, FeatureMapInspector } from "./feature_map_inspector.ts";
+import { DEFAULT_LAYERS, type Extraction, FeatureMapInspector } from "./feature_map_inspector.ts";
 import { parseLayoutFlags } from "./feature_map_inspector.ts";
 import { loadOnnxModel } from "./onnx_model.ts";
 import { saveDatasetFrames } from "./_dataset_frames.ts";
@@ -90,6 +90,12 @@ export interface DatasetOptions extends InspectOptions {
   saveFrames?: boolean;
   /** Stop after this many batches of this call (tests: a run killed midway). */
   stopAfter?: number;
+  /**
+   * Run the next batch's forward pass while this batch's statistics are read, and decode one
+   * batch further ahead (default: when onnxruntime's threads leave a core free). The numbers
+   * are the same either way.
+   */
+  overlap?: boolean;
 }
 
 /** Progress after a batch. */
@@ -242,7 +248,10 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
   // The next batch is decoded on a worker thread; its requests are posted once this batch's
   // forward pass is done (`afterForward`): onnxruntime keeps every core busy, and a decoder
   // beside it slows it down by more than its own work (docs/performance.md, "Dataset mode").
+  // With a core onnxruntime leaves free (`overlap`), batches are decoded one further ahead and
+  // the next batch's forward pass runs while this batch's statistics are read.
   using decoders = startDecodeWorkers(options.workers ?? 1);
+  const overlap = options.overlap ?? insp.backend.threads < navigator.hardwareConcurrency;
   const start = (kk: number): Promise<{ loaded: Promise<LoadedBatch> }> =>
     startBatch(graph, {
       ...options,
@@ -250,128 +259,178 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
       batchSize: Math.min(B, all.length - kk * B),
       firstClip: kk * B,
     }, size);
-  let prefetched: Promise<{ loaded: Promise<LoadedBatch> }> | null = null;
-  for (; k < end; k++) {
-    if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
-    const firstClip = k * B;
-    const n = Math.min(B, all.length - firstClip);
-    const batch = await profileTime(
-      "dataset.wait_data",
-      async () => await (await (prefetched ?? start(k))).loaded,
-    );
-    prefetched = null;
-    // The next batch decodes while this one is read on the host, once its forward pass (which
-    // keeps every core busy) is done; its errors surface when it is reached.
-    const next = k + 1 < end && (options.stopAfter === undefined || ran + 1 < options.stopAfter);
-    const afterForward = async () => {
-      if (!next) return;
-      prefetched = start(k + 1);
-      prefetched.then((l) => l.loaded.catch(() => {}), () => {});
-      await prefetched.catch(() => {});
-    };
+  const kStart = k;
+  const runs = (kk: number) =>
+    kk < end && (options.stopAfter === undefined || kk - kStart < options.stopAfter);
+  /** Decodes asked for, by batch index. */
+  const requests = new Map<number, Promise<{ loaded: Promise<LoadedBatch> }>>();
+  const request = (kk: number): void => {
+    if (!runs(kk) || requests.has(kk)) return;
+    const p = start(kk);
+    // Errors surface when the batch is reached.
+    p.then((l) => l.loaded.catch(() => {}), () => {});
+    requests.set(kk, p);
+  };
+  /** Extractions started (at most this batch's and the next), by batch index. */
+  type Launched = {
+    gazeFrames: ReturnType<typeof batchGaze>;
+    gazeClips: number[];
+    ex: Promise<Extraction>;
+  };
+  const launched = new Map<number, Launched>();
+  const launch = (kk: number, batch: LoadedBatch): Launched => {
+    const nn = Math.min(B, all.length - kk * B);
     // Frames are cut only for the clips with gaze (their maps are scored).
-    const gazeFrames = batchGaze(batch.clips?.clips.slice(0, n).map((c) => c.gaze) ?? [], grid);
+    const gazeFrames = batchGaze(batch.clips?.clips.slice(0, nn).map((c) => c.gaze) ?? [], grid);
     const gazeClips = [...new Set(gazeFrames.map((f) => f.b))];
     insp.setTarget(
       gazeClips.length ? { batchIdx: gazeClips, timestep: "all" } : { batchIdx: 0, timestep: 0 },
     );
-    const ex = await profileTime(
-      "dataset.extract",
-      () => insp.extractFeatures(batch.feeds, { afterForward }),
-    );
-    // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (the tensors handed back) and the
-    // row kernel's read of them.
-    profileAdd("dataset.forward", ex.timings.forward);
-    profileAdd("dataset.read", ex.timings.reduce);
-    if (!state) {
-      state = {
-        format: DATASET_STATE_FORMAT,
-        key,
-        shard: [si, sn],
-        batches: { size: B, total, first, end, done: first },
-        clips: all.length,
-        layers: ex.layers.map((l) =>
-          emptyLayerAccumulator(l.name, {
-            channels: l.layout.frameShape[0] ?? 1,
-            spatial: l.layout.frameShape.slice(1).reduce((a, b) => a * b, 1),
-          })
-        ),
-        partials: [],
-        complete: false,
-      };
+    // The forward pass is handed to onnxruntime before this returns.
+    const ex = insp.extractFeatures(batch.feeds, { afterForward: () => afterForward(kk) });
+    ex.catch(() => {}); // awaited in batch order below
+    const l = { gazeFrames, gazeClips, ex };
+    launched.set(kk, l);
+    return l;
+  };
+  const afterForward = async (kk: number): Promise<void> => {
+    if (!overlap) {
+      request(kk + 1);
+      await requests.get(kk + 1)?.catch(() => {});
+      return;
     }
-    const parts: BatchPartial[] = [];
-    const lines: string[] = [];
-    const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] = Array
-      .from({ length: n }, () => ({}));
-    const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
-    for (const [j, l] of ex.layers.entries()) {
-      const acc = state.layers[j];
-      // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
-      const clipParts: BatchPartial[] = [];
-      for (let b = 0; b < n; b++) {
-        const rows = Array.from(
-          { length: l.layout.tensorTime },
-          (_, t) => b * l.layout.tensorTime + t,
+    // The batch before has been read first: the next forward writes into its outputs' arrays
+    // (`reuseOutputs`: two sets in turn).
+    await launched.get(kk - 1)?.ex.catch(() => {});
+    if (runs(kk + 1) && !launched.has(kk + 1)) {
+      // Waiting here for its frames (decoded beside this forward) costs nothing: this batch's
+      // statistics then run beside the next forward instead of before it. A failed decode is
+      // left to the loop, which reports it when it reaches that batch.
+      request(kk + 1);
+      const nextBatch = await requests.get(kk + 1)!.then((l) => l.loaded).catch(() => null);
+      if (nextBatch && !launched.has(kk + 1)) launch(kk + 1, nextBatch);
+    }
+    request(kk + 2);
+  };
+  try {
+    for (; k < end; k++) {
+      if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
+      const firstClip = k * B;
+      const n = Math.min(B, all.length - firstClip);
+      let cur = launched.get(k);
+      if (!cur) {
+        request(k);
+        const batch = await profileTime(
+          "dataset.wait_data",
+          async () => await (await requests.get(k)!).loaded,
         );
-        // The moments and the histogram come from the pass's one read of every value
-        // (`InspectorOptions.histogram`).
-        const p = profileTime(
-          "dataset.moments",
-          () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
-        );
-        clipParts.push(p);
-        perClip[b][l.name] = clipSummary(p);
+        if (overlap) request(k + 1);
+        cur = launch(k, batch);
       }
-      if (!l.histogram) throw new Error(`internal error: no histogram for layer ${l.name}`);
-      for (let k = 0; k < l.histogram.length; k++) acc.histogram[k] += l.histogram[k];
-      const p: BatchPartial = mergePartials(clipParts);
-      const shape = gazeShape(l.layout.frameShape);
-      if (shape && gazeFrames.length) {
-        const sums = emptyGazeSums();
-        const m = gazeFrames.length, off = Math.ceil(m / 2);
-        for (const [i, f] of gazeFrames.entries()) {
-          const frame = l.frames[gazeClips.indexOf(f.b)]?.[f.t];
-          if (!frame) continue;
-          const map = gridMap(channelMap(frame, shape, null), {
-            h: shape.height,
-            w: shape.width,
-          }, grid);
-          const own = saliencyScores(map, f.gaze.fixations, f.gaze.density);
-          const d = m > 1 ? gazeFrames[(i + off) % m].gaze : null;
-          const shuf = d ? saliencyScores(map, d.fixations, d.density) : null;
-          addGazeScores(sums, own, shuf);
-          addGazeScores(clipGaze[f.b][l.name] ??= emptyGazeSums(), own, shuf);
+      requests.delete(k);
+      const { gazeFrames, gazeClips } = cur;
+      const ex = await profileTime("dataset.extract", () => cur.ex);
+      launched.delete(k);
+      // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (the tensors handed back) and the
+      // row kernel's read of them.
+      profileAdd("dataset.forward", ex.timings.forward);
+      profileAdd("dataset.read", ex.timings.reduce);
+      if (!state) {
+        state = {
+          format: DATASET_STATE_FORMAT,
+          key,
+          shard: [si, sn],
+          batches: { size: B, total, first, end, done: first },
+          clips: all.length,
+          layers: ex.layers.map((l) =>
+            emptyLayerAccumulator(l.name, {
+              channels: l.layout.frameShape[0] ?? 1,
+              spatial: l.layout.frameShape.slice(1).reduce((a, b) => a * b, 1),
+            })
+          ),
+          partials: [],
+          complete: false,
+        };
+      }
+      const parts: BatchPartial[] = [];
+      const lines: string[] = [];
+      const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] =
+        Array
+          .from({ length: n }, () => ({}));
+      const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
+      for (const [j, l] of ex.layers.entries()) {
+        const acc = state.layers[j];
+        // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
+        const clipParts: BatchPartial[] = [];
+        for (let b = 0; b < n; b++) {
+          const rows = Array.from(
+            { length: l.layout.tensorTime },
+            (_, t) => b * l.layout.tensorTime + t,
+          );
+          // The moments and the histogram come from the pass's one read of every value
+          // (`InspectorOptions.histogram`).
+          const p = profileTime(
+            "dataset.moments",
+            () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
+          );
+          clipParts.push(p);
+          perClip[b][l.name] = clipSummary(p);
         }
-        if (sums.frames) p.gaze = sums;
+        if (!l.histogram) throw new Error(`internal error: no histogram for layer ${l.name}`);
+        for (let k = 0; k < l.histogram.length; k++) acc.histogram[k] += l.histogram[k];
+        const p: BatchPartial = mergePartials(clipParts);
+        const shape = gazeShape(l.layout.frameShape);
+        if (shape && gazeFrames.length) {
+          const sums = emptyGazeSums();
+          const m = gazeFrames.length, off = Math.ceil(m / 2);
+          for (const [i, f] of gazeFrames.entries()) {
+            const frame = l.frames[gazeClips.indexOf(f.b)]?.[f.t];
+            if (!frame) continue;
+            const map = gridMap(channelMap(frame, shape, null), {
+              h: shape.height,
+              w: shape.width,
+            }, grid);
+            const own = saliencyScores(map, f.gaze.fixations, f.gaze.density);
+            const d = m > 1 ? gazeFrames[(i + off) % m].gaze : null;
+            const shuf = d ? saliencyScores(map, d.fixations, d.density) : null;
+            addGazeScores(sums, own, shuf);
+            addGazeScores(clipGaze[f.b][l.name] ??= emptyGazeSums(), own, shuf);
+          }
+          if (sums.frames) p.gaze = sums;
+        }
+        foldPartial(acc, p);
+        parts.push(p);
       }
-      foldPartial(acc, p);
-      parts.push(p);
+      for (let b = 0; b < n; b++) {
+        const c = all[firstClip + b];
+        const g = Object.entries(clipGaze[b]);
+        lines.push(JSON.stringify({
+          clip: c.id,
+          file: c.dir,
+          layers: perClip[b],
+          ...(g.length
+            ? { gaze: Object.fromEntries(g.map(([k, v]) => [k, clipGazeMeans(v)])) }
+            : {}),
+        }));
+      }
+      state.batches.done = k + 1;
+      state.complete = k + 1 === end;
+      await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
+      await Deno.writeTextFile(partialsFile, JSON.stringify(parts) + "\n", { append: true });
+      await writeAtomic(statePath, JSON.stringify(state));
+      ran++;
+      const done = Math.min((k + 1) * B, all.length) - first * B;
+      const rate = (ran * B) / ((performance.now() - t0) / 1000);
+      options.onProgress?.({
+        done,
+        total: shardClips,
+        clipsPerSecond: rate,
+        etaSeconds: (shardClips - done) / rate,
+      });
     }
-    for (let b = 0; b < n; b++) {
-      const c = all[firstClip + b];
-      const g = Object.entries(clipGaze[b]);
-      lines.push(JSON.stringify({
-        clip: c.id,
-        file: c.dir,
-        layers: perClip[b],
-        ...(g.length ? { gaze: Object.fromEntries(g.map(([k, v]) => [k, clipGazeMeans(v)])) } : {}),
-      }));
-    }
-    state.batches.done = k + 1;
-    state.complete = k + 1 === end;
-    await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
-    await Deno.writeTextFile(partialsFile, JSON.stringify(parts) + "\n", { append: true });
-    await writeAtomic(statePath, JSON.stringify(state));
-    ran++;
-    const done = Math.min((k + 1) * B, all.length) - first * B;
-    const rate = (ran * B) / ((performance.now() - t0) / 1000);
-    options.onProgress?.({
-      done,
-      total: shardClips,
-      clipsPerSecond: rate,
-      etaSeconds: (shardClips - done) / rate,
-    });
+  } finally {
+    // No forward pass may outlive the session (a stop, an error): wait for those in flight.
+    for (const l of launched.values()) await l.ex.catch(() => {});
   }
   if (!state) {
     throw new InspectorError(

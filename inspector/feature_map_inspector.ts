@@ -402,7 +402,8 @@ export class FeatureMapInspector implements AsyncDisposable {
       threads: options.threads,
       lean: options.lean,
       onInfo: options.onInfo,
-      // Histogram runs read each pass's outputs before the next pass runs.
+      // Histogram runs read a pass's outputs while at most the next pass computes (dataset
+      // mode's overlap), never later.
       reuseOutputs: !!options.histogram,
     };
     // Lean on the native backend: onnxruntime reads the weights from the model file itself, and

@@ -141,11 +141,11 @@ export interface CreateSessionOptions {
    */
   lean?: boolean;
   /**
-   * The CPU outputs of a run are valid only until the next run of this session (default false):
-   * the native `cpu` backend then writes every float32 output into the same arrays run after
-   * run, which saves it an allocation and the page faults of fresh memory per output (dataset
-   * mode, whose statistics read each run's outputs before the next run; see
-   * docs/performance.md). Other backends ignore it.
+   * The CPU outputs of a run are valid only until the second run of this session after it
+   * (default false): the native `cpu` backend then writes every float32 output into two sets of
+   * arrays in turn, which saves it an allocation and the page faults of fresh memory per output
+   * (dataset mode, whose statistics read a run's outputs while at most the next run computes;
+   * see docs/performance.md). Other backends ignore it.
    */
   reuseOutputs?: boolean;
 }

@@ -14,6 +14,7 @@ import {
   statsFile,
 } from "../inspector/dataset_run.ts";
 import { runInspect } from "../inspector/run_inspect.ts";
+import { loadNativeOrt } from "../inspector/runtime.ts";
 import { haveNumpy, python, ROOT, skip } from "./helpers.ts";
 
 const CLIPS = 64, FRAMES = 4, SIDE = 24, B = 8;
@@ -78,10 +79,12 @@ Deno.test("dataset: 64 clips (folders + mp4): stats equal NumPy; 4 shards merged
     const videos = await makeClips(clips);
     if (videos === 0) skip("ffmpeg absent: frame folders only");
 
-    // One uninterrupted run.
+    // One uninterrupted run, batch after batch (the runs below overlap each batch's statistics
+    // with the next batch's forward pass, `overlap`, or not: the same numbers either way).
     const progress: number[] = [];
     const one = await runDataset({
       ...OPTS,
+      overlap: false,
       dset: clips,
       saveDir: join(tmp, "one"),
       onProgress: (p) => progress.push(p.done),
@@ -98,6 +101,7 @@ Deno.test("dataset: 64 clips (folders + mp4): stats equal NumPy; 4 shards merged
     for (let i = 3; i >= 0; i--) {
       const r = await runDataset({
         ...OPTS,
+        overlap: i % 2 === 0,
         dset: clips,
         shard: `${i}/4`,
         saveDir: join(tmp, `s${i}`),
@@ -134,12 +138,20 @@ Deno.test("dataset: 64 clips (folders + mp4): stats equal NumPy; 4 shards merged
 
     // Killed after 3 batches, then resumed: the same numbers.
     const dir = join(tmp, "killed");
-    await runDataset({ ...OPTS, dset: clips, saveDir: dir, stopAfter: 3 });
+    await runDataset({ ...OPTS, overlap: true, dset: clips, saveDir: dir, stopAfter: 3 });
+    // Nothing of a fourth batch was written, although its forward pass had started.
+    assert.equal((await Deno.readTextFile(join(dir, "clips.jsonl"))).trim().split("\n").length, 24);
     await assert.rejects(
       runDataset({ ...OPTS, dset: clips, saveDir: dir }),
       /options.resume|--resume/,
     );
-    const resumed = await runDataset({ ...OPTS, dset: clips, saveDir: dir, resume: true });
+    const resumed = await runDataset({
+      ...OPTS,
+      overlap: true,
+      dset: clips,
+      saveDir: dir,
+      resume: true,
+    });
     assert.deepEqual(statsFile(resumed.state).layers, s1.layers);
     assert.equal((await Deno.readTextFile(join(dir, "clips.jsonl"))).trim().split("\n").length, 64);
 
@@ -211,4 +223,43 @@ print(json.dumps(out))
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test({
+  name:
+    "dataset on the native cpu backend: each batch's forward beside the last one's statistics " +
+    "gives the numbers of batch after batch, bit for bit",
+  ignore: !(await loadNativeOrt().then(() => true, () => false)),
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "ds15cpu_" });
+    try {
+      const clips = join(tmp, "clips");
+      await makeClips(clips);
+      // threads 1 on a machine with 2+ cores: overlap is the default there.
+      const cpu = { ...OPTS, ep: "cpu" as const, batchSize: 4, saveFrames: false };
+      const plain = await runDataset({
+        ...cpu,
+        overlap: false,
+        dset: clips,
+        saveDir: join(tmp, "a"),
+      });
+      const over = await runDataset({
+        ...cpu,
+        overlap: true,
+        dset: clips,
+        saveDir: join(tmp, "b"),
+      });
+      const a = statsFile(plain.state), b = statsFile(over.state);
+      assert.deepEqual(b.layers, a.layers);
+      assert.equal(
+        await Deno.readTextFile(join(tmp, "b", "clips.jsonl")),
+        await Deno.readTextFile(join(tmp, "a", "clips.jsonl")),
+      );
+      // Not a vacuous comparison: every layer saw every clip, and the stem's relu has zeros.
+      const relu = a.layers.find((l) => l.name === "relu")!;
+      assert.ok(relu.values > 0 && relu.summary.sparsity > 0.05, JSON.stringify(relu.summary));
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
 });

@@ -215,17 +215,23 @@ Deno.test({
       assert.notEqual(fa[n].data, fb[n].data);
       assert.equal(maxAbsDiff(fa[n].data!, fa2[n].data!), 0, `${n}: a fresh run was overwritten`);
     }
-    // Reusing runs: from the second run with the same shapes on, the same arrays.
+    // Reusing runs: two sets of arrays in turn, once the shapes are known.
     const ra = await reusing.run(a);
     const snapshot = Object.fromEntries(names.map((n) => [n, ra[n].data!.slice()]));
     const rb = await reusing.run(b);
     const rb2 = await reusing.run(b);
+    const rb3 = await reusing.run(b);
+    for (const n of names) {
+      // A run's outputs hold while the next run computes.
+      assert.equal(maxAbsDiff(rb[n].data!, fb[n].data!), 0, `${n}: overwritten by the next run`);
+    }
     const rl = await reusing.run(last);
     const ra2 = await reusing.run(a);
     for (const n of names) {
-      assert.equal(rb[n].data, rb2[n].data, `${n}: not written into the same array`);
+      assert.equal(rb[n].data, rb3[n].data, `${n}: not written into the same array`);
+      assert.notEqual(rb2[n].data, rb3[n].data, `${n}: one set of arrays, not two`);
       assert.equal(maxAbsDiff(snapshot[n], fa[n].data!), 0, n);
-      assert.equal(maxAbsDiff(rb2[n].data!, fb[n].data!), 0, n);
+      assert.equal(maxAbsDiff(rb3[n].data!, fb[n].data!), 0, n);
       assert.deepEqual(rl[n].dims, fl[n].dims);
       assert.equal(maxAbsDiff(rl[n].data!, fl[n].data!), 0, `${n}: smaller last batch`);
       assert.equal(maxAbsDiff(ra2[n].data!, fa[n].data!), 0, n);
