@@ -61,20 +61,26 @@ const API = {
 /** The C API version asked for (any onnxruntime since 1.14 serves it; members are append-only). */
 const API_VERSION = 14;
 
-/** ONNX element types: the name onnxruntime's JavaScript API uses and the bytes per value. */
-const ELEMENT_TYPES: Readonly<Record<number, { name: string; bytes: number }>> = {
-  1: { name: "float32", bytes: 4 },
-  2: { name: "uint8", bytes: 1 },
-  3: { name: "int8", bytes: 1 },
-  4: { name: "uint16", bytes: 2 },
-  5: { name: "int16", bytes: 2 },
-  6: { name: "int32", bytes: 4 },
-  7: { name: "int64", bytes: 8 },
-  9: { name: "bool", bytes: 1 },
-  10: { name: "float16", bytes: 2 },
-  11: { name: "float64", bytes: 8 },
-  12: { name: "uint32", bytes: 4 },
-  13: { name: "uint64", bytes: 8 },
+/** A typed-array constructor over a whole `ArrayBuffer`. */
+interface ArrayOf {
+  new (buffer: ArrayBuffer): ArrayBufferView;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** ONNX element types: the name onnxruntime's JavaScript API uses, and the array they come in. */
+const ELEMENT_TYPES: Readonly<Record<number, { name: string; array: ArrayOf }>> = {
+  1: { name: "float32", array: Float32Array },
+  2: { name: "uint8", array: Uint8Array },
+  3: { name: "int8", array: Int8Array },
+  4: { name: "uint16", array: Uint16Array },
+  5: { name: "int16", array: Int16Array },
+  6: { name: "int32", array: Int32Array },
+  7: { name: "int64", array: BigInt64Array },
+  9: { name: "bool", array: Uint8Array },
+  10: { name: "float16", array: Uint16Array },
+  11: { name: "float64", array: Float64Array },
+  12: { name: "uint32", array: Uint32Array },
+  13: { name: "uint64", array: BigUint64Array },
 };
 
 const P = "pointer" as const;
@@ -471,12 +477,12 @@ class FfiSession implements OrtSessionLike {
     const spec = ELEMENT_TYPES[type];
     if (!spec) throw new Error(`output element type ${type} is not supported`);
     const n = dims.reduce((a, b) => a * b, 1);
-    const bytes = new Uint8Array(n * spec.bytes);
+    const bytes = new Uint8Array(n * spec.array.BYTES_PER_ELEMENT);
     if (n > 0) {
       check(api, api.GetTensorMutableData.call(v, cell));
       new Deno.UnsafePointerView(pointerAt(cell)).copyInto(bytes);
     }
-    return { type: spec.name, dims, data: typedView(spec.name, bytes.buffer) };
+    return { type: spec.name, dims, data: new spec.array(bytes.buffer) };
   }
 
   release(): Promise<void> {
@@ -491,32 +497,6 @@ function copyOffHeap(data: Float32Array): Float32Array {
   const out = new Float32Array(new ArrayBuffer(Math.max(4, data.byteLength)), 0, data.length);
   out.set(data);
   return out;
-}
-
-function typedView(type: string, buffer: ArrayBuffer): ArrayBufferView {
-  switch (type) {
-    case "float32":
-      return new Float32Array(buffer);
-    case "float64":
-      return new Float64Array(buffer);
-    case "int64":
-      return new BigInt64Array(buffer);
-    case "uint64":
-      return new BigUint64Array(buffer);
-    case "int32":
-      return new Int32Array(buffer);
-    case "uint32":
-      return new Uint32Array(buffer);
-    case "int16":
-      return new Int16Array(buffer);
-    case "uint16":
-    case "float16":
-      return new Uint16Array(buffer);
-    case "int8":
-      return new Int8Array(buffer);
-    default:
-      return new Uint8Array(buffer);
-  }
 }
 
 function cpuTensor(data: ArrayBufferView, dims: readonly number[], type: string): OrtTensorLike {
