@@ -312,125 +312,124 @@ export async function runDataset(options: DatasetOptions): Promise<DatasetResult
     }
     request(kk + 2);
   };
-  try {
-    for (; k < end; k++) {
-      if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
-      const firstClip = k * B;
-      const n = Math.min(B, all.length - firstClip);
-      let cur = launched.get(k);
-      if (!cur) {
-        request(k);
-        const batch = await profileTime(
-          "dataset.wait_data",
-          async () => await (await requests.get(k)!).loaded,
-        );
-        if (overlap) request(k + 1);
-        cur = launch(k, batch);
-      }
-      requests.delete(k);
-      const { gazeFrames, gazeClips } = cur;
-      const ex = await profileTime("dataset.extract", () => cur.ex);
-      launched.delete(k);
-      // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (the tensors handed back) and the
-      // row kernel's read of them.
-      profileAdd("dataset.forward", ex.timings.forward);
-      profileAdd("dataset.read", ex.timings.reduce);
-      if (!state) {
-        state = {
-          format: DATASET_STATE_FORMAT,
-          key,
-          shard: [si, sn],
-          batches: { size: B, total, first, end, done: first },
-          clips: all.length,
-          layers: ex.layers.map((l) =>
-            emptyLayerAccumulator(l.name, {
-              channels: l.layout.frameShape[0] ?? 1,
-              spatial: l.layout.frameShape.slice(1).reduce((a, b) => a * b, 1),
-            })
-          ),
-          partials: [],
-          complete: false,
-        };
-      }
-      const parts: BatchPartial[] = [];
-      const lines: string[] = [];
-      const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] =
-        Array
-          .from({ length: n }, () => ({}));
-      const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
-      for (const [j, l] of ex.layers.entries()) {
-        const acc = state.layers[j];
-        // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
-        const clipParts: BatchPartial[] = [];
-        for (let b = 0; b < n; b++) {
-          const rows = Array.from(
-            { length: l.layout.tensorTime },
-            (_, t) => b * l.layout.tensorTime + t,
-          );
-          // The moments and the histogram come from the pass's one read of every value
-          // (`InspectorOptions.histogram`).
-          const p = profileTime(
-            "dataset.moments",
-            () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
-          );
-          clipParts.push(p);
-          perClip[b][l.name] = clipSummary(p);
-        }
-        if (!l.histogram) throw new Error(`internal error: no histogram for layer ${l.name}`);
-        for (let k = 0; k < l.histogram.length; k++) acc.histogram[k] += l.histogram[k];
-        const p: BatchPartial = mergePartials(clipParts);
-        const shape = gazeShape(l.layout.frameShape);
-        if (shape && gazeFrames.length) {
-          const sums = emptyGazeSums();
-          const m = gazeFrames.length, off = Math.ceil(m / 2);
-          for (const [i, f] of gazeFrames.entries()) {
-            const frame = l.frames[gazeClips.indexOf(f.b)]?.[f.t];
-            if (!frame) continue;
-            const map = gridMap(channelMap(frame, shape, null), {
-              h: shape.height,
-              w: shape.width,
-            }, grid);
-            const own = saliencyScores(map, f.gaze.fixations, f.gaze.density);
-            const d = m > 1 ? gazeFrames[(i + off) % m].gaze : null;
-            const shuf = d ? saliencyScores(map, d.fixations, d.density) : null;
-            addGazeScores(sums, own, shuf);
-            addGazeScores(clipGaze[f.b][l.name] ??= emptyGazeSums(), own, shuf);
-          }
-          if (sums.frames) p.gaze = sums;
-        }
-        foldPartial(acc, p);
-        parts.push(p);
-      }
-      for (let b = 0; b < n; b++) {
-        const c = all[firstClip + b];
-        const g = Object.entries(clipGaze[b]);
-        lines.push(JSON.stringify({
-          clip: c.id,
-          file: c.dir,
-          layers: perClip[b],
-          ...(g.length
-            ? { gaze: Object.fromEntries(g.map(([k, v]) => [k, clipGazeMeans(v)])) }
-            : {}),
-        }));
-      }
-      state.batches.done = k + 1;
-      state.complete = k + 1 === end;
-      await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
-      await Deno.writeTextFile(partialsFile, JSON.stringify(parts) + "\n", { append: true });
-      await writeAtomic(statePath, JSON.stringify(state));
-      ran++;
-      const done = Math.min((k + 1) * B, all.length) - first * B;
-      const rate = (ran * B) / ((performance.now() - t0) / 1000);
-      options.onProgress?.({
-        done,
-        total: shardClips,
-        clipsPerSecond: rate,
-        etaSeconds: (shardClips - done) / rate,
-      });
+  // No forward pass may outlive the session (a stop, an error): those in flight are waited for
+  // before the inspector is disposed.
+  await using _inFlight = {
+    async [Symbol.asyncDispose]() {
+      for (const l of launched.values()) await l.ex.catch(() => {});
+    },
+  };
+  for (; k < end; k++) {
+    if (options.stopAfter !== undefined && ran >= options.stopAfter) break;
+    const firstClip = k * B;
+    const n = Math.min(B, all.length - firstClip);
+    let cur = launched.get(k);
+    if (!cur) {
+      request(k);
+      const batch = await profileTime(
+        "dataset.wait_data",
+        async () => await (await requests.get(k)!).loaded,
+      );
+      if (overlap) request(k + 1);
+      cur = launch(k, batch);
     }
-  } finally {
-    // No forward pass may outlive the session (a stop, an error): wait for those in flight.
-    for (const l of launched.values()) await l.ex.catch(() => {});
+    requests.delete(k);
+    const { gazeFrames, gazeClips } = cur;
+    const ex = await profileTime("dataset.extract", () => cur.ex);
+    launched.delete(k);
+    // FEATURE_INSPECTOR_PROFILE=1: the extraction's forward (the tensors handed back) and the
+    // row kernel's read of them.
+    profileAdd("dataset.forward", ex.timings.forward);
+    profileAdd("dataset.read", ex.timings.reduce);
+    if (!state) {
+      state = {
+        format: DATASET_STATE_FORMAT,
+        key,
+        shard: [si, sn],
+        batches: { size: B, total, first, end, done: first },
+        clips: all.length,
+        layers: ex.layers.map((l) =>
+          emptyLayerAccumulator(l.name, {
+            channels: l.layout.frameShape[0] ?? 1,
+            spatial: l.layout.frameShape.slice(1).reduce((a, b) => a * b, 1),
+          })
+        ),
+        partials: [],
+        complete: false,
+      };
+    }
+    const parts: BatchPartial[] = [];
+    const lines: string[] = [];
+    const perClip: Record<string, { mean: number; max: number | null; sparsity: number }>[] = Array
+      .from({ length: n }, () => ({}));
+    const clipGaze: Record<string, GazeSums>[] = Array.from({ length: n }, () => ({}));
+    for (const [j, l] of ex.layers.entries()) {
+      const acc = state.layers[j];
+      // One frame per tensor time index: a 3D layer's T' < T frames are each counted once.
+      const clipParts: BatchPartial[] = [];
+      for (let b = 0; b < n; b++) {
+        const rows = Array.from(
+          { length: l.layout.tensorTime },
+          (_, t) => b * l.layout.tensorTime + t,
+        );
+        // The moments and the histogram come from the pass's one read of every value
+        // (`InspectorOptions.histogram`).
+        const p = profileTime(
+          "dataset.moments",
+          () => addRowMoments(acc, l.rows.moments, { index: l.rows.index, frames: rows }),
+        );
+        clipParts.push(p);
+        perClip[b][l.name] = clipSummary(p);
+      }
+      if (!l.histogram) throw new Error(`internal error: no histogram for layer ${l.name}`);
+      for (let k = 0; k < l.histogram.length; k++) acc.histogram[k] += l.histogram[k];
+      const p: BatchPartial = mergePartials(clipParts);
+      const shape = gazeShape(l.layout.frameShape);
+      if (shape && gazeFrames.length) {
+        const sums = emptyGazeSums();
+        const m = gazeFrames.length, off = Math.ceil(m / 2);
+        for (const [i, f] of gazeFrames.entries()) {
+          const frame = l.frames[gazeClips.indexOf(f.b)]?.[f.t];
+          if (!frame) continue;
+          const map = gridMap(channelMap(frame, shape, null), {
+            h: shape.height,
+            w: shape.width,
+          }, grid);
+          const own = saliencyScores(map, f.gaze.fixations, f.gaze.density);
+          const d = m > 1 ? gazeFrames[(i + off) % m].gaze : null;
+          const shuf = d ? saliencyScores(map, d.fixations, d.density) : null;
+          addGazeScores(sums, own, shuf);
+          addGazeScores(clipGaze[f.b][l.name] ??= emptyGazeSums(), own, shuf);
+        }
+        if (sums.frames) p.gaze = sums;
+      }
+      foldPartial(acc, p);
+      parts.push(p);
+    }
+    for (let b = 0; b < n; b++) {
+      const c = all[firstClip + b];
+      const g = Object.entries(clipGaze[b]);
+      lines.push(JSON.stringify({
+        clip: c.id,
+        file: c.dir,
+        layers: perClip[b],
+        ...(g.length ? { gaze: Object.fromEntries(g.map(([k, v]) => [k, clipGazeMeans(v)])) } : {}),
+      }));
+    }
+    state.batches.done = k + 1;
+    state.complete = k + 1 === end;
+    await Deno.writeTextFile(clipsFile, lines.join("\n") + "\n", { append: true });
+    await Deno.writeTextFile(partialsFile, JSON.stringify(parts) + "\n", { append: true });
+    await writeAtomic(statePath, JSON.stringify(state));
+    ran++;
+    const done = Math.min((k + 1) * B, all.length) - first * B;
+    const rate = (ran * B) / ((performance.now() - t0) / 1000);
+    options.onProgress?.({
+      done,
+      total: shardClips,
+      clipsPerSecond: rate,
+      etaSeconds: (shardClips - done) / rate,
+    });
   }
   if (!state) {
     throw new InspectorError(
